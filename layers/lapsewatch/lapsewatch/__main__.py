@@ -1,0 +1,3 @@
+from lapsewatch.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,217 @@
+"""Is the domain behind an address still safe to trust for account recovery?
+
+DomainChecker turns a provider's observation into a verdict with evidence. Two rules guard the
+two errors that matter: doubt is never unsafe (errors, odd answers and unknown TLDs are
+`unknown`), and no domain is called unsafe on one answer: a second lookup, at least a second
+later, must agree.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from lapsewatch.domains import parse_target
+from lapsewatch.lifecycle import DEFAULT_UNSAFE, SAFE, Lifecycle, apply_dates
+from lapsewatch.providers import Observation, StatusProvider
+from lapsewatch.timefmt import rfc3339
+
+# A lookup may take 30 s with its retries; a whole check, confirmation included, gets a little
+# more, so that a hanging server never holds one target much past 40 s.
+LOOKUP_BUDGET = 30.0
+CHECK_BUDGET = 36.0
+CONFIRM_DELAY = 1.0
+
+
+@dataclass(slots=True)
+class CheckResult:
+    """The verdict on one input, in the shape of `lapsewatch check --json`."""
+
+    input: str
+    domain: str | None
+    lifecycle: Lifecycle
+    unsafe: bool
+    reason: str
+    provider: str
+    statuses: list[str] = field(default_factory=list)
+    registered_at: datetime | None = None
+    expires_at: datetime | None = None
+    checked_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    error: str | None = None
+    verified_at: datetime | None = None
+    source: str | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "input": self.input,
+            "domain": self.domain,
+            "lifecycle": str(self.lifecycle),
+            "unsafe": self.unsafe,
+            "reason": self.reason,
+            "provider": self.provider,
+            "statuses": list(self.statuses),
+            "registered_at": rfc3339(self.registered_at),
+            "expires_at": rfc3339(self.expires_at),
+            "checked_at": rfc3339(self.checked_at),
+            "verified_at": rfc3339(self.verified_at),
+            "source": self.source,
+            "error": self.error,
+        }
+
+
+class DomainChecker:
+    def __init__(
+        self,
+        provider: StatusProvider,
+        *,
+        unsafe: Iterable[Lifecycle] = DEFAULT_UNSAFE,
+        confirm_delay: float = CONFIRM_DELAY,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.provider = provider
+        self.unsafe = frozenset(unsafe)
+        self.confirm_delay = confirm_delay
+        self._clock = clock
+        self._monotonic = monotonic
+        self._sleep = sleep
+
+    def check(self, target: str, verified_at: datetime | None = None) -> CheckResult:
+        """Check an email address or a domain."""
+        parsed = parse_target(target)
+        if parsed.domain is None:
+            return CheckResult(
+                input=target,
+                domain=None,
+                lifecycle=Lifecycle.INVALID,
+                unsafe=False,
+                reason=f"not a registrable domain: {parsed.invalid_reason}",
+                provider=self.provider.name,
+                checked_at=self._clock(),
+                error=parsed.invalid_reason,
+                verified_at=verified_at,
+            )
+        return self.check_domain(parsed.domain, verified_at, input=target)
+
+    def check_domain(
+        self, domain: str, verified_at: datetime | None = None, *, input: str | None = None
+    ) -> CheckResult:
+        """Check a registrable A-label domain."""
+        started = self._monotonic()
+        first = self._lookup(domain, verified_at, deadline=started + LOOKUP_BUDGET)
+        if first.lifecycle not in self.unsafe:
+            return self._result(input or domain, domain, first, verified_at)
+
+        wait = self.confirm_delay - (self._monotonic() - first.finished)
+        if wait > 0:
+            self._sleep(wait)
+        deadline = min(self._monotonic() + LOOKUP_BUDGET, started + CHECK_BUDGET)
+        second = self._lookup(domain, verified_at, deadline=deadline)
+        if second.lifecycle == first.lifecycle:
+            return self._result(input or domain, domain, second, verified_at)
+        doubt = _Verdict(
+            observation=second.observation,
+            lifecycle=Lifecycle.UNKNOWN,
+            note=(
+                f"two lookups disagreed ({first.lifecycle} then {second.lifecycle}); "
+                "not trusting either"
+            ),
+            finished=second.finished,
+        )
+        return self._result(input or domain, domain, doubt, verified_at)
+
+    def check_many(
+        self,
+        targets: Sequence[str],
+        verified_at: datetime | None = None,
+        *,
+        workers: int = 32,
+    ) -> list[CheckResult]:
+        """Check several targets concurrently, results in the order given."""
+        if len(targets) <= 1:
+            return [self.check(t, verified_at) for t in targets]
+        with ThreadPoolExecutor(max_workers=min(workers, len(targets))) as pool:
+            return list(pool.map(lambda t: self.check(t, verified_at), targets))
+
+    def _lookup(self, domain: str, verified_at: datetime | None, *, deadline: float) -> _Verdict:
+        try:
+            observation = self.provider.lookup(domain, deadline=deadline)
+        except Exception as exc:  # a provider bug must be doubt, never a verdict
+            observation = Observation.doubt(self.provider.name, f"lookup failed: {exc!r}")
+        lifecycle, note = apply_dates(
+            observation.lifecycle,
+            registered_at=observation.registered_at,
+            expires_at=observation.expires_at,
+            verified_at=verified_at,
+            now=self._clock(),
+        )
+        return _Verdict(observation, lifecycle, note, self._monotonic())
+
+    def _result(
+        self, input: str, domain: str, verdict: _Verdict, verified_at: datetime | None
+    ) -> CheckResult:
+        observation = verdict.observation
+        return CheckResult(
+            input=input,
+            domain=domain,
+            lifecycle=verdict.lifecycle,
+            unsafe=verdict.lifecycle in self.unsafe,
+            reason=_reason(domain, verdict),
+            provider=observation.provider,
+            statuses=list(observation.statuses),
+            registered_at=observation.registered_at,
+            expires_at=observation.expires_at,
+            checked_at=self._clock(),
+            error=observation.error,
+            verified_at=verified_at,
+            source=observation.source,
+        )
+
+
+@dataclass(slots=True)
+class _Verdict:
+    observation: Observation
+    lifecycle: Lifecycle
+    note: str | None
+    finished: float
+
+
+_SENTENCES = {
+    Lifecycle.ACTIVE: "{domain} is registered and in good standing",
+    Lifecycle.GRACE: "{domain} has expired but its holder can still renew it",
+    Lifecycle.HOLD: "{domain} is registered but suspended (on hold)",
+    Lifecycle.REDEMPTION: "{domain} was deleted and only its old holder can restore it (redemption)",
+    Lifecycle.PENDING_DELETE: "{domain} is about to be released for anyone to register (pending delete)",
+    Lifecycle.UNREGISTERED: "{domain} is not registered: anyone can register it now",
+    Lifecycle.REREGISTERED: "{domain} was {note}",
+    Lifecycle.UNKNOWN: "could not tell the state of {domain}",
+}
+
+
+def _reason(domain: str, verdict: _Verdict) -> str:
+    observation = verdict.observation
+    if verdict.lifecycle is Lifecycle.REREGISTERED:
+        return _SENTENCES[Lifecycle.REREGISTERED].format(domain=domain, note=verdict.note)
+    sentence = _SENTENCES[verdict.lifecycle].format(domain=domain)
+    if verdict.lifecycle is Lifecycle.UNKNOWN:
+        why = verdict.note or observation.error
+        return f"{sentence}: {why}" if why else sentence
+    if verdict.note:
+        sentence = f"{sentence}: {verdict.note}"
+    if observation.statuses:
+        sentence = f"{sentence} (status: {', '.join(observation.statuses)})"
+    return sentence
+
+
+def exit_status(results: Iterable[CheckResult]) -> int:
+    """0 all safe, 1 any unsafe, 3 none unsafe but some unknown or invalid."""
+    results = list(results)
+    if any(r.unsafe for r in results):
+        return 1
+    if all(r.lifecycle in SAFE for r in results):
+        return 0
+    return 3

@@ -1,0 +1,78 @@
+"""Configuration, parsed and validated once, from arguments first and the environment second."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from lapsewatch.providers import StatusProvider
+
+DEFAULT_RDAP_RATE = 5.0
+
+
+def _env_float(name: str) -> float | None:
+    text = os.environ.get(name)
+    if text is None or not text.strip():
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {text!r}") from None
+    if not value > 0:
+        raise ValueError(f"{name} must be greater than 0, not {text!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSettings:
+    provider: str = "rdap"
+    rdap_bootstrap: Path | None = None
+    rdap_rate: float = DEFAULT_RDAP_RATE
+    domainr_client_id: str | None = None
+    domainr_api_key: str | None = None
+    domainr_url: str | None = None
+
+    @classmethod
+    def from_env(
+        cls,
+        *,
+        provider: str | None = None,
+        rdap_bootstrap: str | Path | None = None,
+        rdap_rate: float | None = None,
+        domainr_client_id: str | None = None,
+        domainr_api_key: str | None = None,
+    ) -> ProviderSettings:
+        """Arguments win over the environment (LAPSEWATCH_*); raises ValueError on bad values."""
+        env = os.environ
+        name = (provider or env.get("LAPSEWATCH_PROVIDER") or "rdap").strip().lower()
+        if name not in ("rdap", "domainr"):
+            raise ValueError(f"unknown status provider {name!r}: choose rdap or domainr")
+        bootstrap = rdap_bootstrap or env.get("LAPSEWATCH_RDAP_BOOTSTRAP") or None
+        if bootstrap is not None and not Path(bootstrap).is_file():
+            raise ValueError(f"RDAP bootstrap file not found: {bootstrap}")
+        rate = rdap_rate or _env_float("LAPSEWATCH_RDAP_RATE") or DEFAULT_RDAP_RATE
+        settings = cls(
+            provider=name,
+            rdap_bootstrap=Path(bootstrap) if bootstrap else None,
+            rdap_rate=rate,
+            domainr_client_id=domainr_client_id or env.get("LAPSEWATCH_DOMAINR_CLIENT_ID") or None,
+            domainr_api_key=domainr_api_key or env.get("LAPSEWATCH_DOMAINR_API_KEY") or None,
+            domainr_url=env.get("LAPSEWATCH_DOMAINR_URL") or None,
+        )
+        if name == "domainr" and not (settings.domainr_client_id or settings.domainr_api_key):
+            raise ValueError(
+                "the domainr provider needs LAPSEWATCH_DOMAINR_CLIENT_ID or LAPSEWATCH_DOMAINR_API_KEY"
+            )
+        return settings
+
+    def build(self) -> StatusProvider:
+        if self.provider == "domainr":
+            from lapsewatch.providers.domainr import DomainrProvider
+
+            return DomainrProvider(
+                client_id=self.domainr_client_id, api_key=self.domainr_api_key, base_url=self.domainr_url
+            )
+        from lapsewatch.providers.rdap import Bootstrap, RdapProvider
+
+        return RdapProvider(Bootstrap.load(self.rdap_bootstrap), rate=self.rdap_rate)

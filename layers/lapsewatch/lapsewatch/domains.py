@@ -1,0 +1,157 @@
+"""Reduce an email address or a host name to the registrable domain that controls its mail.
+
+The registrable domain is the public suffix (ICANN section of the Public Suffix List) plus one
+label, in lowercase A-label form: ``Oscar@Bücher.COM.`` becomes ``xn--bcher-kva.com``. Whoever
+holds that domain can receive mail for every name under it, so it is the unit we watch.
+
+The list is a snapshot bundled in ``lapsewatch/data/public_suffix_list.dat`` and is never fetched
+at run time (Lambda cold starts, no network in tests). README.md says how to refresh it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import idna
+import tldextract
+
+MAX_LABEL = 63
+MAX_NAME = 253
+
+# Separators UTS-46 maps to a full stop: ideographic, fullwidth and halfwidth ideographic.
+_DOTS = re.compile("[\u3002\uff0e\uff61]")
+_LDH = re.compile(r"^[a-z0-9-]+$")
+
+
+class InvalidDomain(ValueError):
+    """The input does not name a registrable domain; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What an input reduces to: a registrable domain, or the reason there is none."""
+
+    input: str
+    domain: str | None
+    invalid_reason: str | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.domain is not None
+
+
+@cache
+def _extractor() -> tldextract.TLDExtract:
+    snapshot = resources.files("lapsewatch") / "data" / "public_suffix_list.dat"
+    with resources.as_file(snapshot) as path:
+        return tldextract.TLDExtract(
+            cache_dir=None,
+            suffix_list_urls=(path.as_uri(),),
+            fallback_to_snapshot=False,
+            include_psl_private_domains=False,
+        )
+
+
+def parse_target(text: str) -> Target:
+    """Reduce an email address or a domain to its registrable domain, never raising."""
+    try:
+        return Target(text, registrable_domain(text))
+    except InvalidDomain as exc:
+        return Target(text, None, str(exc))
+
+
+def registrable_domain(text: str) -> str:
+    """The registrable A-label domain behind an email address or host name.
+
+    Raises InvalidDomain with a readable reason when there is none.
+    """
+    host = _host_part(text)
+    ascii_host = to_ascii(host)
+    labels = ascii_host.split(".")
+    if len(labels) == 1:
+        raise InvalidDomain(f"{ascii_host!r} is a single label, not a registrable domain")
+    if ascii_host.endswith(".localhost") or ascii_host == "localhost":
+        raise InvalidDomain("localhost names are not registrable")
+    suffix = _public_suffix(ascii_host)
+    if suffix == ascii_host:
+        raise InvalidDomain(f"{ascii_host!r} is a public suffix, not a registrable domain")
+    return ".".join(labels[-(suffix.count(".") + 2) :])
+
+
+def _host_part(text: str) -> str:
+    if not isinstance(text, str):
+        raise InvalidDomain("input is not text")
+    candidate = text.strip()
+    if not candidate:
+        raise InvalidDomain("empty input")
+    if "@" in candidate:
+        candidate = candidate.rsplit("@", 1)[1]
+        if not candidate:
+            raise InvalidDomain("the email address has no domain part")
+    if any(ch.isspace() for ch in candidate):
+        raise InvalidDomain("contains white space: free text, not a domain")
+    if candidate.startswith("[") or candidate.endswith("]"):
+        raise InvalidDomain("IP address literal, not a domain")
+    candidate = _DOTS.sub(".", candidate)
+    if candidate.endswith("."):
+        candidate = candidate[:-1]
+    try:
+        ipaddress.ip_address(candidate)
+    except ValueError:
+        pass
+    else:
+        raise InvalidDomain("IP address, not a domain")
+    if not candidate:
+        raise InvalidDomain("the domain part is empty")
+    return candidate
+
+
+def to_ascii(host: str) -> str:
+    """UTS-46 processing to lowercase A-labels, with the DNS length limits checked."""
+    if len(host) > 4 * MAX_NAME:
+        raise InvalidDomain(f"name longer than {MAX_NAME} characters")
+    labels = host.split(".")
+    if any(not label for label in labels):
+        raise InvalidDomain("empty label (two dots in a row, or a leading dot)")
+    ascii_labels = []
+    for label in labels:
+        if label.isascii() and not label.lower().startswith("xn--"):
+            # Plain LDH labels skip the IDNA codec: it is the hot path and it rejects nothing here
+            # that the checks below do not.
+            ascii_label = label.lower()
+            if not _LDH.match(ascii_label):
+                raise InvalidDomain(f"label {label!r} has characters not allowed in a host name")
+        else:
+            try:
+                ascii_label = idna.encode(label, uts46=True).decode("ascii")
+            except idna.IDNAError as exc:
+                raise InvalidDomain(f"label {label!r} is not a valid internationalised name: {exc}") from None
+            except UnicodeError as exc:
+                raise InvalidDomain(f"label {label!r} cannot be encoded: {exc}") from None
+        if len(ascii_label) > MAX_LABEL:
+            raise InvalidDomain(f"label {ascii_label[:20]}… is longer than {MAX_LABEL} characters")
+        if ascii_label.startswith("-") or ascii_label.endswith("-"):
+            raise InvalidDomain(f"label {ascii_label!r} starts or ends with a hyphen")
+        ascii_labels.append(ascii_label)
+    name = ".".join(ascii_labels)
+    if len(name) > MAX_NAME:
+        raise InvalidDomain(f"name longer than {MAX_NAME} characters")
+    if ascii_labels[-1].isdigit():
+        raise InvalidDomain("the top-level label is numeric: not a domain name")
+    return name
+
+
+def _public_suffix(ascii_host: str) -> str:
+    suffix = _extractor()(ascii_host).suffix
+    # The PSL's default rule "*": a TLD missing from the list is still a public suffix. Its
+    # domains are checked, and come out `unknown` when no RDAP server serves the TLD.
+    return suffix or ascii_host.rsplit(".", 1)[1]
+
+
+def tld(domain: str) -> str:
+    """The top-level label of an A-label domain."""
+    return domain.rsplit(".", 1)[-1]

@@ -1,0 +1,46 @@
+"""Domain status providers: one small interface, interchangeable implementations.
+
+A provider answers one question for a registrable domain, with evidence: what lifecycle does
+its registry show? It never decides what is unsafe (that is lapsewatch.check's job) and it
+never raises for a bad answer: doubt is an Observation with lifecycle `unknown` and an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from lapsewatch.lifecycle import Lifecycle
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What a provider saw for one domain at one moment."""
+
+    provider: str
+    # The provider's own reading of its evidence: active, grace, hold, redemption,
+    # pending_delete, unregistered or unknown. Dates are applied later, by the checker.
+    lifecycle: Lifecycle
+    statuses: tuple[str, ...] = ()
+    registered_at: datetime | None = None
+    expires_at: datetime | None = None
+    error: str | None = None
+    # Where the answer came from (the final URL), for the audit trail.
+    source: str | None = None
+    detail: dict = field(default_factory=dict)
+
+    @classmethod
+    def doubt(cls, provider: str, error: str, source: str | None = None) -> Observation:
+        return cls(provider=provider, lifecycle=Lifecycle.UNKNOWN, error=error, source=source)
+
+
+class StatusProvider(Protocol):
+    name: str
+
+    def lookup(self, domain: str, *, deadline: float | None = None) -> Observation:
+        """Look up a registrable A-label domain.
+
+        `deadline` is a time.monotonic() value the lookup must finish by, retries included.
+        """
+        ...

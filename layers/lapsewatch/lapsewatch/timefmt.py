@@ -1,0 +1,32 @@
+"""RFC 3339 timestamps, always in UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def rfc3339(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str) -> datetime:
+    """Parse an RFC 3339 / ISO 8601 timestamp; a naive one is taken as UTC. Raises ValueError."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"not a timestamp: {text!r}")
+    value = text.strip()
+    if value[-1] in "zZ":
+        value = value[:-1] + "+00:00"
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def parse_time_or_none(text: object) -> datetime | None:
+    """Lenient parsing for evidence from outside: anything unreadable is None."""
+    try:
+        return parse_time(text)  # type: ignore[arg-type]
+    except (ValueError, TypeError, OverflowError):
+        return None
