@@ -42,8 +42,13 @@ class ProviderSettings:
         rdap_rate: float | None = None,
         domainr_client_id: str | None = None,
         domainr_api_key: str | None = None,
+        domainr_credentials_later: bool = False,
     ) -> ProviderSettings:
-        """Arguments win over the environment (LAPSEWATCH_*); raises ValueError on bad values."""
+        """Arguments win over the environment (LAPSEWATCH_*); raises ValueError on bad values.
+
+        `domainr_credentials_later`: the Domainr credentials come from a secret, read when the
+        provider is built.
+        """
         env = os.environ
         name = (provider or env.get("LAPSEWATCH_PROVIDER") or "rdap").strip().lower()
         if name not in ("rdap", "domainr"):
@@ -60,7 +65,8 @@ class ProviderSettings:
             domainr_api_key=domainr_api_key or env.get("LAPSEWATCH_DOMAINR_API_KEY") or None,
             domainr_url=env.get("LAPSEWATCH_DOMAINR_URL") or None,
         )
-        if name == "domainr" and not (settings.domainr_client_id or settings.domainr_api_key):
+        has_credentials = settings.domainr_client_id or settings.domainr_api_key
+        if name == "domainr" and not has_credentials and not domainr_credentials_later:
             raise ValueError(
                 "the domainr provider needs LAPSEWATCH_DOMAINR_CLIENT_ID or LAPSEWATCH_DOMAINR_API_KEY"
             )

@@ -1,0 +1,1 @@
+"""Everything that runs lapsewatch on one machine, without AWS or the internet."""

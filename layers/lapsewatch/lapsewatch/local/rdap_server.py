@@ -1,0 +1,588 @@
+"""A loopback RDAP server that answers like real registries, faults included.
+
+Tests, the offline demo (`make run`) and the benchmarks point lapsewatch at it through the
+bootstrap file it writes. One server plays several registries, each under its own path prefix
+(``/{registry}/domain/{name}``) with its own latency and rate limit::
+
+    with LoopbackRdap() as server:
+        server.add_registry("verisign", tlds=["com"], rate_limit=50)
+        server.set_domain("example.com", DomainAnswer.for_lifecycle("redemption"))
+        server.bootstrap_file(tmp_path / "dns.json")
+
+Names nobody set answer 404, as real registries do for unregistered names.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import socket
+import threading
+import time
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from lapsewatch.timefmt import rfc3339
+
+RDAP_MEDIA_TYPE = "application/rdap+json"
+MIB = 1024 * 1024
+
+# What each lifecycle looks like in a registry's status list (RFC 8056 spellings).
+LIFECYCLE_STATUSES = {
+    "active": ["client delete prohibited", "client transfer prohibited", "client update prohibited"],
+    "reregistered": ["client transfer prohibited"],
+    "grace": ["auto renew period", "client transfer prohibited"],
+    "hold": ["client hold", "client transfer prohibited"],
+    "redemption": ["redemption period", "pending delete"],
+    "pending_delete": ["pending delete"],
+}
+# Days from now to the expiration date each lifecycle usually has.
+_EXPIRES_IN_DAYS = {
+    "active": 200,
+    "reregistered": 360,
+    "grace": -10,
+    "hold": 120,
+    "redemption": -50,
+    "pending_delete": -75,
+}
+_FIRST_REGISTERED = datetime(2011, 5, 14, 16, 2, 11, tzinfo=UTC)
+
+
+def rdap_domain_json(
+    domain: str,
+    statuses: Iterable[str],
+    registered_at: datetime | None = None,
+    expires_at: datetime | None = None,
+    *,
+    shape: str = "thick",
+) -> dict:
+    """An RDAP domain object in the shape a kind of server sends.
+
+    thick     a gTLD registry such as Verisign's: upper-case ldhName, registrar entity with its
+              IANA id, events, nameservers, secureDNS, notices and a "related" registrar link
+    cctld     a ccTLD registry such as DENIC: lower-case, no events, few notices
+    registrar the registrar's answer a registry refers to: events, a redacted registrant
+    """
+    statuses = list(statuses)
+    name = domain.lower()
+    if shape == "cctld":
+        return {
+            "rdapConformance": ["rdap_level_0"],
+            "objectClassName": "domain",
+            "handle": name,
+            "ldhName": name,
+            "status": statuses,
+            "nameservers": [_nameserver(f"ns1.{name}"), _nameserver(f"ns2.{name}")],
+            "secureDNS": {"delegationSigned": False},
+            "notices": [
+                {
+                    "title": "Disclaimer",
+                    "description": ["This answer has no events: the registry publishes none."],
+                }
+            ],
+        }
+    events = []
+    if registered_at:
+        events.append({"eventAction": "registration", "eventDate": rfc3339(registered_at)})
+    if expires_at:
+        # Registrars report their own expiration date, under another name.
+        action = "registrar expiration" if shape == "registrar" else "expiration"
+        events.append({"eventAction": action, "eventDate": rfc3339(expires_at)})
+    events.append({"eventAction": "last update of RDAP database", "eventDate": rfc3339(datetime.now(UTC))})
+    registrar = {
+        "objectClassName": "entity",
+        "handle": "292",
+        "roles": ["registrar"],
+        "publicIds": [{"type": "IANA Registrar ID", "identifier": "292"}],
+        "vcardArray": [
+            "vcard",
+            [["version", {}, "text", "4.0"], ["fn", {}, "text", "Example Registrar Inc."]],
+        ],
+        "entities": [
+            {
+                "objectClassName": "entity",
+                "roles": ["abuse"],
+                "vcardArray": [
+                    "vcard",
+                    [
+                        ["version", {}, "text", "4.0"],
+                        ["fn", {}, "text", ""],
+                        ["tel", {"type": "voice"}, "uri", "tel:+1.2083895740"],
+                        ["email", {}, "text", "abusecomplaints@registrar.example"],
+                    ],
+                ],
+            }
+        ],
+    }
+    if shape == "registrar":
+        return {
+            "rdapConformance": ["rdap_level_0", "icann_rdap_response_profile_1", "redacted"],
+            "objectClassName": "domain",
+            "handle": f"{name.upper()}-REGISTRAR",
+            "ldhName": name,
+            "status": statuses,
+            "events": events,
+            "entities": [
+                registrar,
+                {
+                    "objectClassName": "entity",
+                    "roles": ["registrant"],
+                    "vcardArray": ["vcard", [["version", {}, "text", "4.0"], ["fn", {}, "text", ""]]],
+                },
+            ],
+            "redacted": [{"name": {"type": "Registrant Name"}, "method": "emptyValue"}],
+            "nameservers": [_nameserver(f"ns1.{name}")],
+        }
+    if shape != "thick":
+        raise ValueError(f"unknown RDAP shape {shape!r}: choose thick, cctld or registrar")
+    upper = name.upper()
+    tld = name.rsplit(".", 1)[-1]
+    return {
+        "objectClassName": "domain",
+        "handle": f"{zlib.crc32(name.encode())}_DOMAIN_{tld.upper()}-VRSN",
+        "ldhName": upper,
+        "links": [
+            {
+                "value": f"https://rdap.registry.example/domain/{upper}",
+                "rel": "self",
+                "href": f"https://rdap.registry.example/domain/{upper}",
+                "type": RDAP_MEDIA_TYPE,
+            },
+            {
+                "value": f"https://rdap.registrar.example/domain/{upper}",
+                "rel": "related",
+                "href": f"https://rdap.registrar.example/domain/{upper}",
+                "type": RDAP_MEDIA_TYPE,
+            },
+        ],
+        "status": statuses,
+        "entities": [registrar],
+        "events": events,
+        "secureDNS": {"delegationSigned": False},
+        "nameservers": [_nameserver(f"NS1.{upper}"), _nameserver(f"NS2.{upper}")],
+        "rdapConformance": [
+            "rdap_level_0",
+            "icann_rdap_technical_implementation_guide_1",
+            "icann_rdap_response_profile_1",
+        ],
+        "notices": [
+            {
+                "title": "Terms of Service",
+                "description": ["Service subject to Terms of Use."],
+                "links": [{"href": "https://www.registry.example/rdap-terms", "type": "text/html"}],
+            },
+            {
+                "title": "Status Codes",
+                "description": [
+                    "For more information on domain status codes, please visit https://icann.org/epp"
+                ],
+                "links": [{"href": "https://icann.org/epp", "type": "text/html"}],
+            },
+        ],
+    }
+
+
+def _nameserver(name: str) -> dict:
+    return {"objectClassName": "nameserver", "ldhName": name}
+
+
+def _error_json(status: int, title: str) -> bytes:
+    return json.dumps({"errorCode": status, "title": title, "rdapConformance": ["rdap_level_0"]}).encode()
+
+
+# How an answer is served: (handler, the domain asked, how many times it has been asked).
+_Respond = Callable[["_Handler", str, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class DomainAnswer:
+    """How the server answers for one domain. Build one with the class methods."""
+
+    description: str
+    respond: _Respond = field(repr=False, compare=False)
+
+    @classmethod
+    def for_lifecycle(
+        cls,
+        lifecycle: str,
+        *,
+        registered_at: datetime | None = None,
+        expires_at: datetime | None = None,
+        statuses: Iterable[str] | None = None,
+        shape: str = "thick",
+    ) -> DomainAnswer:
+        """A registry's answer for a domain in `lifecycle`, with realistic statuses and dates."""
+        if lifecycle == "unregistered":
+            return cls.not_found()
+        if lifecycle not in LIFECYCLE_STATUSES:
+            raise ValueError(f"no answer for lifecycle {lifecycle!r}")
+        now = datetime.now(UTC)
+        if registered_at is None:
+            registered_at = now - timedelta(days=5) if lifecycle == "reregistered" else _FIRST_REGISTERED
+        if expires_at is None:
+            expires_at = now + timedelta(days=_EXPIRES_IN_DAYS[lifecycle])
+        chosen = list(LIFECYCLE_STATUSES[lifecycle] if statuses is None else statuses)
+
+        def render(domain: str) -> dict:
+            return rdap_domain_json(domain, chosen, registered_at, expires_at, shape=shape)
+
+        return cls.document(render, description=f"{lifecycle} ({shape})")
+
+    @classmethod
+    def document(cls, render: Callable[[str], object], *, description: str = "document") -> DomainAnswer:
+        """200 with the JSON `render(domain)` returns."""
+
+        def respond(handler: _Handler, domain: str, nth: int) -> None:
+            handler.send(200, json.dumps(render(domain)).encode())
+
+        return cls(description, respond)
+
+    @classmethod
+    def raw(
+        cls, status: int, body: bytes | object = b"", headers: Mapping[str, str] | None = None
+    ) -> DomainAnswer:
+        """Exactly this status, body (bytes, or a JSON value to encode) and headers."""
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+
+        def respond(handler: _Handler, domain: str, nth: int) -> None:
+            handler.send(status, data, headers)
+
+        return cls(f"raw {status}", respond)
+
+    @classmethod
+    def not_found(cls) -> DomainAnswer:
+        return cls.raw(404, _error_json(404, "Not Found"))
+
+    @classmethod
+    def wrong_ldh_name(cls, other: str = "someone-else.com") -> DomainAnswer:
+        """A well-formed answer about another domain."""
+        return cls.document(lambda domain: rdap_domain_json(other, LIFECYCLE_STATUSES["redemption"]))
+
+    @classmethod
+    def wrong_object_class(cls, object_class: str = "entity") -> DomainAnswer:
+        """An answer that is not a domain object, though it names the domain."""
+
+        def render(domain: str) -> dict:
+            document = rdap_domain_json(domain, LIFECYCLE_STATUSES["redemption"])
+            document["objectClassName"] = object_class
+            return document
+
+        return cls.document(render, description=f"objectClassName {object_class}")
+
+    @classmethod
+    def malformed(cls) -> DomainAnswer:
+        """A JSON document cut off half-way."""
+        return cls.raw(200, b'{"objectClassName": "domain", "ldhName": "x", "status": ["redemption per')
+
+    @classmethod
+    def oversize(cls, size: int = MIB + 1, *, declare_length: bool = False) -> DomainAnswer:
+        """A valid answer padded past `size` bytes, chunked unless `declare_length`."""
+
+        def respond(handler: _Handler, domain: str, nth: int) -> None:
+            document = rdap_domain_json(domain, LIFECYCLE_STATUSES["redemption"])
+            document["remarks"] = [{"description": ["x" * size]}]
+            body = json.dumps(document).encode()
+            if declare_length:
+                handler.send(200, body)
+            else:
+                handler.send_chunked(200, body)
+
+        return cls(f"oversize {size}", respond)
+
+    @classmethod
+    def redirect(cls, location: str, status: int = 302) -> DomainAnswer:
+        """A referral: `location` is a path on this server or any URL; "{domain}" is filled in."""
+
+        def respond(handler: _Handler, domain: str, nth: int) -> None:
+            handler.send(status, b"", {"Location": location.replace("{domain}", domain)})
+
+        return cls(f"redirect {status} to {location}", respond)
+
+    @classmethod
+    def flaky(
+        cls, status: int, times: int, then: DomainAnswer | None = None, *, retry_after: str | None = None
+    ) -> DomainAnswer:
+        """`status` (429, 503…) for the first `times` requests, then `then` (an active domain)."""
+        after = then or cls.for_lifecycle("active")
+        headers = {"Retry-After": retry_after} if retry_after is not None else {}
+
+        def respond(handler: _Handler, domain: str, nth: int) -> None:
+            if nth <= times:
+                handler.send(status, _error_json(status, "Try again later"), headers)
+            else:
+                after.respond(handler, domain, nth)
+
+        return cls(f"{status} x{times} then {after.description}", respond)
+
+    @classmethod
+    def hang(cls, seconds: float = 120.0) -> DomainAnswer:
+        """Say nothing for `seconds` (or until the server closes), then hang up."""
+
+        def respond(handler: _Handler, domain: str, nth: int) -> None:
+            handler.server.closing.wait(seconds)
+            handler.close_connection = True
+
+        return cls(f"hang {seconds} s", respond)
+
+    @classmethod
+    def trickle(cls, interval: float = 0.5, *, in_headers: bool = False) -> DomainAnswer:
+        """A valid answer sent one byte every `interval` seconds, in the body or from the status line."""
+
+        def respond(handler: _Handler, domain: str, nth: int) -> None:
+            body = json.dumps(rdap_domain_json(domain, LIFECYCLE_STATUSES["active"])).encode()
+            head = (
+                f"HTTP/1.1 200 OK\r\nContent-Type: {RDAP_MEDIA_TYPE}\r\nContent-Length: {len(body)}\r\n\r\n"
+            ).encode()
+            handler.close_connection = True
+            if in_headers:
+                handler.write_slowly(head + body, interval)
+            else:
+                handler.wfile.write(head)
+                handler.write_slowly(body, interval)
+
+        return cls(f"trickle every {interval} s", respond)
+
+    @classmethod
+    def drop(cls) -> DomainAnswer:
+        """Hang up without a word."""
+
+        def respond(handler: _Handler, domain: str, nth: int) -> None:
+            handler.close_connection = True
+            handler.connection.shutdown(socket.SHUT_RDWR)
+
+        return cls("drop the connection", respond)
+
+
+class _TokenBucket:
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._tokens = burst
+        self._updated = time.monotonic()
+        self._lock = threading.Lock()
+
+    def take(self) -> float:
+        """0 when a token was taken, else the seconds until one frees."""
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
+            self._updated = now
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return 0.0
+            return (1 - self._tokens) / self.rate
+
+
+@dataclass
+class _Registry:
+    name: str
+    tlds: list[str]
+    latency: float
+    bucket: _TokenBucket | None
+    default: DomainAnswer
+    domains: dict[str, DomainAnswer] = field(default_factory=dict)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, owner: LoopbackRdap) -> None:
+        self.owner = owner
+        self.closing = threading.Event()
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in separate writes; without this, Nagle's algorithm holds the
+        # body for the client's delayed ACK, 40 ms a request.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        with contextlib.suppress(OSError):  # the client hung up, or a fault dropped the connection
+            super().finish()
+
+    def do_GET(self) -> None:
+        try:
+            self.server.owner._serve(self)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def send(self, status: int, body: bytes, headers: Mapping[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", RDAP_MEDIA_TYPE)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def send_chunked(self, status: int, body: bytes, chunk: int = 64 * 1024) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", RDAP_MEDIA_TYPE)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for start in range(0, len(body), chunk):
+            piece = body[start : start + chunk]
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+        self.wfile.write(b"0\r\n\r\n")
+
+    def write_slowly(self, data: bytes, interval: float) -> None:
+        for index in range(len(data)):
+            self.wfile.write(data[index : index + 1])
+            if self.server.closing.wait(interval):
+                return
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # tests and benchmarks want quiet
+
+
+class LoopbackRdap:
+    """Several RDAP registries on one 127.0.0.1 port. Use as a context manager, or start/close."""
+
+    def __init__(self) -> None:
+        self._server = _Server(self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._registries: dict[str, _Registry] = {}
+        self._lock = threading.Lock()
+        self._asked: Counter[tuple[str, str]] = Counter()
+        # Requests received and 429s sent, per registry.
+        self.requests: Counter[str] = Counter()
+        self.throttled: Counter[str] = Counter()
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> LoopbackRdap:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop serving and hang up on every client, releasing hung and trickling answers."""
+        self._server.closing.set()
+        if self._thread.is_alive():
+            self._server.shutdown()
+        self._server.server_close()
+        with self._server.connections_lock:
+            connections = list(self._server.connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):  # already gone
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def __enter__(self) -> LoopbackRdap:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def add_registry(
+        self,
+        name: str,
+        tlds: Iterable[str] = (),
+        *,
+        latency: float = 0.0,
+        rate_limit: float | None = None,
+        burst: float = 1.0,
+        default: DomainAnswer | None = None,
+    ) -> str:
+        """Serve a registry at /{name}/; returns its base URL. Beyond `rate_limit` requests a
+        second (with `burst` in hand) it answers 429 with Retry-After."""
+        if not name or "/" in name:
+            raise ValueError(f"a registry name is one path segment, not {name!r}")
+        bucket = _TokenBucket(rate_limit, max(burst, 1.0)) if rate_limit else None
+        with self._lock:
+            self._registries[name] = _Registry(
+                name=name,
+                tlds=[t.lower().strip(".") for t in tlds],
+                latency=latency,
+                bucket=bucket,
+                default=default or DomainAnswer.not_found(),
+            )
+        return self.base_url(name)
+
+    def base_url(self, registry: str) -> str:
+        return f"{self.url}/{registry}/"
+
+    def domain_url(self, domain: str, registry: str | None = None) -> str:
+        return f"{self.base_url(registry or self._registry_for(domain).name)}domain/{domain.lower()}"
+
+    def set_domain(self, domain: str, answer: DomainAnswer, *, registry: str | None = None) -> None:
+        """Answer `answer` for `domain`, at the registry serving its TLD unless `registry` is named."""
+        target = self._registries[registry] if registry else self._registry_for(domain)
+        with self._lock:
+            target.domains[domain.lower()] = answer
+
+    def asked(self, domain: str, registry: str | None = None) -> int:
+        """How many requests for `domain` the registry has received."""
+        return self._asked[(registry or self._registry_for(domain).name, domain.lower())]
+
+    def bootstrap_file(self, path: Path | str) -> Path:
+        """Write an RFC 9224 dns.json sending each registry's TLDs here."""
+        services = [
+            [registry.tlds, [self.base_url(registry.name)]]
+            for registry in self._registries.values()
+            if registry.tlds
+        ]
+        document = {
+            "description": "RDAP bootstrap file for Domain Name System registrations (loopback)",
+            "publication": rfc3339(datetime.now(UTC)),
+            "services": services,
+            "version": "1.0",
+        }
+        path = Path(path)
+        path.write_text(json.dumps(document, indent=1))
+        return path
+
+    def _registry_for(self, domain: str) -> _Registry:
+        labels = domain.lower().rstrip(".").split(".")
+        for start in range(len(labels)):
+            suffix = ".".join(labels[start:])
+            for registry in self._registries.values():
+                if suffix in registry.tlds:
+                    return registry
+        raise ValueError(f"no registry on this server serves {domain!r}")
+
+    def _serve(self, handler: _Handler) -> None:
+        parts = urlsplit(handler.path).path.split("/")
+        registry = self._registries.get(parts[1]) if len(parts) == 4 else None
+        if registry is None or parts[2] != "domain" or not parts[3]:
+            handler.send(404, _error_json(404, "Not Found"))
+            return
+        domain = unquote(parts[3]).lower()
+        with self._lock:
+            self.requests[registry.name] += 1
+        if registry.latency:
+            self._server.closing.wait(registry.latency)
+        if registry.bucket is not None and (wait := registry.bucket.take()):
+            with self._lock:
+                self.throttled[registry.name] += 1
+            retry_after = str(max(1, math.ceil(wait)))
+            handler.send(429, _error_json(429, "Too Many Requests"), {"Retry-After": retry_after})
+            return
+        with self._lock:
+            self._asked[(registry.name, domain)] += 1
+            nth = self._asked[(registry.name, domain)]
+            answer = registry.domains.get(domain, registry.default)
+        answer.respond(handler, domain, nth)

@@ -1,0 +1,306 @@
+"""`lapsewatch run`: one whole daily sweep on this machine, through the Lambda handlers.
+
+AWS is moto's server on loopback with the template's queues and tables; the dispatcher gets a
+schedule event, an event source mapping feeds the checkers SQS batches, and the final function
+runs when the shards are done. With no --registry-url the sweep runs on the demo: the reference
+registry with the demo data set, and (with no --rdap-bootstrap) a loopback RDAP server that
+answers for the demo's domains.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager, redirect_stdout
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import boto3
+
+from lapsewatch.domains import tld
+from lapsewatch.local.aws import LocalAws
+from lapsewatch.local.lambdas import EventSourceMapping, LocalFunction
+from lapsewatch.report import table
+
+# Our own loopback RDAP server can take far more than a real registry's 5 requests a second.
+DEMO_RDAP_RATE = 200.0
+FINISHED = ("done", "held", "discarded")
+_STALL_SECONDS = 10.0
+
+
+class SweepError(RuntimeError):
+    """The sweep could not run; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class SweepOptions:
+    registry_url: str | None = None
+    registry_token: str | None = None
+    rdap_bootstrap: Path | None = None
+    rdap_rate: float | None = None
+    dry_run: bool = False
+    max_unverify: int | None = None
+    max_unverify_fraction: float | None = None
+    check_all: bool = False
+
+
+def project_root() -> Path:
+    """The checkout holding template.yaml and functions/ (the package is installed from it)."""
+    for folder in (Path.cwd(), *Path(__file__).resolve().parents):
+        if (folder / "template.yaml").is_file() and (folder / "functions").is_dir():
+            return folder
+    raise SweepError("cannot find template.yaml and functions/: run from the lapsewatch checkout")
+
+
+def run_sweep_command(args) -> int:
+    options = SweepOptions(
+        registry_url=args.registry_url,
+        registry_token=os.environ.get("LAPSEWATCH_REGISTRY_TOKEN"),
+        rdap_bootstrap=Path(args.rdap_bootstrap) if args.rdap_bootstrap else None,
+        rdap_rate=args.rdap_rate,
+        dry_run=args.dry_run,
+        max_unverify=args.max_unverify,
+        max_unverify_fraction=args.max_unverify_fraction,
+        check_all=args.all,
+    )
+    progress = _Progress(sys.stderr)
+    try:
+        summary = run_local_sweep(options, progress=progress.update, log=progress.log)
+    except SweepError as exc:
+        progress.done()
+        print(f"lapsewatch run: {exc}", file=sys.stderr)
+        return 1
+    progress.done()
+    print(summary_table(summary))
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False, separators=(",", ":")), flush=True)
+    return 0
+
+
+def run_local_sweep(
+    options: SweepOptions,
+    *,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+    log: Callable[[str], None] = lambda line: None,
+    root: Path | None = None,
+) -> dict:
+    """Run one sweep and return its summary."""
+    root = root or project_root()
+    if options.registry_url and not options.registry_token:
+        raise SweepError("with --registry-url, set LAPSEWATCH_REGISTRY_TOKEN to the registry's token")
+    if options.rdap_bootstrap and not options.rdap_bootstrap.is_file():
+        raise SweepError(f"RDAP bootstrap file not found: {options.rdap_bootstrap}")
+
+    with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lapsewatch-run-")))
+        registry_url, token = options.registry_url, options.registry_token
+        bootstrap, rate = options.rdap_bootstrap, options.rdap_rate
+        if registry_url is None:
+            registry_url, token, demo_bootstrap = stack.enter_context(_demo(workdir, with_rdap=bootstrap is None))
+            if bootstrap is None:
+                bootstrap, rate = demo_bootstrap, rate or DEMO_RDAP_RATE
+            log(f"demo registry at {registry_url}")
+
+        aws = stack.enter_context(LocalAws(root / "template.yaml"))
+        environment = aws.function_environment("DispatcherFunction")
+        environment.update(
+            LAPSEWATCH_REGISTRY_URL=registry_url,
+            LAPSEWATCH_REGISTRY_TOKEN=token or "",
+            LAPSEWATCH_REGISTRY_TOKEN_SECRET_ARN="",
+            LAPSEWATCH_DRY_RUN="true" if options.dry_run else "false",
+            POWERTOOLS_TRACE_DISABLED="true",
+            POWERTOOLS_DEV="false",
+        )
+        if bootstrap is not None:
+            environment["LAPSEWATCH_RDAP_BOOTSTRAP"] = str(bootstrap)
+        if rate is not None:
+            environment["LAPSEWATCH_RDAP_RATE"] = str(rate)
+        if options.max_unverify is not None:
+            environment["LAPSEWATCH_MAX_UNVERIFY"] = str(options.max_unverify)
+        if options.max_unverify_fraction is not None:
+            environment["LAPSEWATCH_MAX_UNVERIFY_FRACTION"] = str(options.max_unverify_fraction)
+        stack.enter_context(_environment(environment))
+        log_file = stack.enter_context((workdir / "functions.log").open("w", encoding="utf-8"))
+        # The functions log (JSON lines, as in CloudWatch) to a file; the terminal shows progress.
+        stack.enter_context(redirect_stdout(log_file))
+
+        functions = {name: LocalFunction(aws, name, root) for name in ("DispatcherFunction", "CheckerFunction",
+                                                                       "FinalFunction")}
+        for function in functions.values():
+            function.load()
+        sqs = boto3.client("sqs")
+        shards = EventSourceMapping(sqs, aws.sqs_source("CheckerFunction"), functions["CheckerFunction"].invoke)
+        finals = EventSourceMapping(sqs, aws.sqs_source("FinalFunction"), functions["FinalFunction"].invoke)
+
+        try:
+            started = functions["DispatcherFunction"].invoke(_schedule_event(options.check_all))
+        except Exception as exc:
+            raise SweepError(f"the dispatcher failed: {exc}") from exc
+        run_id = started["run_id"]
+        log(f"run {run_id}: {started.get('shards', 0)} shards of domains to check")
+        return _drive(run_id, shards, finals, progress)
+
+
+def _drive(
+    run_id: str, shards: EventSourceMapping, finals: EventSourceMapping, progress: Callable[[int, int], None]
+) -> dict:
+    from lapsewatch.sweep.store import RunStore
+
+    store = RunStore()
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def poll(mapping: EventSourceMapping) -> None:
+        try:
+            while not stop.is_set():
+                if not mapping.poll_once():
+                    time.sleep(0.05)
+        except BaseException as exc:  # surfaced by the main thread
+            errors.append(exc)
+            stop.set()
+
+    pollers = [threading.Thread(target=poll, args=(shards,), daemon=True) for _ in range(shards.source.max_concurrency)]
+    pollers.append(threading.Thread(target=poll, args=(finals,), daemon=True))
+    for poller in pollers:
+        poller.start()
+    idle_since = None
+    try:
+        while True:
+            run = store.get_run(run_id)
+            if run is None:
+                raise SweepError(f"run {run_id} was not recorded")
+            progress(int(run.shards_done or 0) + int(run.shards_dead or 0), int(run.shard_count or 0))
+            if run.status in FINISHED and run.summary:
+                return dict(run.summary)
+            if errors:
+                raise SweepError(f"polling the queues failed: {errors[0]!r}")
+            if shards.depth() == 0 and finals.depth() == 0:
+                idle_since = idle_since or time.monotonic()
+                if time.monotonic() - idle_since > _STALL_SECONDS:
+                    raise SweepError(f"run {run_id} stalled in state {run.status!r} with its queues empty")
+            else:
+                idle_since = None
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        for poller in pollers:
+            poller.join(timeout=60)
+
+
+def _schedule_event(check_all: bool) -> dict:
+    """The event EventBridge's daily rule sends (events/schedule.json), for this minute."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    event = {
+        "version": "0",
+        "id": secrets.token_hex(16),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "000000000000",
+        "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:000000000000:rule/lapsewatch-daily"],
+        "detail": {},
+    }
+    if check_all:
+        event["check_all"] = True
+    return event
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextmanager
+def _demo(workdir: Path, *, with_rdap: bool) -> Iterator[tuple[str, str, Path | None]]:
+    """The reference registry with the demo data set, and a loopback RDAP server for it."""
+    from lapsewatch.local.rdap_server import DomainAnswer, LoopbackRdap
+    from lapsewatch.registry.demo import demo_population
+    from lapsewatch.registry.server import RegistryServer
+
+    population = demo_population()
+    token = secrets.token_urlsafe(24)
+    with ExitStack() as stack:
+        registry = stack.enter_context(RegistryServer(token=token))
+        registry.load_seed(json.dumps(record) for record in population.records)
+        bootstrap = None
+        if with_rdap:
+            rdap = stack.enter_context(LoopbackRdap())
+            served = sorted({tld(d) for d, spec in population.domains.items() if spec.lifecycle != "unknown"})
+            rdap.add_registry("demo", tlds=served)
+            for domain, spec in population.domains.items():
+                if spec.lifecycle != "unknown":
+                    answer = DomainAnswer.for_lifecycle(
+                        spec.lifecycle, registered_at=spec.registered_at, expires_at=spec.expires_at
+                    )
+                    rdap.set_domain(domain, answer)
+            bootstrap = rdap.bootstrap_file(workdir / "dns.json")
+        yield registry.url, token, bootstrap
+
+
+def summary_table(summary: dict) -> str:
+    domains, unverify = summary["domains"], summary["unverify"]
+    rows = [
+        ("run", summary["run_id"]),
+        ("status", summary["status"] + (" (dry run)" if summary["dry_run"] else "")),
+        ("domains listed", domains["listed"]),
+        ("invalid", domains["invalid"]),
+        ("checked", domains["checked"]),
+    ]
+    rows += [(f"  {lifecycle}", count) for lifecycle, count in summary["by_lifecycle"].items()]
+    rows += [
+        ("unsafe domains", ", ".join(summary["unsafe"]) or "none"),
+        ("unverify calls", unverify["requested"]),
+        ("addresses unverified", unverify["emails_unverified"]),
+        ("unverify calls failed", unverify["failed"]),
+        ("held", summary["held_reason"] if summary["held"] else "no"),
+    ]
+    return table(("", ""), rows)
+
+
+class _Progress:
+    """A progress bar on a terminal; a line now and then otherwise."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self._last = (-1, -1)
+
+    def update(self, done: int, total: int) -> None:
+        if (done, total) == self._last or total <= 0:
+            return
+        self._last = (done, total)
+        if self.tty:
+            width = 30
+            filled = width * done // total
+            bar = "#" * filled + "-" * (width - filled)
+            self.stream.write(f"\rchecking [{bar}] {done}/{total} shards")
+            self.stream.flush()
+        elif done == total or done % max(1, total // 10) == 0:
+            self.stream.write(f"checking: {done}/{total} shards\n")
+
+    def log(self, line: str) -> None:
+        if self.tty and self._last != (-1, -1):
+            self.stream.write("\n")
+        self.stream.write(line + "\n")
+
+    def done(self) -> None:
+        if self.tty and self._last != (-1, -1):
+            self.stream.write("\n")
+        self.stream.flush()

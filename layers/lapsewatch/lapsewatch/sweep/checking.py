@@ -1,0 +1,215 @@
+"""The checker's work: one shard of domains, looked up, recorded, counted once."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+
+from lapsewatch.check import CheckResult, DomainChecker
+from lapsewatch.domains import tld
+from lapsewatch.lifecycle import Lifecycle
+from lapsewatch.registry import decision_key
+from lapsewatch.sweep.messages import PlannedDomain, Shard
+from lapsewatch.sweep.schedule import next_check_at
+from lapsewatch.sweep.store import (
+    EMAIL_DOMAIN_LIMIT,
+    HISTORY_LIMIT,
+    Decision,
+    DomainState,
+    LifecycleChange,
+    RunRecord,
+    RunStore,
+    ShardRecord,
+    shard_sk,
+)
+from lapsewatch.timefmt import rfc3339
+
+ACTIVE_RUN = ("dispatching", "checking")
+
+
+class RunNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ShardOutcome:
+    run_id: str
+    shard: int
+    checked: int
+    by_lifecycle: dict[str, int]
+    unsafe: list[str]
+    recorded: bool  # False when a redelivered shard had been counted already
+
+
+class ShardChecker:
+    def __init__(
+        self,
+        *,
+        checker: DomainChecker,
+        store: RunStore,
+        start_final: Callable[[str], None],
+        clock: Callable[[], datetime],
+        workers: int = 16,
+    ) -> None:
+        self.checker = checker
+        self.store = store
+        self.start_final = start_final
+        self.clock = clock
+        self.workers = workers
+
+    def check(self, shard: Shard) -> ShardOutcome:
+        run = self.store.get_run(shard.run_id)
+        if run is None:
+            raise RunNotFound(f"run {shard.run_id} does not exist")
+        if run.status not in ACTIVE_RUN:
+            # A late redelivery after the run moved on: its results were counted or written off.
+            return ShardOutcome(shard.run_id, shard.number, 0, {}, [], recorded=False)
+
+        states = self.store.domain_states(d.domain for d in shard.domains)
+        unsafe = frozenset(self.checker.unsafe)
+        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(shard.domains)))) as pool:
+            verdicts = list(
+                pool.map(lambda planned: self._check_one(shard, planned, states.get(planned.domain), unsafe),
+                         shard.domains)
+            )
+
+        counted = [v for v in verdicts if v is not None]
+        by_lifecycle = Counter(str(lifecycle) for _, lifecycle in counted)
+        by_tld = Counter(tld(domain) for domain, _ in counted)
+        unsafe_domains = sorted(domain for domain, lifecycle in counted if lifecycle in unsafe)
+        unsafe_by_tld = Counter(tld(domain) for domain in unsafe_domains)
+        record = ShardRecord(
+            sk=shard_sk(shard.number),
+            outcome="done",
+            checked=len(counted),
+            by_lifecycle=dict(by_lifecycle),
+            by_tld=dict(by_tld),
+            unsafe_by_tld=dict(unsafe_by_tld),
+        )
+        updated = self.store.record_shard(shard.run_id, record)
+        if updated is not None:
+            finish_if_complete(updated, self.store, self.start_final)
+        return ShardOutcome(
+            shard.run_id, shard.number, len(counted), dict(by_lifecycle), unsafe_domains, updated is not None
+        )
+
+    def write_off(self, shard: Shard) -> None:
+        """Count a shard that failed its last delivery as dead, so its run can still finish."""
+        record = ShardRecord(
+            sk=shard_sk(shard.number), outcome="dead", domains=[d.domain for d in shard.domains]
+        )
+        updated = self.store.record_shard(shard.run_id, record)
+        if updated is not None:
+            finish_if_complete(updated, self.store, self.start_final)
+
+    def _check_one(
+        self, shard: Shard, planned: PlannedDomain, state: DomainState | None, unsafe: frozenset[Lifecycle]
+    ) -> tuple[str, Lifecycle] | None:
+        """Check one domain unless this run has already; None when another shard of the run
+        counted it (the same domain listed twice), so that it is counted once."""
+        if state is not None and state.last_run_id == shard.run_id:
+            if state.last_shard != shard.number:
+                return None
+            # A redelivery of this shard: the earlier attempt checked and recorded this domain.
+            return planned.domain, Lifecycle(state.lifecycle)
+
+        result = self.checker.check_domain(planned.domain, planned.oldest_verified_at)
+        now = self.clock()
+        if result.unsafe:
+            # Recorded before the domain's state, so a crash in between cannot lose the decision.
+            self.store.record_decision(decision_for(shard.run_id, planned, result, now))
+        self.store.save_domain_state(
+            updated_state(state, planned, result, now, unsafe=unsafe, run_id=shard.run_id, shard=shard.number)
+        )
+        return planned.domain, result.lifecycle
+
+
+def finish_if_complete(run: RunRecord, store: RunStore, start_final: Callable[[str], None]) -> bool:
+    """Start the final step once every shard of the run is done or dead, exactly once."""
+    if run.status != "checking" or run.shard_count is None:
+        return False
+    if run.shards_done + run.shards_dead < run.shard_count:
+        return False
+    if not store.transition(run, ("checking",), "finalizing"):
+        return False
+    start_final(run.run_id)
+    return True
+
+
+def decision_for(run_id: str, planned: PlannedDomain, result: CheckResult, now: datetime) -> Decision:
+    registered_at = result.registered_at
+    return Decision(
+        run_id=run_id,
+        domain=planned.domain,
+        lifecycle=str(result.lifecycle),
+        idempotency_key=decision_key(
+            planned.domain, str(result.lifecycle), registered_at, planned.oldest_verified_at
+        ),
+        # A new holder's own addresses, verified after the new registration, stay verified.
+        verified_before=registered_at if result.lifecycle is Lifecycle.REREGISTERED else None,
+        evidence=evidence(result, planned),
+        decided_at=now,
+    )
+
+
+def evidence(result: CheckResult, planned: PlannedDomain) -> dict:
+    """What the registry keeps in its audit log: enough to see why, without an address."""
+    return {
+        "lifecycle": str(result.lifecycle),
+        "reason": result.reason,
+        "statuses": list(result.statuses),
+        "registered_at": rfc3339(result.registered_at),
+        "expires_at": rfc3339(result.expires_at),
+        "oldest_verified_at": rfc3339(planned.oldest_verified_at),
+        "provider": result.provider,
+        "source": result.source,
+        "checked_at": rfc3339(result.checked_at),
+        "confirmed": True,
+    }
+
+
+def updated_state(
+    state: DomainState | None,
+    planned: PlannedDomain,
+    result: CheckResult,
+    now: datetime,
+    *,
+    unsafe: frozenset[Lifecycle],
+    run_id: str | None,
+    shard: int | None,
+) -> DomainState:
+    if state is None:
+        state = DomainState(planned.domain, first_seen_at=now, history=[])
+    previous = state.lifecycle
+    current = str(result.lifecycle)
+    if previous != current:
+        change = LifecycleChange(at=now, previous=previous, current=current, run_id=run_id)
+        state.history = [*(state.history or []), change][-HISTORY_LIMIT:]
+    state.lifecycle = current
+    state.unsafe = result.unsafe
+    state.reason = result.reason
+    state.provider = result.provider
+    state.error = result.error
+    state.last_checked_at = now
+    if result.lifecycle is Lifecycle.UNKNOWN:
+        # Doubt keeps the last evidence we had; only the error streak moves.
+        state.consecutive_errors = (state.consecutive_errors or 0) + 1
+    else:
+        state.consecutive_errors = 0
+        state.statuses = list(result.statuses)
+        state.registered_at = result.registered_at
+        state.expires_at = result.expires_at
+    if planned.email_domains:
+        merged = dict.fromkeys([*(state.email_domains or []), *planned.email_domains])
+        state.email_domains = list(merged)[:EMAIL_DOMAIN_LIMIT]
+    if planned.oldest_verified_at:
+        state.oldest_verified_at = planned.oldest_verified_at
+    state.next_check_at = next_check_at(
+        planned.domain, result.lifecycle, expires_at=state.expires_at, now=now, unsafe=unsafe
+    )
+    state.last_run_id = run_id
+    state.last_shard = shard
+    return state

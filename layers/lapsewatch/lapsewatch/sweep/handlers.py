@@ -1,0 +1,119 @@
+"""What each Lambda function does with its event. The functions in functions/ add only the
+Powertools decorators and the Runtime built at cold start."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from lapsewatch.sweep.manual import BadEvent
+from lapsewatch.sweep.messages import Shard, parse_finish_body
+from lapsewatch.sweep.observability import logger
+from lapsewatch.sweep.runtime import Runtime
+from lapsewatch.timefmt import parse_time
+
+
+def run_id_for(occurrence: datetime) -> str:
+    """One run per schedule occurrence: the id is the occurrence's time."""
+    return "run-" + occurrence.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def dispatch(event: dict, runtime: Runtime) -> dict:
+    """A schedule event (`time`), or an operator's `{"domains": [...]}`; both may carry
+    `"dry_run": true` and `"check_all": true`."""
+    if not isinstance(event, dict):
+        raise BadEvent("the event must be a JSON object")
+    dry_run = event.get("dry_run")
+    if dry_run is not None and not isinstance(dry_run, bool):
+        raise BadEvent('"dry_run" must be true or false')
+    check_all = event.get("check_all", False)
+    if not isinstance(check_all, bool):
+        raise BadEvent('"check_all" must be true or false')
+
+    if "domains" in event:
+        domains = event["domains"]
+        if not isinstance(domains, list) or not domains or not all(isinstance(d, str) for d in domains):
+            raise BadEvent('"domains" must be a non-empty list of strings')
+        now = runtime.clock()
+        digest = hashlib.sha256(json.dumps(sorted(domains)).encode()).hexdigest()[:8]
+        run_id = f"{run_id_for(now)}-manual-{digest}"
+        logger.info("dispatching an operator's domains", extra={"run_id": run_id, "count": len(domains)})
+        return runtime.dispatcher.start(run_id, trigger="manual", dry_run=dry_run, domains=domains)
+
+    try:
+        occurrence = parse_time(event["time"])
+    except (KeyError, TypeError, ValueError):
+        raise BadEvent('expected a schedule event with a "time", or {"domains": [...]}') from None
+    run_id = run_id_for(occurrence)
+    logger.info("dispatching the scheduled run", extra={"run_id": run_id})
+    return runtime.dispatcher.start(run_id, dry_run=dry_run, check_all=check_all)
+
+
+def check_batch(event: dict, context, runtime: Runtime) -> dict:
+    """An SQS batch of shards. A shard that fails is reported alone (ReportBatchItemFailures)
+    and retried by SQS; on its last delivery it is written off so that the run still ends."""
+    processor = BatchProcessor(event_type=EventType.SQS)
+    max_receives = runtime.settings.max_receives
+
+    def check_record(record: SQSRecord) -> dict:
+        shard = Shard.from_body(record.body)
+        try:
+            outcome = runtime.shard_checker.check(shard)
+        except Exception:
+            receives = int(record.attributes.approximate_receive_count or 1)
+            logger.exception(
+                "shard failed",
+                extra={"run_id": shard.run_id, "shard": shard.number, "receive": receives},
+            )
+            if receives >= max_receives:
+                runtime.shard_checker.write_off(shard)
+            raise
+        logger.info(
+            "shard checked",
+            extra={"run_id": shard.run_id, "shard": shard.number, "checked": outcome.checked,
+                   "unsafe": outcome.unsafe, "by_lifecycle": outcome.by_lifecycle},
+        )
+        return {"checked": outcome.checked}
+
+    return process_partial_response(
+        event=event, record_handler=check_record, processor=processor, context=context
+    )
+
+
+def finalize(event: dict, runtime: Runtime) -> dict | list[dict]:
+    """Finish runs whose shards are done (SQS), or an operator's
+    `{"approve_run": id}`, `{"discard_run": id}` or `{"finish_run": id}`."""
+    if not isinstance(event, dict):
+        raise BadEvent("the event must be a JSON object")
+    if "Records" in event:
+        return [_finish(parse_finish_body(record["body"]), runtime) for record in event["Records"]]
+    if "approve_run" in event:
+        logger.info("operator approved a held run", extra={"run_id": event["approve_run"]})
+        return runtime.finalizer.approve(_run_id(event, "approve_run"))
+    if "discard_run" in event:
+        logger.info("operator discarded a held run", extra={"run_id": event["discard_run"]})
+        return runtime.finalizer.discard(_run_id(event, "discard_run"))
+    if "finish_run" in event:
+        return _finish(_run_id(event, "finish_run"), runtime)
+    raise BadEvent('expected SQS records, or {"approve_run": id}, {"discard_run": id}, {"finish_run": id}')
+
+
+def _finish(run_id: str, runtime: Runtime) -> dict:
+    summary = runtime.finalizer.finish(run_id)
+    logger.info("run finished", extra={"run_id": run_id, "summary": summary})
+    return summary
+
+
+def _run_id(event: dict, key: str) -> str:
+    value = event[key]
+    if not isinstance(value, str) or not value:
+        raise BadEvent(f'"{key}" must be a run id')
+    return value
+
+
+def manual(event: dict, runtime: Runtime) -> dict:
+    return runtime.manual.handle(event)

@@ -1,0 +1,90 @@
+"""An operator's check of one domain or address, outside the daily run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from lapsewatch.check import DomainChecker
+from lapsewatch.registry import RegistryClient, RegistryError, UnverifyRequest
+from lapsewatch.sweep.checking import decision_for, updated_state
+from lapsewatch.sweep.messages import PlannedDomain
+from lapsewatch.sweep.store import RunStore
+from lapsewatch.timefmt import parse_time
+
+MANUAL_RUN = "manual"
+
+
+class BadEvent(ValueError):
+    """The event is not one this function takes; the message says what is wrong."""
+
+
+class ManualCheck:
+    def __init__(
+        self,
+        *,
+        checker: DomainChecker,
+        store: RunStore,
+        registry: Callable[[], RegistryClient],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.checker = checker
+        self.store = store
+        self._registry = registry
+        self.clock = clock
+
+    def handle(self, event: dict) -> dict:
+        """`{"domain": …}` or `{"email": …}`, optional `verified_at` and `apply`. Returns the
+        object `lapsewatch check --json` prints, plus `unverify` when asked to apply."""
+        target, verified_at, apply = parse_manual_event(event)
+        result = self.checker.check(target, verified_at)
+        response = result.to_dict()
+        if result.domain is None:
+            return response
+
+        now = self.clock()
+        planned = PlannedDomain(result.domain, verified_at)
+        state = self.store.domain_state(result.domain)
+        # The observation is recorded without claiming a place in any run: the run in progress,
+        # if there is one, still checks this domain itself.
+        run_id, shard = (state.last_run_id, state.last_shard) if state else (None, None)
+        self.store.save_domain_state(
+            updated_state(state, planned, result, now, unsafe=self.checker.unsafe, run_id=run_id, shard=shard)
+        )
+        if apply and result.unsafe:
+            response["unverify"] = self._unverify(decision_for(MANUAL_RUN, planned, result, now))
+        return response
+
+    def _unverify(self, decision) -> dict:
+        request = UnverifyRequest(
+            domain=decision.domain,
+            reason=decision.lifecycle,
+            evidence={**decision.evidence, "trigger": "manual"},
+            include_subdomains=True,
+            verified_before=decision.verified_before,
+        )
+        try:
+            result = self._registry().unverify(request, decision.idempotency_key)
+        except RegistryError as exc:
+            # Not dropped: the next run's final step makes the call again.
+            self.store.add_pending(decision)
+            return {"emails_unverified": 0, "replayed": False, "pending": True, "error": str(exc)}
+        return {"emails_unverified": result.unverified, "replayed": result.replayed, "pending": False}
+
+
+def parse_manual_event(event: object) -> tuple[str, datetime | None, bool]:
+    if not isinstance(event, dict):
+        raise BadEvent("the event must be a JSON object")
+    targets = [event[key] for key in ("domain", "email") if key in event]
+    if len(targets) != 1 or not isinstance(targets[0], str) or not targets[0].strip():
+        raise BadEvent('give exactly one of "domain" or "email", as a non-empty string')
+    verified_at = event.get("verified_at")
+    if verified_at is not None:
+        try:
+            verified_at = parse_time(verified_at)
+        except (ValueError, TypeError):
+            raise BadEvent(f'"verified_at" is not an RFC 3339 time: {verified_at!r}') from None
+    apply = event.get("apply", False)
+    if not isinstance(apply, bool):
+        raise BadEvent('"apply" must be true or false')
+    return targets[0], verified_at, apply

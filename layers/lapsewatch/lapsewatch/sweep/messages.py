@@ -1,0 +1,78 @@
+"""What travels on the queues: shards of domains to check, and runs to finish."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from lapsewatch.timefmt import parse_time_or_none, rfc3339
+
+
+class MessageError(ValueError):
+    """A message body that is not what this version sends."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedDomain:
+    domain: str
+    oldest_verified_at: datetime | None = None
+    email_domains: tuple[str, ...] = ()
+
+    def to_json(self) -> dict:
+        return {
+            "domain": self.domain,
+            "oldest_verified_at": rfc3339(self.oldest_verified_at),
+            "email_domains": list(self.email_domains),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> PlannedDomain:
+        if not isinstance(data, dict) or not isinstance(data.get("domain"), str):
+            raise MessageError(f"not a planned domain: {data!r:.200}")
+        email_domains = data.get("email_domains") or []
+        return cls(
+            domain=data["domain"],
+            oldest_verified_at=parse_time_or_none(data.get("oldest_verified_at")),
+            email_domains=tuple(d for d in email_domains if isinstance(d, str)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Shard:
+    run_id: str
+    number: int
+    domains: tuple[PlannedDomain, ...]
+
+    def to_body(self) -> str:
+        return json.dumps(
+            {"v": 1, "run_id": self.run_id, "shard": self.number, "domains": [d.to_json() for d in self.domains]},
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_body(cls, body: str) -> Shard:
+        try:
+            data = json.loads(body)
+        except (TypeError, ValueError) as exc:
+            raise MessageError(f"shard body is not JSON: {exc}") from None
+        if not isinstance(data, dict) or data.get("v") != 1:
+            raise MessageError("shard body is not a version 1 shard")
+        run_id, number, domains = data.get("run_id"), data.get("shard"), data.get("domains")
+        if not isinstance(run_id, str) or not isinstance(number, int) or not isinstance(domains, list):
+            raise MessageError("shard body lacks run_id, shard or domains")
+        return cls(run_id, number, tuple(PlannedDomain.from_json(d) for d in domains))
+
+
+def finish_body(run_id: str) -> str:
+    return json.dumps({"v": 1, "finish_run": run_id})
+
+
+def parse_finish_body(body: str) -> str:
+    try:
+        data = json.loads(body)
+    except (TypeError, ValueError) as exc:
+        raise MessageError(f"finish body is not JSON: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("finish_run"), str):
+        raise MessageError("finish body lacks finish_run")
+    return data["finish_run"]

@@ -1,0 +1,38 @@
+"""Powertools logger, tracer and metrics, shared by every function."""
+
+from __future__ import annotations
+
+import sys
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+
+class _CurrentStdout:
+    """Standard output as it is at each write (Lambda reads it; a local run redirects it),
+    where a stream captured once at import would keep writing to the old one."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+logger = Logger(stream=_CurrentStdout())
+tracer = Tracer()
+metrics = Metrics()
+
+
+def emit_run_summary(summary: dict) -> None:
+    """The run's counts as CloudWatch metrics (the dashboard and the alarms read them)."""
+    metrics.add_metric("RunsFinished", MetricUnit.Count, 1)
+    metrics.add_metric("RunsHeld", MetricUnit.Count, 1 if summary.get("held") else 0)
+    metrics.add_metric("DomainsChecked", MetricUnit.Count, summary["domains"]["checked"])
+    metrics.add_metric("DomainsInvalid", MetricUnit.Count, summary["domains"]["invalid"])
+    metrics.add_metric("UnsafeDomains", MetricUnit.Count, len(summary["unsafe"]))
+    metrics.add_metric("UnverifyRequested", MetricUnit.Count, summary["unverify"]["requested"])
+    metrics.add_metric("EmailsUnverified", MetricUnit.Count, summary["unverify"]["emails_unverified"])
+    metrics.add_metric("UnverifyFailed", MetricUnit.Count, summary["unverify"]["failed"])
+    for lifecycle, count in summary["by_lifecycle"].items():
+        metrics.add_metric(f"Lifecycle_{lifecycle}", MetricUnit.Count, count)

@@ -1,0 +1,289 @@
+"""Everything the sweep keeps in DynamoDB, and the only module that talks to it.
+
+Two tables, both keyed as template.yaml defines them:
+
+* the domain table, one item per registrable domain: its last observed lifecycle and evidence,
+  error streak, capped history of lifecycle changes and when it is next due;
+* the run table, one partition per run (`RUN#<id>`): the run record (`RUN`), one item per
+  finished shard (`SHARD#<n>`) carrying that shard's counts, and one item per unsafe decision
+  (`UNSAFE#<domain>`); plus the `PENDING` partition of unverify calls still to make.
+
+No email address is ever stored: the registry keeps those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+HISTORY_LIMIT = 20
+EMAIL_DOMAIN_LIMIT = 10
+SHARD_RETENTION = timedelta(days=90)
+
+
+class LifecycleChange(MapAttribute):
+    at = UTCDateTimeAttribute()
+    previous = UnicodeAttribute(null=True)
+    current = UnicodeAttribute()
+    run_id = UnicodeAttribute(null=True)
+
+
+class DomainState(Model):
+    class Meta:
+        table_name = "lapsewatch-domains"
+
+    domain = UnicodeAttribute(hash_key=True)
+    lifecycle = UnicodeAttribute()
+    unsafe = BooleanAttribute(default=False)
+    reason = UnicodeAttribute(null=True)
+    provider = UnicodeAttribute(null=True)
+    statuses = ListAttribute(of=UnicodeAttribute, default=list)
+    registered_at = UTCDateTimeAttribute(null=True)
+    expires_at = UTCDateTimeAttribute(null=True)
+    error = UnicodeAttribute(null=True)
+    first_seen_at = UTCDateTimeAttribute(null=True)
+    last_checked_at = UTCDateTimeAttribute(null=True)
+    next_check_at = UTCDateTimeAttribute(null=True)
+    consecutive_errors = NumberAttribute(default=0)
+    history = ListAttribute(of=LifecycleChange, default=list)
+    email_domains = ListAttribute(of=UnicodeAttribute, default=list)
+    oldest_verified_at = UTCDateTimeAttribute(null=True)
+    # Which run and shard last checked it: a message delivered twice is not checked twice.
+    last_run_id = UnicodeAttribute(null=True)
+    last_shard = NumberAttribute(null=True)
+
+
+class RunRecord(Model):
+    class Meta:
+        table_name = "lapsewatch-runs"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True, default="RUN")
+    run_id = UnicodeAttribute()
+    # dispatching → checking → finalizing → done | held → (approved: finalizing → done) | discarded
+    status = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    finished_at = UTCDateTimeAttribute(null=True)
+    trigger = UnicodeAttribute(default="schedule")
+    dry_run = BooleanAttribute(default=False)
+    check_all = BooleanAttribute(default=False)
+    listed = NumberAttribute(default=0)
+    invalid = NumberAttribute(default=0)
+    invalid_reasons = MapAttribute(default=dict)
+    distinct = NumberAttribute(default=0)
+    skipped_not_due = NumberAttribute(default=0)
+    shard_count = NumberAttribute(null=True)
+    shards_done = NumberAttribute(default=0)
+    shards_dead = NumberAttribute(default=0)
+    held_reason = UnicodeAttribute(null=True)
+    summary = JSONAttribute(null=True)
+    # Dispatcher continuation (very large registries): where the listing resumes.
+    cursor = UnicodeAttribute(null=True)
+    next_shard = NumberAttribute(default=0)
+
+
+class ShardRecord(Model):
+    class Meta:
+        table_name = "lapsewatch-runs"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    outcome = UnicodeAttribute()  # done | dead
+    checked = NumberAttribute(default=0)
+    by_lifecycle = MapAttribute(default=dict)
+    by_tld = MapAttribute(default=dict)
+    unsafe_by_tld = MapAttribute(default=dict)
+    domains = ListAttribute(of=UnicodeAttribute, default=list)
+    expires = NumberAttribute(null=True)
+
+
+class Decision(Model):
+    """An unsafe domain found by a run, and what became of its unverify call."""
+
+    class Meta:
+        table_name = "lapsewatch-runs"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    run_id = UnicodeAttribute()
+    domain = UnicodeAttribute()
+    lifecycle = UnicodeAttribute()
+    idempotency_key = UnicodeAttribute()
+    verified_before = UTCDateTimeAttribute(null=True)
+    evidence = JSONAttribute()
+    # recorded → applied | pending (retried by later runs) | failed (permanent) | discarded
+    state = UnicodeAttribute(default="recorded")
+    emails_unverified = NumberAttribute(null=True)
+    replayed = BooleanAttribute(null=True)
+    attempts = NumberAttribute(default=0)
+    error = UnicodeAttribute(null=True)
+    decided_at = UTCDateTimeAttribute()
+
+
+_MODELS = (DomainState, RunRecord, ShardRecord, Decision)
+
+
+def configure(*, domains_table: str, runs_table: str, region: str | None = None) -> None:
+    """Point the models at the deployed tables (names come from the function's environment)."""
+    for model in _MODELS:
+        model.Meta.table_name = runs_table if model is not DomainState else domains_table
+        if region:
+            model.Meta.region = region
+        model._connection = None
+
+
+def run_pk(run_id: str) -> str:
+    return f"RUN#{run_id}"
+
+
+def shard_sk(shard: int) -> str:
+    return f"SHARD#{shard:06d}"
+
+
+PENDING_PK = "PENDING"
+
+
+class RunStore:
+    """Data access for the sweep: runs, shards, decisions, domain state."""
+
+    def __init__(self, clock=lambda: datetime.now(UTC)) -> None:
+        self._clock = clock
+
+    # Runs ------------------------------------------------------------------------------------
+    def create_run(self, run: RunRecord) -> bool:
+        """Save a new run; False when a run with that id exists already."""
+        try:
+            run.save(condition=RunRecord.pk.does_not_exist())
+        except PutError as exc:
+            if _conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        try:
+            return RunRecord.get(run_pk(run_id), "RUN", consistent_read=True)
+        except DoesNotExist:
+            return None
+
+    def save_run(self, run: RunRecord) -> None:
+        run.save()
+
+    def transition(self, run: RunRecord, expected: Iterable[str], new_status: str, **changes) -> bool:
+        """Move a run to `new_status` only if it is still in one of `expected`: the guard that
+        makes each step happen once, however often SQS or an operator repeats it."""
+        actions = [RunRecord.status.set(new_status)]
+        actions += [getattr(RunRecord, name).set(value) for name, value in changes.items()]
+        try:
+            run.update(actions=actions, condition=RunRecord.status.is_in(*expected))
+        except UpdateError as exc:
+            if _conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def record_shard(self, run_id: str, shard: ShardRecord) -> RunRecord | None:
+        """Record a finished (or dead) shard and count it on its run, both or neither.
+
+        Returns the updated run, or None when this shard had been recorded already.
+        """
+        shard.pk = run_pk(run_id)
+        shard.expires = int((self._clock() + SHARD_RETENTION).timestamp())
+        counter = RunRecord.shards_done if shard.outcome == "done" else RunRecord.shards_dead
+        run = RunRecord(run_pk(run_id), "RUN")
+        try:
+            with TransactWrite(connection=_connection()) as transaction:
+                transaction.save(shard, condition=ShardRecord.sk.does_not_exist())
+                transaction.update(run, actions=[counter.add(1)], condition=RunRecord.pk.exists())
+        except TransactWriteError as exc:
+            if _transaction_cancelled_by_condition(exc):
+                return None
+            raise
+        return self.get_run(run_id)
+
+    def shards(self, run_id: str) -> Iterator[ShardRecord]:
+        return ShardRecord.query(run_pk(run_id), ShardRecord.sk.startswith("SHARD#"))
+
+    # Decisions -------------------------------------------------------------------------------
+    def record_decision(self, decision: Decision) -> None:
+        decision.pk = run_pk(decision.run_id)
+        decision.sk = f"UNSAFE#{decision.domain}"
+        decision.save()
+
+    def decisions(self, run_id: str) -> Iterator[Decision]:
+        return Decision.query(run_pk(run_id), Decision.sk.startswith("UNSAFE#"))
+
+    def save_decision(self, decision: Decision) -> None:
+        decision.save()
+
+    def pending(self) -> Iterator[Decision]:
+        return Decision.query(PENDING_PK)
+
+    def add_pending(self, decision: Decision) -> Decision:
+        pending = Decision(
+            PENDING_PK,
+            f"{decision.domain}#{decision.idempotency_key}",
+            run_id=decision.run_id,
+            domain=decision.domain,
+            lifecycle=decision.lifecycle,
+            idempotency_key=decision.idempotency_key,
+            verified_before=decision.verified_before,
+            evidence=decision.evidence,
+            state="pending",
+            decided_at=decision.decided_at,
+        )
+        pending.save()
+        return pending
+
+    def remove_pending(self, decision: Decision) -> None:
+        decision.delete()
+
+    # Domains ---------------------------------------------------------------------------------
+    def domain_states(self, domains: Iterable[str]) -> dict[str, DomainState]:
+        keys = list(dict.fromkeys(domains))
+        if not keys:
+            return {}
+        return {state.domain: state for state in DomainState.batch_get(keys)}
+
+    def domain_state(self, domain: str) -> DomainState | None:
+        try:
+            return DomainState.get(domain, consistent_read=True)
+        except DoesNotExist:
+            return None
+
+    def save_domain_state(self, state: DomainState) -> None:
+        state.save()
+
+    def due_schedule(self) -> dict[str, datetime | None]:
+        """Every known domain and when it is next due, read in one pass (no per-domain reads)."""
+        return {
+            state.domain: state.next_check_at
+            for state in DomainState.scan(attributes_to_get=["domain", "next_check_at"])
+        }
+
+
+def _connection() -> Connection:
+    return RunRecord._get_connection().connection
+
+
+def _conditional_failure(exc: Exception) -> bool:
+    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+def _transaction_cancelled_by_condition(exc: TransactWriteError) -> bool:
+    reasons = getattr(exc, "cancellation_reasons", None) or []
+    return any(reason is not None and reason.code == "ConditionalCheckFailed" for reason in reasons)
