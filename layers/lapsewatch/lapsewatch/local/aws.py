@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +80,7 @@ class LocalAws:
             AWS_PROFILE=None,
         )
         try:
+            self._reset()
             self._create_resources()
         except BaseException:
             self.__exit__(None, None, None)
@@ -87,6 +89,7 @@ class LocalAws:
 
     def __exit__(self, *exc_info) -> None:
         if self._server is not None:
+            self._reset()
             self._server.stop()
             self._server = None
         for name, value in self._saved_env.items():
@@ -95,6 +98,13 @@ class LocalAws:
             else:
                 os.environ[name] = value
         self._saved_env.clear()
+
+    def _reset(self) -> None:
+        """Empty moto's backends: a threaded server keeps them in this process, shared with any
+        earlier server."""
+        request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=10):
+            pass
 
     def _set_env(self, **values: str | None) -> None:
         for name, value in values.items():

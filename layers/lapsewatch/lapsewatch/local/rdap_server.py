@@ -18,10 +18,11 @@ import contextlib
 import json
 import math
 import socket
+import sys
 import threading
 import time
 import zlib
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -307,19 +308,25 @@ class DomainAnswer:
 
     @classmethod
     def flaky(
-        cls, status: int, times: int, then: DomainAnswer | None = None, *, retry_after: str | None = None
+        cls,
+        first: int | DomainAnswer,
+        times: int,
+        then: DomainAnswer | None = None,
+        *,
+        retry_after: str | None = None,
     ) -> DomainAnswer:
-        """`status` (429, 503…) for the first `times` requests, then `then` (an active domain)."""
+        """`first` (a status such as 429 or 503, or a fault such as drop()) for the first `times`
+        requests, then `then` (an active domain)."""
         after = then or cls.for_lifecycle("active")
-        headers = {"Retry-After": retry_after} if retry_after is not None else {}
+        if isinstance(first, int):
+            headers = {"Retry-After": retry_after} if retry_after is not None else {}
+            first = cls.raw(first, _error_json(first, "Try again later"), headers)
+        failing = first
 
         def respond(handler: _Handler, domain: str, nth: int) -> None:
-            if nth <= times:
-                handler.send(status, _error_json(status, "Try again later"), headers)
-            else:
-                after.respond(handler, domain, nth)
+            (failing if nth <= times else after).respond(handler, domain, nth)
 
-        return cls(f"{status} x{times} then {after.description}", respond)
+        return cls(f"{failing.description} x{times} then {after.description}", respond)
 
     @classmethod
     def hang(cls, seconds: float = 120.0) -> DomainAnswer:
@@ -401,6 +408,11 @@ class _Server(ThreadingHTTPServer):
         self.connections_lock = threading.Lock()
         super().__init__(("127.0.0.1", 0), _Handler)
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        # Clients cutting a slow answer short is part of the job; anything else is a bug to show.
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -427,10 +439,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def send(self, status: int, body: bytes, headers: Mapping[str, str] | None = None) -> None:
+        headers = {"Content-Type": RDAP_MEDIA_TYPE, **(headers or {})}
         self.send_response(status)
-        self.send_header("Content-Type", RDAP_MEDIA_TYPE)
         self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
+        for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
@@ -466,14 +478,14 @@ class LoopbackRdap:
         self._registries: dict[str, _Registry] = {}
         self._lock = threading.Lock()
         self._asked: Counter[tuple[str, str]] = Counter()
-        # Requests received and 429s sent, per registry.
+        # Requests received and 429s sent, per registry, and the latest requests' path and headers.
         self.requests: Counter[str] = Counter()
         self.throttled: Counter[str] = Counter()
+        self.recent: deque[tuple[str, dict[str, str]]] = deque(maxlen=100)
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self._server.server_port}"
 
     def start(self) -> LoopbackRdap:
         self._thread.start()
@@ -573,6 +585,7 @@ class LoopbackRdap:
         domain = unquote(parts[3]).lower()
         with self._lock:
             self.requests[registry.name] += 1
+            self.recent.append((handler.path, dict(handler.headers.items())))
         if registry.latency:
             self._server.closing.wait(registry.latency)
         if registry.bucket is not None and (wait := registry.bucket.take()):

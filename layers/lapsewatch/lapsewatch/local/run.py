@@ -16,6 +16,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, redirect_stdout
 from dataclasses import dataclass
@@ -130,6 +131,9 @@ def run_local_sweep(
         log_file = stack.enter_context((workdir / "functions.log").open("w", encoding="utf-8"))
         # The functions log (JSON lines, as in CloudWatch) to a file; the terminal shows progress.
         stack.enter_context(redirect_stdout(log_file))
+        stack.enter_context(warnings.catch_warnings())
+        warnings.filterwarnings("ignore", message="No idempotency key value found")
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
 
         functions = {name: LocalFunction(aws, name, root) for name in ("DispatcherFunction", "CheckerFunction",
                                                                        "FinalFunction")}
@@ -235,9 +239,8 @@ def _demo(workdir: Path, *, with_rdap: bool) -> Iterator[tuple[str, str, Path | 
     from lapsewatch.registry.server import RegistryServer
 
     population = demo_population()
-    token = secrets.token_urlsafe(24)
     with ExitStack() as stack:
-        registry = stack.enter_context(RegistryServer(token=token))
+        registry = stack.enter_context(RegistryServer())
         registry.load_seed(json.dumps(record) for record in population.records)
         bootstrap = None
         if with_rdap:
@@ -251,7 +254,7 @@ def _demo(workdir: Path, *, with_rdap: bool) -> Iterator[tuple[str, str, Path | 
                     )
                     rdap.set_domain(domain, answer)
             bootstrap = rdap.bootstrap_file(workdir / "dns.json")
-        yield registry.url, token, bootstrap
+        yield registry.url, registry.token, bootstrap
 
 
 def summary_table(summary: dict) -> str:

@@ -15,8 +15,10 @@ Domainr provider too.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import http.cookiejar
 import ipaddress
+import itertools
 import json
 import random
 import socket
@@ -150,12 +152,19 @@ class _Transient(Exception):
     """A failure worth another try: a timeout, a dropped connection."""
 
 
+_CONNECTION_ERRORS = (
+    requests.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    urllib3.exceptions.ProtocolError,
+    OSError,
+)
+
+
 @dataclass(frozen=True, slots=True)
 class HttpAnswer:
     url: str  # where the answer came from, after any redirects
     status: int
     body: bytes
-    redirected: bool
 
 
 class HttpFetcher:
@@ -165,6 +174,9 @@ class HttpFetcher:
     tries and redirects, each attempt (redirect hops included) waits its turn in the rate
     limiter, Retry-After must be capped, and every redirect hop must be vetted before it is
     followed. Retry does none of these.
+
+    A Session of the caller's own is used as it is; only one from new_session() can cut off a
+    server that trickles its headers (the body is timed either way).
     """
 
     max_redirects = 3
@@ -207,14 +219,14 @@ class HttpFetcher:
                     url = urljoin(url, location)
                     continue
                 if status != 429 and status < 500:
-                    return HttpAnswer(url, status, body, redirected=hops > 0)
+                    return HttpAnswer(url, status, body)
                 failure = f"HTTP {status}"
-                pause = self._retry_after(response_headers.get("Retry-After"))
-                if pause is None:
-                    pause = self._backoff(failures)
+                retry_after = self._retry_after(response_headers.get("Retry-After"))
+                pause = self._backoff(failures) if retry_after is None else retry_after
             failures += 1
             if failures >= self.max_tries:
-                raise Doubt(f"{failure}, {failures} tries", url)
+                tries = "1 try" if failures == 1 else f"{failures} tries"
+                raise Doubt(f"{failure}; gave up after {tries}", url)
             if time.monotonic() + pause >= deadline:
                 raise Doubt(f"{failure}, and no time left to try again", url)
             time.sleep(pause)
@@ -227,14 +239,13 @@ class HttpFetcher:
         timeout = min(self.request_timeout, deadline - time.monotonic())
         if timeout <= 0:
             raise Doubt("out of time", url)
-        ends = time.monotonic() + timeout
         with _Watchdog(timeout) as watchdog:
             try:
                 response = self.session.get(
                     url, headers=headers, timeout=timeout, stream=True, allow_redirects=False
                 )
                 try:
-                    body = self._read_body(response, ends, timeout)
+                    body = self._read_body(response, watchdog.ends, timeout)
                 finally:
                     watchdog.stop()
                     response.close()
@@ -244,7 +255,10 @@ class HttpFetcher:
                     raise _Transient(f"no complete answer within {timeout:.3g} s") from None
                 if isinstance(exc, requests.Timeout | urllib3.exceptions.TimeoutError | TimeoutError):
                     raise _Transient(f"no answer within {timeout:.3g} s") from None
-                raise _Transient(f"connection failed: {_describe(exc)}") from None
+                if isinstance(exc, _CONNECTION_ERRORS):
+                    raise _Transient(f"connection failed: {_describe(exc)}") from None
+                # A bad URL, a bad header, a body that will not decode: trying again changes nothing.
+                raise Doubt(f"unusable answer: {_describe(exc)}", url) from None
         return response.headers, response.status_code, body
 
     def _read_body(self, response: requests.Response, ends: float, timeout: float) -> bytes:
@@ -318,24 +332,24 @@ def _describe(exc: BaseException) -> str:
 
 
 # requests' timeout bounds each socket read, not the request: a server sending a byte every few
-# seconds, in its headers or its body, could hold a lookup for ever. The watchdog shuts the
+# seconds, in its headers or its body, could hold a lookup for ever. A watchdog shuts the
 # request's socket at a wall-clock limit; the connection classes below tell it which socket the
-# current thread's request is on.
+# current thread's request is on. One thread watches every request in the process: a timer
+# thread per request would cost more than the request itself.
 _current = threading.local()
 _watch_lock = threading.Lock()
 
 
 class _Watchdog:
     def __init__(self, seconds: float) -> None:
+        self.ends = time.monotonic() + seconds
         self.fired = False
         self._connection: HTTPConnection | None = None
         self._stopped = False
-        self._timer = threading.Timer(seconds, self._cut)
-        self._timer.daemon = True
 
     def __enter__(self) -> _Watchdog:
         _current.watchdog = self
-        self._timer.start()
+        _deadlines.add(self)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -350,9 +364,9 @@ class _Watchdog:
     def stop(self) -> None:
         with _watch_lock:
             self._stopped = True
-        self._timer.cancel()
+            self._connection = None
 
-    def _cut(self) -> None:
+    def cut(self) -> None:
         with _watch_lock:
             connection = self._connection
             # Once stopped, or once another request took the connection from the pool, the
@@ -364,6 +378,37 @@ class _Watchdog:
             if sock is not None:
                 with contextlib.suppress(OSError):  # already closed by its owner
                     sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Deadlines:
+    """The thread that cuts requests at their deadlines, earliest first."""
+
+    def __init__(self) -> None:
+        self._wakeup = threading.Condition()
+        self._pending: list[tuple[float, int, _Watchdog]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def add(self, watchdog: _Watchdog) -> None:
+        with self._wakeup:
+            heapq.heappush(self._pending, (watchdog.ends, next(self._order), watchdog))
+            # Started on first use, and again in a forked child, where it does not run.
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="lapsewatch-deadlines", daemon=True)
+                self._thread.start()
+            if self._pending[0][2] is watchdog:
+                self._wakeup.notify()
+
+    def _run(self) -> None:
+        with self._wakeup:
+            while True:
+                now = time.monotonic()
+                while self._pending and self._pending[0][0] <= now:
+                    heapq.heappop(self._pending)[2].cut()
+                self._wakeup.wait(self._pending[0][0] - now if self._pending else None)
+
+
+_deadlines = _Deadlines()
 
 
 class _WatchedConnectionMixin:

@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from lapsewatch.sweep.manual import BadEvent
 from lapsewatch.sweep.messages import Shard, parse_finish_body
-from lapsewatch.sweep.observability import logger
+from lapsewatch.sweep.observability import MetricUnit, logger, metrics
 from lapsewatch.sweep.runtime import Runtime
 from lapsewatch.timefmt import parse_time
 
@@ -42,7 +42,7 @@ def dispatch(event: dict, runtime: Runtime) -> dict:
         digest = hashlib.sha256(json.dumps(sorted(domains)).encode()).hexdigest()[:8]
         run_id = f"{run_id_for(now)}-manual-{digest}"
         logger.info("dispatching an operator's domains", extra={"run_id": run_id, "count": len(domains)})
-        return runtime.dispatcher.start(run_id, trigger="manual", dry_run=dry_run, domains=domains)
+        return _started(runtime.dispatcher.start(run_id, trigger="manual", dry_run=dry_run, domains=domains))
 
     try:
         occurrence = parse_time(event["time"])
@@ -50,7 +50,14 @@ def dispatch(event: dict, runtime: Runtime) -> dict:
         raise BadEvent('expected a schedule event with a "time", or {"domains": [...]}') from None
     run_id = run_id_for(occurrence)
     logger.info("dispatching the scheduled run", extra={"run_id": run_id})
-    return runtime.dispatcher.start(run_id, dry_run=dry_run, check_all=check_all)
+    return _started(runtime.dispatcher.start(run_id, dry_run=dry_run, check_all=check_all))
+
+
+def _started(started: dict) -> dict:
+    metrics.add_metric("RunsStarted", MetricUnit.Count, 0 if started.get("duplicate") else 1)
+    metrics.add_metric("DomainsListed", MetricUnit.Count, started.get("listed", 0))
+    metrics.add_metric("ShardsSent", MetricUnit.Count, started.get("shards", 0))
+    return started
 
 
 def check_batch(event: dict, context, runtime: Runtime) -> dict:
@@ -77,8 +84,10 @@ def check_batch(event: dict, context, runtime: Runtime) -> dict:
             extra={"run_id": shard.run_id, "shard": shard.number, "checked": outcome.checked,
                    "unsafe": outcome.unsafe, "by_lifecycle": outcome.by_lifecycle},
         )
+        metrics.add_metric("DomainsLookedUp", MetricUnit.Count, outcome.checked)
         return {"checked": outcome.checked}
 
+    metrics.add_metric("ShardsReceived", MetricUnit.Count, len(event.get("Records", [])))
     return process_partial_response(
         event=event, record_handler=check_record, processor=processor, context=context
     )
@@ -87,6 +96,7 @@ def check_batch(event: dict, context, runtime: Runtime) -> dict:
 def finalize(event: dict, runtime: Runtime) -> dict | list[dict]:
     """Finish runs whose shards are done (SQS), or an operator's
     `{"approve_run": id}`, `{"discard_run": id}` or `{"finish_run": id}`."""
+    metrics.add_metric("FinalInvocations", MetricUnit.Count, 1)
     if not isinstance(event, dict):
         raise BadEvent("the event must be a JSON object")
     if "Records" in event:
@@ -116,4 +126,5 @@ def _run_id(event: dict, key: str) -> str:
 
 
 def manual(event: dict, runtime: Runtime) -> dict:
+    metrics.add_metric("ManualChecks", MetricUnit.Count, 1)
     return runtime.manual.handle(event)

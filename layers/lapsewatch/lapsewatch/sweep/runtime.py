@@ -39,10 +39,13 @@ class Runtime:
     provider: StatusProvider | None = None
     registry_client: Callable[[], RegistryClient] | None = None
     sqs: object = field(default=None)
+    store: store_module.RunStore | None = None
     confirm_delay: float = CONFIRM_DELAY
 
     def __post_init__(self) -> None:
         store_module.configure(domains_table=self.settings.domains_table, runs_table=self.settings.runs_table)
+        if self.store is None:
+            self.store = store_module.RunStore(self.clock)
         if self.sqs is None:
             self.sqs = boto3.client("sqs")
         if self.provider is None:
@@ -53,10 +56,6 @@ class Runtime:
     @classmethod
     def from_env(cls) -> Runtime:
         return cls(SweepSettings.from_env())
-
-    @cached_property
-    def store(self) -> store_module.RunStore:
-        return store_module.RunStore(self.clock)
 
     @cached_property
     def checker(self) -> DomainChecker:

@@ -1,0 +1,35 @@
+"""The registry API v1 (docs/registry-api.yaml): the client lapsewatch calls registries with, and
+the reference registry that stands in for one locally and in tests.
+
+The reference registry (lapsewatch.registry.server) and the demo data (lapsewatch.registry.demo)
+are imported from their modules: the Lambda functions need only the client.
+"""
+
+from lapsewatch.registry.client import (
+    EmailDomain,
+    IdempotencyConflict,
+    Page,
+    PermanentRegistryError,
+    RegistryClient,
+    RegistryError,
+    TransientRegistryError,
+    UnverifyRequest,
+    UnverifyResult,
+    decision_key,
+)
+from lapsewatch.registry.token import RegistryTokenError, registry_token
+
+__all__ = [
+    "EmailDomain",
+    "IdempotencyConflict",
+    "Page",
+    "PermanentRegistryError",
+    "RegistryClient",
+    "RegistryError",
+    "RegistryTokenError",
+    "TransientRegistryError",
+    "UnverifyRequest",
+    "UnverifyResult",
+    "decision_key",
+    "registry_token",
+]

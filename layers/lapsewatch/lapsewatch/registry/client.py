@@ -1,0 +1,429 @@
+"""A client for the registry API v1 (docs/registry-api.yaml).
+
+Transient failures (429, 5xx, dropped connections, timeouts) are retried here, with urllib3's
+Retry: exponential backoff, and Retry-After honoured up to a cap. Unverify calls are retried
+too, because each carries an Idempotency-Key derived from the decision: a retry, or the same
+decision sent again tomorrow, replays instead of acting twice.
+
+Answers are checked against the contract strictly: an answer of the wrong shape is an error,
+never a guess. One exception: an item whose `oldest_verified_at` cannot be read keeps its
+domain (with no date), because dropping the domain would hide it from the checks.
+
+The bearer token never appears in a log line, an error message or a repr.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from requests.auth import AuthBase
+from urllib3.exceptions import InvalidHeader
+from urllib3.util.retry import Retry
+
+from lapsewatch.domains import InvalidDomain, to_ascii
+from lapsewatch.lifecycle import UNVERIFIABLE, Lifecycle
+from lapsewatch.timefmt import parse_time_or_none, rfc3339
+
+log = logging.getLogger(__name__)
+
+MAX_LIMIT = 1000
+MAX_IDEMPOTENCY_KEY = 255
+UNVERIFY_REASONS = frozenset(str(lifecycle) for lifecycle in UNVERIFIABLE)
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_DECISION_KEY_PREFIX = "lapsewatch-v1-"
+
+
+class RegistryError(Exception):
+    """The registry call failed. `status` is the HTTP status, or None when there was no answer.
+
+    `retryable` says whether the same call may work later (429, 5xx, no answer: the retries
+    here are spent, but the failure is the registry's) or never will (any other 4xx, an answer
+    that breaks the contract).
+    """
+
+    retryable = False
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class TransientRegistryError(RegistryError):
+    """Rate limited, failing or unreachable, after every retry; try again later."""
+
+    retryable = True
+
+
+class PermanentRegistryError(RegistryError):
+    """Refused (4xx) or answered outside the contract; the same call will fail again."""
+
+
+class IdempotencyConflict(PermanentRegistryError):
+    """409: the Idempotency-Key was already used with a different body."""
+
+
+@dataclass(frozen=True, slots=True)
+class EmailDomain:
+    """A domain as the registry stores it (any case, maybe Unicode, maybe junk)."""
+
+    domain: str
+    verified_emails: int
+    oldest_verified_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[EmailDomain]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class UnverifyRequest:
+    """What to unverify and why. `domain` is a registrable domain in lowercase A-label form."""
+
+    domain: str
+    reason: str
+    evidence: dict
+    include_subdomains: bool = True
+    verified_before: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if not _is_a_label_domain(self.domain):
+            raise ValueError(f"not a lowercase A-label domain: {self.domain!r}")
+        if str(self.reason) not in UNVERIFY_REASONS:
+            choices = ", ".join(sorted(UNVERIFY_REASONS))
+            raise ValueError(f"reason must be one of {choices}, not {self.reason!r}")
+        if not isinstance(self.evidence, Mapping):
+            raise ValueError("evidence must be a mapping")
+        try:
+            json.dumps(self.evidence)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"evidence must be JSON-serialisable: {exc}") from None
+
+    def to_body(self) -> dict[str, Any]:
+        return {
+            "domain": self.domain,
+            "include_subdomains": bool(self.include_subdomains),
+            "verified_before": rfc3339(_as_utc(self.verified_before)),
+            "reason": str(self.reason),
+            "evidence": dict(self.evidence),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class UnverifyResult:
+    unverified: int
+    replayed: bool
+
+
+def decision_key(
+    domain: str,
+    lifecycle: Lifecycle | str,
+    registered_at: datetime | None,
+    oldest_verified_at: datetime | None,
+) -> str:
+    """The Idempotency-Key for unverifying `domain`, derived from the decision alone.
+
+    The same decision, retried, re-delivered or made again on a later run, gets the same key,
+    so the registry acts on it once. A different decision gets a new key: a new lifecycle, a new
+    registration, or an address verified later at the same lapsed domain (a newer
+    `oldest_verified_at`). Times count to the second; naive times are taken as UTC.
+
+    The body sent under a key must not change either, or the registry answers 409: build the
+    request once per decision and resend it as it was.
+    """
+    fields = [
+        "v1",
+        domain,
+        str(lifecycle),
+        rfc3339(_as_utc(registered_at)),
+        rfc3339(_as_utc(oldest_verified_at)),
+    ]
+    canonical = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+    return _DECISION_KEY_PREFIX + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _is_a_label_domain(domain: object) -> bool:
+    if not isinstance(domain, str) or "." not in domain:
+        return False
+    try:
+        return to_ascii(domain) == domain
+    except InvalidDomain:
+        return False
+
+
+def _as_utc(moment: datetime | None) -> datetime | None:
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
+class CappedRetry(Retry):
+    """urllib3's Retry, with Retry-After honoured up to a cap.
+
+    A registry asking for an hour's pause must not hold a Lambda until it times out; and an
+    unreadable Retry-After falls back to the backoff instead of failing the call.
+    """
+
+    def __init__(self, *args: Any, retry_after_cap: float = 60.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.retry_after_cap = retry_after_cap
+
+    def new(self, **kwargs: Any) -> CappedRetry:
+        retry = super().new(**kwargs)
+        retry.retry_after_cap = self.retry_after_cap
+        return retry
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        try:
+            seconds = super().parse_retry_after(retry_after)
+        except InvalidHeader:
+            return 0.0  # no wait from the header: the backoff applies
+        return min(seconds, self.retry_after_cap)
+
+
+class _BearerAuth(AuthBase):
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+    def __repr__(self) -> str:
+        return "_BearerAuth(<redacted>)"
+
+    def redact(self, text: str) -> str:
+        """The text with the token blanked out (a server may echo it in an error)."""
+        return text.replace(self._token, "<token>")
+
+
+class RegistryClient:
+    """The registry API over one requests Session.
+
+    Each request is retried up to `retries` times on 429, 5xx, connection errors and read
+    timeouts; an answer cut short is sent again only while fewer than `retries` + 1 requests
+    have gone out for the call. `timeout` is (connect, read) in seconds, per request.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] = (5.0, 30.0),
+        retries: int = 5,
+        backoff_factor: float = 0.5,
+        retry_after_cap: float = 60.0,
+    ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"the registry URL must start with http:// or https://, not {base_url!r}")
+        if not token:
+            raise ValueError("the registry token is empty")
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff_factor = backoff_factor
+        # The token lives in the auth object alone, whose repr hides it.
+        self._auth = _BearerAuth(token)
+        self._session = session or requests.Session()
+        retry = CappedRetry(
+            total=retries,
+            backoff_factor=backoff_factor,
+            status_forcelist=RETRY_STATUSES,
+            # POST is safe to retry: every unverify carries its Idempotency-Key, and urllib3
+            # resends the very same request, headers included.
+            allowed_methods=frozenset({"GET", "POST"}),
+            respect_retry_after_header=True,
+            retry_after_cap=retry_after_cap,
+            # The last 429 or 5xx comes back as a response, for an error with the server's message.
+            raise_on_status=False,
+        )
+        # Mounted for this registry only: a session the caller shares keeps its other adapters.
+        self._session.mount(self.base_url + "/", HTTPAdapter(max_retries=retry))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.base_url!r})"
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> RegistryClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def page(self, cursor: str | None = None, limit: int = 500) -> Page:
+        """One page of the distinct domains that have a verified address."""
+        if not 1 <= limit <= MAX_LIMIT:
+            raise ValueError(f"limit must be from 1 to {MAX_LIMIT}, not {limit}")
+        params: dict[str, Any] = {"limit": limit}
+        if cursor is not None:
+            params["cursor"] = cursor
+        return _parse_page(self._call("GET", "/v1/email-domains", params=params))
+
+    def iter_email_domains(self, limit: int = 500) -> Iterator[EmailDomain]:
+        """Every domain with a verified address, one page in memory at a time.
+
+        Raises PermanentRegistryError if the registry hands out a cursor it handed out before,
+        which would otherwise page forever.
+        """
+        seen: set[str] = set()
+        cursor = None
+        while True:
+            page = self.page(cursor, limit)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            if page.next_cursor in seen:
+                raise PermanentRegistryError(
+                    "the registry returned a cursor it had returned before: stopping, not paging forever"
+                )
+            seen.add(page.next_cursor)
+            cursor = page.next_cursor
+
+    def unverify(self, request: UnverifyRequest, idempotency_key: str) -> UnverifyResult:
+        """Ask the registry to unverify; IdempotencyConflict if the key went with another body."""
+        if not (
+            1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY
+            and idempotency_key.isascii()
+            and idempotency_key.isprintable()
+            and idempotency_key.strip() == idempotency_key
+        ):
+            raise ValueError(
+                f"the Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters, "
+                "not starting or ending with a space"
+            )
+        body = self._call(
+            "POST",
+            "/v1/email-domains/unverify",
+            json=request.to_body(),
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        return _parse_unverify_result(body)
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> object:
+        """Send a call with retries; the decoded JSON of its 200 answer, or a RegistryError."""
+        what = f"{method} {path}"
+        sent = 0
+        while True:
+            try:
+                response = self._session.request(
+                    method,
+                    self.base_url + path,
+                    auth=self._auth,
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                    stream=True,
+                    **kwargs,
+                )
+            except requests.RequestException as exc:
+                # urllib3 has spent its retries on the connection, the headers, or 429/5xx.
+                raise TransientRegistryError(self._auth.redact(f"{what} failed: {exc}")) from exc
+            retried = response.raw.retries
+            sent += 1 + (len(retried.history) if retried else 0)
+            try:
+                # urllib3 retries until the headers arrive; the body is read after, so a
+                # connection cut or stalled mid-body is retried here, within the same budget.
+                content = response.content
+            except requests.RequestException as exc:
+                if sent > self.retries:
+                    raise TransientRegistryError(
+                        self._auth.redact(f"{what} failed reading the answer: {exc}"),
+                        status=response.status_code,
+                    ) from exc
+                log.warning("%s: the answer was cut short (%s); retrying", what, type(exc).__name__)
+                time.sleep(self.backoff_factor * 2 ** (sent - 1))
+                continue
+            finally:
+                response.close()
+            return self._decode(what, response.status_code, response.reason, content)
+
+    def _decode(self, what: str, status: int, reason: str, content: bytes) -> object:
+        if status == 200:
+            try:
+                return json.loads(content)
+            except ValueError:
+                raise _Malformed(what, "the body is not JSON") from None
+        message = self._auth.redact(f"{what}: {status} {reason}: {_error_message(content)}")
+        if status == 401:
+            raise PermanentRegistryError(f"{message} (is the registry token right?)", status=status)
+        if status == 409:
+            raise IdempotencyConflict(
+                f"{message} (this Idempotency-Key was already used with a different body)", status=status
+            )
+        if status == 429 or 500 <= status <= 599:
+            raise TransientRegistryError(message, status=status)
+        raise PermanentRegistryError(message, status=status)
+
+
+def _error_message(content: bytes) -> str:
+    try:
+        error = json.loads(content)["error"]
+    except (ValueError, TypeError, KeyError, IndexError):
+        error = None
+    if isinstance(error, str):
+        return error[:500]
+    text = content[:200].decode("utf-8", "replace").strip()
+    return text or "no error message"
+
+
+class _Malformed(PermanentRegistryError):
+    def __init__(self, what: str, problem: str) -> None:
+        super().__init__(f"{what}: the answer breaks the contract: {problem}", status=200)
+
+
+def _parse_page(body: object) -> Page:
+    what = "GET /v1/email-domains"
+    if not isinstance(body, dict):
+        raise _Malformed(what, "the body is not an object")
+    items = body.get("items")
+    if not isinstance(items, list):
+        raise _Malformed(what, "items is not a list")
+    if "next_cursor" not in body:
+        raise _Malformed(what, "next_cursor is missing")
+    next_cursor = body["next_cursor"]
+    if next_cursor is not None and (not isinstance(next_cursor, str) or not next_cursor):
+        raise _Malformed(what, "next_cursor is neither a non-empty string nor null")
+    domains = []
+    undated = 0
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise _Malformed(what, f"item {index} is not an object")
+        domain = item.get("domain")
+        count = item.get("verified_emails")
+        if not isinstance(domain, str):
+            raise _Malformed(what, f"item {index}: domain is not a string")
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise _Malformed(what, f"item {index}: verified_emails is not a whole number of at least 1")
+        oldest = parse_time_or_none(item.get("oldest_verified_at"))
+        undated += oldest is None
+        domains.append(EmailDomain(domain, count, oldest))
+    if undated:
+        # Kept, not dropped: a domain left out of the listing would never be checked.
+        log.warning("%s: %d of %d items had no readable oldest_verified_at", what, undated, len(items))
+    return Page(domains, next_cursor)
+
+
+def _parse_unverify_result(body: object) -> UnverifyResult:
+    what = "POST /v1/email-domains/unverify"
+    if not isinstance(body, dict):
+        raise _Malformed(what, "the body is not an object")
+    unverified = body.get("unverified")
+    replayed = body.get("replayed")
+    if not isinstance(unverified, int) or isinstance(unverified, bool) or unverified < 0:
+        raise _Malformed(what, "unverified is not a whole number")
+    if not isinstance(replayed, bool):
+        raise _Malformed(what, "replayed is not true or false")
+    return UnverifyResult(unverified, replayed)

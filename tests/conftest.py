@@ -1,0 +1,30 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+# Tests never reach AWS: fake credentials, one region, before anything builds a client.
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "LapsewatchTests")
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "lapsewatch")
+
+
+@pytest.fixture
+def sweep(tmp_path):
+    """A sweep's world: moto with the template's tables and queues, the reference registry, and a
+    loopback RDAP server answering for the TLDs `test` and `example` (404 for unknown names)."""
+    from sweep_harness import TEMPLATE, Sweep
+
+    from lapsewatch.local.aws import LocalAws
+    from lapsewatch.local.rdap_server import LoopbackRdap
+    from lapsewatch.registry.server import RegistryServer
+
+    with LocalAws(TEMPLATE) as aws, RegistryServer() as registry, LoopbackRdap() as rdap:
+        rdap.add_registry("testreg", tlds=["test", "example"])
+        yield Sweep(aws, registry, rdap, rdap.bootstrap_file(tmp_path / "dns.json"))

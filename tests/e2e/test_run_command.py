@@ -1,0 +1,125 @@
+"""`lapsewatch run`, the whole sweep as an operator runs it: a separate process, AWS embedded."""
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from lapsewatch.local.rdap_server import DomainAnswer, LoopbackRdap
+from lapsewatch.registry.server import LIST_EMAIL_DOMAINS, UNVERIFY, Fault, RegistryServer
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+SUMMARY_FIELDS = {"run_id", "dry_run", "held", "held_reason", "domains", "by_lifecycle", "unsafe", "unverify"}
+
+
+def lapsewatch(*args, token=None, timeout=240):
+    env = dict(os.environ)
+    env.pop("LAPSEWATCH_REGISTRY_TOKEN", None)
+    if token:
+        env["LAPSEWATCH_REGISTRY_TOKEN"] = token
+    return subprocess.run(
+        [sys.executable, "-m", "lapsewatch", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def last_json(process):
+    assert process.returncode == 0, process.stderr
+    summary = json.loads(process.stdout.strip().splitlines()[-1])
+    assert SUMMARY_FIELDS <= set(summary)
+    return summary
+
+
+def test_the_demo_sweep_runs_offline_and_reports():
+    summary = last_json(lapsewatch("run", "--json"))
+
+    assert summary["held"] is False and summary["dry_run"] is False
+    assert summary["domains"]["invalid"] > 0
+    assert summary["domains"]["checked"] == sum(summary["by_lifecycle"].values())
+    for lifecycle in ("active", "grace", "hold", "redemption", "pending_delete", "unregistered",
+                      "reregistered", "unknown"):
+        assert summary["by_lifecycle"].get(lifecycle, 0) > 0, lifecycle
+    assert summary["unsafe"]
+    assert summary["unverify"]["requested"] == len(summary["unsafe"])
+    assert summary["unverify"]["emails_unverified"] >= len(summary["unsafe"])
+    assert summary["unverify"]["failed"] == 0
+
+
+@pytest.fixture
+def world(tmp_path):
+    """Another registry and RDAP, as an operator's would be: small pages, some failures."""
+    old = datetime(2012, 5, 1, tzinfo=UTC)
+    with RegistryServer() as registry, LoopbackRdap() as rdap:
+        records = [
+            {"user": "a", "email": "a@safe.test", "verified": True, "verified_at": "2019-01-01T00:00:00Z"},
+            {"user": "b", "email": "b@mail.lapsed.test", "verified": True, "verified_at": "2019-01-01T00:00:00Z"},
+            {"user": "c", "email": "c@Gone.Test", "verified": True, "verified_at": "2019-01-01T00:00:00Z"},
+            {"user": "d", "email": "d@résumé.test", "verified": True, "verified_at": "2019-01-01T00:00:00Z"},
+            {"user": "e", "email": "e@bought.test", "verified": True, "verified_at": "2019-01-01T00:00:00Z"},
+            {"user": "f", "email": "f@co.uk", "verified": True, "verified_at": "2019-01-01T00:00:00Z"},
+            {"user": "g", "email": "g@ not a domain", "verified": True, "verified_at": "2019-01-01T00:00:00Z"},
+        ]
+        registry.load_seed(json.dumps(r) for r in records)
+        rdap.add_registry("reg", tlds=["test"])
+        rdap.set_domain("safe.test", DomainAnswer.for_lifecycle("active", registered_at=old))
+        rdap.set_domain("lapsed.test", DomainAnswer.for_lifecycle("redemption", registered_at=old))
+        rdap.set_domain("xn--rsum-bpad.test", DomainAnswer.for_lifecycle("active", registered_at=old))
+        rdap.set_domain(
+            "bought.test",
+            DomainAnswer.for_lifecycle("active", registered_at=datetime(2026, 10, 1, tzinfo=UTC)),
+        )
+        yield registry, rdap, rdap.bootstrap_file(tmp_path / "dns.json")
+
+
+def run_against(registry, bootstrap, *extra):
+    return lapsewatch(
+        "run", "--json", "--registry-url", registry.url, "--rdap-bootstrap", str(bootstrap), "--rdap-rate", "50",
+        *extra, token=registry.token,
+    )
+
+
+def test_a_real_sweep_then_a_second_that_changes_nothing(world):
+    registry, rdap, bootstrap = world
+    registry.app.faults.add(LIST_EMAIL_DOMAINS, Fault.rate_limited(retry_after=1))
+    registry.app.faults.add(UNVERIFY, Fault.unavailable())
+
+    dry = last_json(run_against(registry, bootstrap, "--dry-run"))
+    assert dry["dry_run"] is True and dry["unverify"]["requested"] == 0
+
+    first = last_json(run_against(registry, bootstrap))
+    assert first["domains"] == first["domains"] | {"listed": 7, "invalid": 2, "checked": 5}
+    assert first["unsafe"] == ["bought.test", "gone.test", "lapsed.test"]
+    assert first["unverify"] == {"requested": 3, "emails_unverified": 3, "failed": 0}
+    audit = registry.app.store.audit()
+
+    second = last_json(run_against(registry, bootstrap))
+    assert second["unsafe"] == []
+    assert second["unverify"]["requested"] == 0
+    assert registry.app.store.audit() == audit
+
+
+def test_a_mass_outage_is_held(world, tmp_path):
+    registry, _, _ = world
+    with LoopbackRdap() as broken:
+        broken.add_registry("down", tlds=["test"])  # 404 for every name
+        held = last_json(run_against(registry, broken.bootstrap_file(tmp_path / "down.json"), "--max-unverify", "2"))
+    assert held["held"] is True and held["held_reason"]
+    assert held["unverify"]["requested"] == 0
+    assert registry.app.store.audit() == []
+
+
+def test_a_sweep_that_cannot_run_says_why_and_fails(world):
+    registry, _, bootstrap = world
+    process = lapsewatch("run", "--registry-url", registry.url, "--rdap-bootstrap", str(bootstrap))
+    assert process.returncode != 0
+    assert "LAPSEWATCH_REGISTRY_TOKEN" in process.stderr

@@ -1,0 +1,95 @@
+"""The Lambda handler files themselves (functions/*/app.py), loaded as a cold start loads them."""
+
+import json
+
+import pytest
+from sweep_harness import ROOT, user
+
+from lapsewatch.local.lambdas import LocalFunction
+from lapsewatch.local.rdap_server import DomainAnswer
+from lapsewatch.sweep.manual import BadEvent
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def deployed(sweep, monkeypatch):
+    """The functions' environment as the template sets it, pointed at the test's registry."""
+    for name, value in sweep.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("LAPSEWATCH_RDAP_BOOTSTRAP", str(sweep.bootstrap))
+    monkeypatch.setenv("LAPSEWATCH_RDAP_RATE", "500")
+    monkeypatch.setenv("LAPSEWATCH_REGISTRY_TOKEN", sweep.registry.token)
+
+    def function(logical):
+        loaded = LocalFunction(sweep.aws, logical, ROOT)
+        loaded.load()
+        return loaded
+
+    return function
+
+
+def event(name):
+    return json.loads((ROOT / "events" / name).read_text())
+
+
+def test_a_schedule_event_delivered_twice_starts_one_run(sweep, deployed):
+    sweep.seed(user("a", "a@one.test"), user("b", "b@two.test"))
+    dispatcher = deployed("DispatcherFunction")
+
+    first = dispatcher.invoke(event("schedule.json"))
+    second = dispatcher.invoke(event("schedule.json"))
+
+    assert first == second
+    assert first["run_id"] == "run-20261121T030000Z"
+    assert sweep.shards.depth() == first["shards"] == 1
+
+
+def test_an_operator_dispatches_a_list_of_domains(sweep, deployed):
+    started = deployed("DispatcherFunction").invoke({"domains": ["mail.one.test", "two.test", "co.uk"]})
+    assert started["distinct"] == 2
+    assert started["invalid"] == 1
+
+
+def test_the_manual_function_reports_like_check_json_and_applies_on_request(sweep, deployed):
+    sweep.seed(user("a", "a@mail.lapsed.test"))
+    sweep.rdap.set_domain("lapsed.test", DomainAnswer.for_lifecycle("redemption"))
+    manual = deployed("ManualFunction")
+
+    report = manual.invoke({"email": "someone@mail.lapsed.test"})
+    assert report["domain"] == "lapsed.test"
+    assert report["lifecycle"] == "redemption" and report["unsafe"] is True
+    assert set(report) >= {"input", "reason", "provider", "statuses", "registered_at", "expires_at",
+                           "checked_at", "error"}
+    assert "unverify" not in report
+    assert sweep.emails("lapsed.test") == {"a@mail.lapsed.test": True}
+
+    applied = manual.invoke({"domain": "lapsed.test", "apply": True})
+    assert applied["unverify"]["emails_unverified"] == 1
+    assert sweep.emails("lapsed.test") == {"a@mail.lapsed.test": False}
+    assert sweep.runtime.store.domain_state("lapsed.test").lifecycle == "redemption"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{}, {"domain": "a.test", "email": "b@a.test"}, {"domain": 7}, {"domain": "a.test", "apply": "yes"},
+     {"domain": "a.test", "verified_at": "last tuesday"}],
+)
+def test_the_manual_function_refuses_bad_events_clearly(sweep, deployed, bad):
+    with pytest.raises(BadEvent):
+        deployed("ManualFunction").invoke(bad)
+
+
+def test_every_ready_event_is_one_its_function_takes(sweep, deployed):
+    from lapsewatch.sweep.manual import parse_manual_event
+    from lapsewatch.sweep.messages import Shard, parse_finish_body
+
+    assert deployed("DispatcherFunction").invoke(event("dry-run.json"))["status"] == "checking"
+    assert deployed("DispatcherFunction").invoke(event("dispatch-domains.json"))["distinct"] == 3
+    for record in event("sqs-batch.json")["Records"]:
+        assert Shard.from_body(record["body"]).run_id == "run-20261121T030000Z"
+    for record in event("finish-run.json")["Records"]:
+        assert parse_finish_body(record["body"]) == "run-20261121T030000Z"
+    for name in ("manual-check.json", "manual-apply.json"):
+        parse_manual_event(event(name))
+    assert event("approve-run.json")["approve_run"] == event("discard-run.json")["discard_run"]

@@ -1,0 +1,258 @@
+"""The daily sweep through its handlers, on moto, the reference registry and loopback RDAP."""
+
+from datetime import UTC, datetime
+
+import pytest
+from sweep_harness import user
+
+from lapsewatch.local.rdap_server import DomainAnswer
+from lapsewatch.registry.server import UNVERIFY, Fault
+from lapsewatch.sweep.store import RunStore
+
+pytestmark = pytest.mark.integration
+
+OLD = datetime(2015, 3, 1, tzinfo=UTC)
+FUTURE = datetime(2027, 9, 1, tzinfo=UTC)
+
+
+def answer(lifecycle, registered_at=OLD, expires_at=FUTURE):
+    return DomainAnswer.for_lifecycle(lifecycle, registered_at=registered_at, expires_at=expires_at)
+
+
+def populate(sweep):
+    sweep.seed(
+        user("alice", "alice@active.test"),
+        user("bob", "bob@mail.lapsed.test"),
+        user("bo", "bo@Lapsed.TEST"),
+        user("carol", "carol@gone.test"),
+        user("dave", "dave@newowner.test", "2020-01-15T00:00:00Z"),
+        user("eve", "eve@newowner.test", "2026-06-01T00:00:00Z"),
+        user("frank", "frank@suspended.test"),
+        user("gina", "gina@bücher.test"),
+        user("hal", "hal@deleting.test"),
+        user("ivy", "ivy@expired.test"),
+        user("jo", "jo@localhost"),
+        user("kim", "kim@[10.0.0.1]"),
+        user("lee", "lee@nowhere.invalidtld"),
+        user("mo", "mo@unverified.test", verified=False),
+    )
+    rdap = sweep.rdap
+    rdap.set_domain("active.test", answer("active"))
+    rdap.set_domain("lapsed.test", answer("redemption"))
+    rdap.set_domain("newowner.test", answer("active", registered_at=datetime(2026, 1, 10, tzinfo=UTC)))
+    rdap.set_domain("suspended.test", answer("hold"))
+    rdap.set_domain("xn--bcher-kva.test", answer("active"))
+    rdap.set_domain("deleting.test", answer("pending_delete"))
+    rdap.set_domain("expired.test", answer("grace"))
+    # gone.test is not set: the registry answers 404.
+
+
+def test_sweep_unverifies_exactly_the_unsafe_domains(sweep):
+    populate(sweep)
+    summary = sweep.run()
+
+    assert summary["status"] == "done" and not summary["held"]
+    assert summary["domains"] == {
+        "listed": 12,
+        "invalid": 2,
+        "distinct": 9,
+        "skipped_not_due": 0,
+        "checked": 9,
+        "dead_lettered": 0,
+    }
+    assert summary["by_lifecycle"] == {
+        "active": 2,
+        "grace": 1,
+        "hold": 1,
+        "pending_delete": 1,
+        "redemption": 1,
+        "reregistered": 1,
+        "unknown": 1,
+        "unregistered": 1,
+    }
+    assert summary["unsafe"] == ["deleting.test", "gone.test", "lapsed.test", "newowner.test"]
+    assert summary["unverify"] == {"requested": 4, "emails_unverified": 5, "failed": 0}
+
+    assert sweep.emails("lapsed.test") == {"bob@mail.lapsed.test": False, "bo@Lapsed.TEST": False}
+    assert sweep.emails("gone.test") == {"carol@gone.test": False}
+    assert sweep.emails("deleting.test") == {"hal@deleting.test": False}
+    # Re-registration: the old holder's address goes, the new holder's own address stays.
+    assert sweep.emails("newowner.test") == {"dave@newowner.test": False, "eve@newowner.test": True}
+    for safe in ("active.test", "suspended.test", "xn--bcher-kva.test", "expired.test"):
+        assert all(sweep.emails(safe).values()), safe
+
+    calls = {entry["domain"]: entry for entry in sweep.audit()}
+    assert calls["newowner.test"]["verified_before"] == "2026-01-10T00:00:00Z"
+    assert calls["lapsed.test"]["evidence"]["lifecycle"] == "redemption"
+    assert "redemption period" in calls["lapsed.test"]["evidence"]["statuses"]
+
+
+def test_a_second_sweep_changes_nothing(sweep):
+    populate(sweep)
+    sweep.run()
+    audit = sweep.audit()
+
+    second = sweep.run("2026-11-22T03:00:00Z", check_all=True)
+
+    assert second["status"] == "done"
+    assert second["unsafe"] == []
+    assert second["unverify"] == {"requested": 0, "emails_unverified": 0, "failed": 0}
+    assert sweep.audit() == audit
+
+
+def test_a_dry_run_decides_but_unverifies_nothing(sweep):
+    populate(sweep)
+    summary = sweep.run(dry_run=True)
+
+    assert summary["dry_run"] is True
+    assert len(summary["unsafe"]) == 4
+    assert summary["unverify"]["requested"] == 0
+    assert sweep.audit() == []
+
+
+def test_the_next_run_checks_only_the_domains_that_are_due(sweep):
+    populate(sweep)
+    sweep.run()
+    second = sweep.run("2026-11-22T03:00:00Z")
+
+    # Active domains far from expiry wait up to a week; the rest come back daily.
+    assert second["domains"]["skipped_not_due"] == 2
+    assert second["domains"]["checked"] == second["domains"]["distinct"] - 2
+
+
+def test_a_duplicated_delivery_checks_each_domain_once(sweep):
+    populate(sweep)
+    started = sweep.dispatch()
+    source = sweep.shards
+    message = sweep.sqs.receive_message(
+        QueueUrl=source.source.queue_url, MaxNumberOfMessages=1, MessageSystemAttributeNames=["All"]
+    )["Messages"][0]
+    event = {"Records": [source._record(message)]}
+    first = source.invoke(event)
+    again = source.invoke(event)
+    assert first == again == {"batchItemFailures": []}
+    sweep.sqs.delete_message(QueueUrl=source.source.queue_url, ReceiptHandle=message["ReceiptHandle"])
+    sweep.drain()
+
+    summary = sweep.summary(started["run_id"])
+    assert summary["domains"]["checked"] == 9
+    assert summary["shards"] == {"count": started["shards"], "done": started["shards"], "dead": 0}
+    # Unsafe domains are looked up twice by design (the confirmation); the others once.
+    assert sweep.rdap.asked("active.test") == 1
+    assert sweep.rdap.asked("lapsed.test") == 2
+
+
+class FailingStore(RunStore):
+    """A data layer that fails while saving some domains, the way a throttled table does."""
+
+    def __init__(self, failing: set[str], times: int) -> None:
+        super().__init__()
+        self.failing = failing
+        self.left = dict.fromkeys(failing, times)
+
+    def save_domain_state(self, state):
+        if self.left.get(state.domain, 0) > 0:
+            self.left[state.domain] -= 1
+            raise RuntimeError(f"throttled while saving {state.domain}")
+        super().save_domain_state(state)
+
+
+def test_a_checker_crash_fails_only_its_own_shard(sweep):
+    populate(sweep)
+    sweep.configure(LAPSEWATCH_SHARD_SIZE="1")
+    sweep.runtime = sweep.make_runtime(store=FailingStore({"active.test"}, times=1))
+    started = sweep.dispatch()
+
+    source = sweep.shards
+    while source.poll_once():
+        pass
+    sweep.drain()
+
+    summary = sweep.summary(started["run_id"])
+    assert source.failures == 1
+    assert summary["status"] == "done"
+    assert summary["domains"]["checked"] == 9
+    assert summary["shards"]["dead"] == 0
+    assert len(summary["unsafe"]) == 4
+
+
+def test_a_shard_that_keeps_failing_is_dead_lettered_and_the_run_still_ends(sweep):
+    populate(sweep)
+    sweep.configure(LAPSEWATCH_SHARD_SIZE="1")
+    sweep.runtime = sweep.make_runtime(store=FailingStore({"lapsed.test"}, times=99))
+    summary = sweep.run()
+
+    assert summary["status"] == "done"
+    assert summary["shards"]["dead"] == 1
+    assert summary["domains"]["dead_lettered"] == 1
+    assert summary["domains"]["checked"] == 8
+    assert sweep.dead_letters() == 1
+    # Its domain's decision was recorded before the failure, and the rest went ahead.
+    assert "gone.test" in summary["unsafe"]
+
+
+def test_unverify_calls_that_fail_stay_pending_and_are_made_by_the_next_run(sweep):
+    populate(sweep)
+    # More failures than the client retries: every call of this run fails.
+    sweep.registry.app.faults.add(UNVERIFY, *[Fault.unavailable()] * 12)
+    first = sweep.run()
+    assert first["unverify"] == {"requested": 4, "emails_unverified": 0, "failed": 4}
+    assert all(sweep.emails("gone.test").values())
+    assert len(list(RunStore().pending())) == 4
+
+    second = sweep.run("2026-11-22T03:00:00Z")
+    assert second["unverify"]["failed"] == 0
+    assert second["unverify"]["emails_unverified"] == 5
+    assert not any(sweep.emails("gone.test").values())
+    assert list(RunStore().pending()) == []
+
+
+def test_an_outage_answering_404_for_everything_is_held(sweep):
+    sweep.seed(*[user(f"u{i}", f"u{i}@company{i}.test") for i in range(60)])
+    summary = sweep.run()
+
+    assert summary["status"] == "held" and summary["held"] is True
+    assert "60 unsafe domains" in summary["held_reason"]
+    assert summary["unverify"]["requested"] == 0
+    assert sweep.audit() == []
+
+
+def test_a_tld_that_comes_back_unsafe_at_once_is_held_even_under_the_limit(sweep):
+    sweep.seed(*[user(f"u{i}", f"u{i}@company{i}.test") for i in range(12)])
+    summary = sweep.run()
+
+    assert summary["held"] is True
+    assert ".test registry" in summary["held_reason"]
+    assert sweep.audit() == []
+
+
+def test_an_operator_approves_a_held_run(sweep):
+    sweep.seed(*[user(f"u{i}", f"u{i}@company{i}.test") for i in range(12)])
+    held = sweep.run()
+
+    approved = sweep.runtime.finalizer.approve(held["run_id"])
+
+    assert approved["status"] == "done"
+    assert approved["unverify"]["emails_unverified"] == 12
+    assert len(sweep.audit()) == 12
+
+
+def test_an_operator_discards_a_held_run(sweep):
+    sweep.seed(*[user(f"u{i}", f"u{i}@company{i}.test") for i in range(12)])
+    held = sweep.run()
+
+    discarded = sweep.runtime.finalizer.discard(held["run_id"])
+
+    assert discarded["status"] == "discarded"
+    assert sweep.audit() == []
+    assert sweep.summary(held["run_id"])["status"] == "discarded"
+
+
+def test_the_breaker_limits_come_from_the_configuration(sweep):
+    sweep.seed(*[user(f"u{i}", f"u{i}@company{i}.test") for i in range(60)])
+    sweep.configure(LAPSEWATCH_MAX_UNVERIFY="100")
+    for i in range(60, 80):
+        sweep.seed(user(f"u{i}", f"u{i}@active{i}.example"))
+        sweep.rdap.set_domain(f"active{i}.example", answer("active"))
+    # 60 of the 60 .test domains unsafe still trips the TLD guard; raising it is an approve.
+    assert sweep.run()["held"] is True
