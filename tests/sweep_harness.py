@@ -84,11 +84,19 @@ class Sweep:
             self.sqs, self.aws.sqs_source("FinalFunction"), lambda event: handlers.finalize(event, self.runtime)
         )
 
+    @property
+    def continuations(self) -> EventSourceMapping:
+        return EventSourceMapping(
+            self.sqs,
+            self.aws.sqs_source("DispatcherFunction"),
+            lambda event: handlers.dispatch(event, self.runtime, LocalContext("dispatcher", 900)),
+        )
+
     def drain(self, rounds: int = 500) -> None:
-        """Deliver queued messages until both queues are empty."""
-        shards, finals = self.shards, self.finals
+        """Deliver queued messages until every queue is empty."""
+        mappings = (self.continuations, self.shards, self.finals)
         for _ in range(rounds):
-            if not shards.poll_once() and not finals.poll_once():
+            if not sum(mapping.poll_once() for mapping in mappings):
                 return
         raise AssertionError("the queues did not drain")
 

@@ -23,5 +23,5 @@ persistence = DynamoDBPersistenceLayer(table_name=runtime.settings.idempotency_t
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 @idempotent(persistence_store=persistence, config=idempotency)
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return handlers.dispatch(event, runtime)
+def lambda_handler(event: dict, context: LambdaContext) -> dict | list[dict]:
+    return handlers.dispatch(event, runtime, context)

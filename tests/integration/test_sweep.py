@@ -5,8 +5,11 @@ from datetime import UTC, datetime
 import pytest
 from sweep_harness import user
 
+from lapsewatch.local.lambdas import LocalContext
 from lapsewatch.local.rdap_server import DomainAnswer
 from lapsewatch.registry.server import UNVERIFY, Fault
+from lapsewatch.sweep import handlers
+from lapsewatch.sweep.messages import Shard
 from lapsewatch.sweep.store import RunStore
 
 pytestmark = pytest.mark.integration
@@ -256,3 +259,53 @@ def test_the_breaker_limits_come_from_the_configuration(sweep):
         sweep.rdap.set_domain(f"active{i}.example", answer("active"))
     # 60 of the 60 .test domains unsafe still trips the TLD guard; raising it is an approve.
     assert sweep.run()["held"] is True
+
+
+def test_a_dispatcher_short_of_time_continues_without_losing_or_repeating_a_shard(sweep):
+    domains = [f"company{i:03d}.example" for i in range(230)]
+    sweep.seed(*[user(f"u{i}", f"u{i}@{domain}") for i, domain in enumerate(domains)])
+    for domain in domains:
+        sweep.rdap.set_domain(domain, answer("active"))
+    # Every invocation believes it is about to time out: it does one page (or one chunk of
+    # shards) of work, saves a checkpoint and hands the run over.
+    sweep.configure(
+        LAPSEWATCH_PAGE_SIZE="40", LAPSEWATCH_SHARD_SIZE="2", LAPSEWATCH_DISPATCH_RESERVE_SECONDS="100000"
+    )
+    started = handlers.dispatch(
+        {"time": "2026-11-21T03:00:00Z"}, sweep.runtime, LocalContext("dispatcher", 900)
+    )
+    assert started["status"] == "continuing"
+
+    invocations = 1
+    while sweep.continuations.poll_once():
+        invocations += 1
+    seen = []
+    shards = sweep.shards
+    check = shards.invoke
+    shards.invoke = lambda event: seen.extend(Shard.from_body(r["body"]) for r in event["Records"]) or check(event)
+    while shards.poll_once():
+        pass
+    sweep.drain()
+
+    run = RunStore().get_run(started["run_id"])
+    # 230 domains at 40 a page: 6 pages, so 5 hand-overs while listing; 115 shards sent 100 at a
+    # time, so one more while sending.
+    assert invocations == 7
+    assert run.shard_count == 115
+    assert sorted(s.number for s in seen) == list(range(115))
+    assert sorted(d.domain for s in seen for d in s.domains) == sorted(domains)
+    assert run.summary["domains"]["checked"] == 230
+    assert all(sweep.rdap.asked(domain) == 1 for domain in domains)
+
+
+def test_a_repeated_continuation_message_is_done_once(sweep):
+    sweep.seed(*[user(f"u{i}", f"u{i}@c{i}.example") for i in range(30)])
+    sweep.configure(LAPSEWATCH_PAGE_SIZE="10", LAPSEWATCH_DISPATCH_RESERVE_SECONDS="100000")
+    started = handlers.dispatch({"time": "2026-11-21T03:00:00Z"}, sweep.runtime, LocalContext("dispatcher", 900))
+    assert started["generation"] == 1
+
+    first = sweep.runtime.dispatcher.resume(started["run_id"], 1, time_left=lambda: 0)
+    again = sweep.runtime.dispatcher.resume(started["run_id"], 1, time_left=lambda: 0)
+
+    assert first["status"] == "continuing" and first["generation"] == 2
+    assert again["duplicate"] is True

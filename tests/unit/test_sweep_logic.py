@@ -123,11 +123,19 @@ def test_collector_reduces_dedupes_and_keeps_the_earliest_verification():
     assert collector.invalid == {"single-label": 1, "public-suffix": 1, "ip-literal": 1}
 
 
-def test_plan_cuts_due_domains_into_shards():
-    domains = [PlannedDomain(f"d{i:03d}.com") for i in range(55)]
+def test_only_due_domains_are_cut_into_shards():
+    collector = DomainCollector()
+    collector.add_all(EmailDomain(f"d{i:03d}.com", 1, None) for i in range(55))
     schedule = {"d000.com": NOW + timedelta(days=3), "d001.com": NOW - timedelta(hours=1)}
-    plan = plan_shards("run-1", domains, shard_size=25, due=schedule.get, run_at=NOW)
-    assert plan.skipped_not_due == 1
-    assert plan.dispatched == 54
-    assert [len(s.domains) for s in plan.shards] == [25, 25, 4]
-    assert [s.number for s in plan.shards] == [0, 1, 2]
+    assert collector.keep_due(schedule.get, NOW) == 1
+    shards = list(plan_shards("run-1", collector.planned(), shard_size=25))
+    assert [len(s.domains) for s in shards] == [25, 25, 4]
+    assert [s.number for s in shards] == [0, 1, 2]
+
+
+def test_a_collector_survives_a_checkpoint():
+    collector = DomainCollector()
+    collector.add_all([EmailDomain("mail.example.com", 3, NOW), EmailDomain("[1.2.3.4]", 1, NOW)])
+    restored = DomainCollector.from_bytes(collector.to_bytes())
+    assert list(restored.planned()) == list(collector.planned())
+    assert (restored.listed, restored.invalid) == (collector.listed, collector.invalid)

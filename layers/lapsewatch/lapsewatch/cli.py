@@ -122,6 +122,24 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--output", metavar="FILE", default="-")
     demo.set_defaults(func=_cmd_registry_demo)
 
+    simulate = commands.add_parser(
+        "simulate",
+        help="simulate a year of domain lifecycles: lapsewatch beside a model of PyPI's policy",
+        description="Run lapsewatch's real checker and schedule, and a model of PyPI's policy, over a "
+        "seeded population of domains on a simulated clock, and compare what each catches and costs.",
+    )
+    simulate.add_argument("--domains", metavar="N", type=_count, default=2000)
+    simulate.add_argument("--days", metavar="D", type=_count, default=365)
+    simulate.add_argument("--seed", metavar="S", type=int, default=7)
+    simulate.add_argument(
+        "--error-rate", metavar="R", type=float, default=0.005, help="share of lookups that fail"
+    )
+    simulate.add_argument(
+        "--pypi-batch-limit", metavar="N", type=_count, default=1000, help="PyPI's addresses per task run"
+    )
+    simulate.add_argument("--json", action="store_true", help="end with the report as one JSON line")
+    simulate.set_defaults(func=_cmd_simulate)
+
     return parser
 
 
@@ -179,6 +197,25 @@ def _cmd_registry_demo(args: argparse.Namespace) -> int:
     from lapsewatch.registry.demo import demo_data_command
 
     return demo_data_command(args)
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from lapsewatch.simulate import simulate
+
+    try:
+        report = simulate(
+            domains=args.domains,
+            days=args.days,
+            seed=args.seed,
+            error_rate=args.error_rate,
+            pypi_batch_limit=args.pypi_batch_limit,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    print(report.table(), flush=True)
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False), flush=True)
+    return 0
 
 
 if __name__ == "__main__":

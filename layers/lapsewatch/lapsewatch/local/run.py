@@ -142,18 +142,24 @@ def run_local_sweep(
         sqs = boto3.client("sqs")
         shards = EventSourceMapping(sqs, aws.sqs_source("CheckerFunction"), functions["CheckerFunction"].invoke)
         finals = EventSourceMapping(sqs, aws.sqs_source("FinalFunction"), functions["FinalFunction"].invoke)
+        continuations = EventSourceMapping(
+            sqs, aws.sqs_source("DispatcherFunction"), functions["DispatcherFunction"].invoke
+        )
 
         try:
             started = functions["DispatcherFunction"].invoke(_schedule_event(options.check_all))
         except Exception as exc:
             raise SweepError(f"the dispatcher failed: {exc}") from exc
         run_id = started["run_id"]
-        log(f"run {run_id}: {started.get('shards', 0)} shards of domains to check")
-        return _drive(run_id, shards, finals, progress)
+        log(f"run {run_id}: {started.get('shards', 'more')} shards of domains to check")
+        return _drive(run_id, shards, [finals, continuations], progress)
 
 
 def _drive(
-    run_id: str, shards: EventSourceMapping, finals: EventSourceMapping, progress: Callable[[int, int], None]
+    run_id: str,
+    shards: EventSourceMapping,
+    others: list[EventSourceMapping],
+    progress: Callable[[int, int], None],
 ) -> dict:
     from lapsewatch.sweep.store import RunStore
 
@@ -171,7 +177,7 @@ def _drive(
             stop.set()
 
     pollers = [threading.Thread(target=poll, args=(shards,), daemon=True) for _ in range(shards.source.max_concurrency)]
-    pollers.append(threading.Thread(target=poll, args=(finals,), daemon=True))
+    pollers += [threading.Thread(target=poll, args=(mapping,), daemon=True) for mapping in others]
     for poller in pollers:
         poller.start()
     idle_since = None
@@ -185,7 +191,7 @@ def _drive(
                 return dict(run.summary)
             if errors:
                 raise SweepError(f"polling the queues failed: {errors[0]!r}")
-            if shards.depth() == 0 and finals.depth() == 0:
+            if all(mapping.depth() == 0 for mapping in (shards, *others)):
                 idle_since = idle_since or time.monotonic()
                 if time.monotonic() - idle_since > _STALL_SECONDS:
                     raise SweepError(f"run {run_id} stalled in state {run.status!r} with its queues empty")

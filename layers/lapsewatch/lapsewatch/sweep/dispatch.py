@@ -3,11 +3,13 @@ registrable domains, and send the due ones to the checkers in shards."""
 
 from __future__ import annotations
 
+import json
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import batched
+from itertools import batched, islice
 
 from lapsewatch.domains import InvalidDomain, registrable_domain
 from lapsewatch.registry import EmailDomain, RegistryClient
@@ -16,6 +18,7 @@ from lapsewatch.sweep.messages import PlannedDomain, Shard
 from lapsewatch.sweep.queues import ShardQueue
 from lapsewatch.sweep.schedule import is_due
 from lapsewatch.sweep.store import EMAIL_DOMAIN_LIMIT, RunRecord, RunStore, run_pk
+from lapsewatch.timefmt import parse_time_or_none, rfc3339
 
 _EARLIEST = 0
 _EMAIL_DOMAINS = 1
@@ -67,44 +70,55 @@ class DomainCollector:
             earliest, email_domains = self._domains[domain]
             yield PlannedDomain(domain, earliest, tuple(sorted(email_domains)))
 
+    def keep_due(self, due: Callable[[str], datetime | None], run_at: datetime) -> int:
+        """Drop the domains not due by `run_at`; returns how many were dropped."""
+        not_due = [domain for domain in self._domains if not is_due(due(domain), run_at)]
+        for domain in not_due:
+            del self._domains[domain]
+        return len(not_due)
 
-@dataclass(frozen=True, slots=True)
-class Plan:
-    shards: list[Shard]
-    dispatched: int
-    skipped_not_due: int
+    def to_bytes(self) -> bytes:
+        """The collector's state, compressed, for a dispatcher that continues in a new invocation."""
+        state = {
+            "listed": self.listed,
+            "invalid": dict(self.invalid),
+            "domains": [
+                [domain, rfc3339(earliest), sorted(email_domains)]
+                for domain, (earliest, email_domains) in self._domains.items()
+            ],
+        }
+        return zlib.compress(json.dumps(state, separators=(",", ":")).encode(), 6)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> DomainCollector:
+        state = json.loads(zlib.decompress(data))
+        collector = cls(listed=state["listed"], invalid=Counter(state["invalid"]))
+        for domain, earliest, email_domains in state["domains"]:
+            collector._domains[domain] = [parse_time_or_none(earliest), set(email_domains)]
+        return collector
 
 
-def plan_shards(
-    run_id: str,
-    domains: Iterable[PlannedDomain],
-    *,
-    shard_size: int,
-    due: Callable[[str], datetime | None] | None = None,
-    run_at: datetime | None = None,
-    first_shard: int = 0,
-) -> Plan:
-    """Cut the domains that are due into shards; with no `due` schedule, every domain is."""
-    skipped = 0
+def plan_shards(run_id: str, domains: Iterable[PlannedDomain], *, shard_size: int) -> Iterator[Shard]:
+    """Cut domains into numbered shards; the same domains always give the same shards."""
+    for number, batch in enumerate(batched(domains, shard_size)):
+        yield Shard(run_id, number, tuple(batch))
 
-    def wanted() -> Iterator[PlannedDomain]:
-        nonlocal skipped
-        for planned in domains:
-            if due is not None and run_at is not None and not is_due(due(planned.domain), run_at):
-                skipped += 1
-                continue
-            yield planned
 
-    shards = [
-        Shard(run_id, first_shard + number, tuple(batch))
-        for number, batch in enumerate(batched(wanted(), shard_size))
-    ]
-    dispatched = sum(len(shard.domains) for shard in shards)
-    return Plan(shards, dispatched, skipped)
+# Leave this much of an invocation's time for saving a checkpoint and handing over.
+DEFAULT_RESERVE_SECONDS = 60.0
+# Shards sent between two looks at the time left.
+HAND_OVER_EVERY = 100
 
 
 class Dispatcher:
-    """Start a run: list, reduce, shard, send, and record how many shards to wait for."""
+    """Start a run: list, reduce, shard, send, and record how many shards to wait for.
+
+    A very large registry may not fit one invocation. When `time_left()` falls below the
+    reserve, the dispatcher saves what it has (the distinct domains so far, the registry's
+    cursor, the shards already sent) and hands over to a new invocation through
+    `continue_later`. The domains that are not due are dropped before the first shard is sent,
+    so a continuation cuts exactly the same shards and sends each one once.
+    """
 
     def __init__(
         self,
@@ -113,19 +127,23 @@ class Dispatcher:
         store: RunStore,
         queue: ShardQueue,
         start_final: Callable[[str], None],
+        continue_later: Callable[[str, int], None],
         clock: Callable[[], datetime],
         shard_size: int,
         page_size: int,
         dry_run: bool,
+        reserve_seconds: float = DEFAULT_RESERVE_SECONDS,
     ) -> None:
         self._registry = registry
         self.store = store
         self.queue = queue
         self.start_final = start_final
+        self.continue_later = continue_later
         self.clock = clock
         self.shard_size = shard_size
         self.page_size = page_size
         self.dry_run = dry_run
+        self.reserve_seconds = reserve_seconds
 
     def start(
         self,
@@ -135,62 +153,108 @@ class Dispatcher:
         dry_run: bool | None = None,
         check_all: bool = False,
         domains: list[str] | None = None,
+        time_left: Callable[[], float] = lambda: float("inf"),
     ) -> dict:
-        now = self.clock()
         run = RunRecord(
             run_pk(run_id),
             "RUN",
             run_id=run_id,
             status="dispatching",
-            created_at=now,
+            created_at=self.clock(),
             trigger=trigger,
             dry_run=self.dry_run if dry_run is None else dry_run,
             check_all=check_all or domains is not None,
         )
         if not self.store.create_run(run):
             existing = self.store.get_run(run_id)
-            if existing is None or existing.status != "dispatching":
-                return {"run_id": run_id, "status": existing.status if existing else None, "duplicate": True}
-            # An earlier attempt died mid-dispatch: dispatch again. Shards are numbered the same
-            # way, and the checkers count each shard and each domain of a run once.
+            if existing is None or existing.status != "dispatching" or existing.checkpoint_generation:
+                # A repeated start: the run exists (or continues elsewhere). Nothing to do twice.
+                return _duplicate(run_id, existing)
+            # An earlier attempt died mid-dispatch: start again. Shards are numbered the same way,
+            # and the checkers count each shard and each domain of a run once.
             run = existing
 
         collector = DomainCollector()
         if domains is not None:
             collector.add_all(EmailDomain(domain, 1, None) for domain in domains)
-        else:
-            collector.add_all(self._registry().iter_email_domains(limit=self.page_size))
+            return self._list_and_send(run, collector, None, listing_done=True, time_left=time_left)
+        return self._list_and_send(run, collector, None, listing_done=False, time_left=time_left)
 
-        due = None if run.check_all else self.store.due_schedule()
-        plan = plan_shards(
-            run_id,
-            collector.planned(),
-            shard_size=self.shard_size,
-            due=due.get if due is not None else None,
-            run_at=now,
+    def resume(self, run_id: str, generation: int, *, time_left: Callable[[], float] = lambda: float("inf")) -> dict:
+        """Continue a run from its checkpoint `generation` (once, however often it is asked)."""
+        run = self.store.get_run(run_id)
+        if run is None or run.status != "dispatching" or not self.store.claim_checkpoint(run, generation):
+            return _duplicate(run_id, run)
+        collector = DomainCollector.from_bytes(self.store.load_checkpoint(run_id, generation))
+        return self._list_and_send(
+            run, collector, run.cursor, listing_done=run.cursor is None, time_left=time_left
         )
-        self.queue.send(plan.shards)
+
+    def _list_and_send(
+        self,
+        run: RunRecord,
+        collector: DomainCollector,
+        cursor: str | None,
+        *,
+        listing_done: bool,
+        time_left: Callable[[], float],
+    ) -> dict:
+        if not listing_done:
+            registry = self._registry()
+            while True:
+                page = registry.page(cursor, self.page_size)
+                collector.add_all(page.items)
+                cursor = page.next_cursor
+                if cursor is None:
+                    break
+                if time_left() < self.reserve_seconds:
+                    return self._hand_over(run, collector, cursor)
+            if not run.check_all:
+                run.skipped_not_due = collector.keep_due(self.store.due_schedule().get, run.created_at)
+
+        shards = plan_shards(run.run_id, collector.planned(), shard_size=self.shard_size)
+        resumed_at = sent = int(run.next_shard or 0)
+        for chunk in batched(islice(shards, sent, None), HAND_OVER_EVERY):
+            # Each invocation sends at least one chunk, so a run always moves forward.
+            if sent > resumed_at and time_left() < self.reserve_seconds:
+                run.next_shard = sent
+                return self._hand_over(run, collector, None)
+            self.queue.send(chunk)
+            sent += len(chunk)
+        return self._finish_dispatch(run, collector, sent)
+
+    def _hand_over(self, run: RunRecord, collector: DomainCollector, cursor: str | None) -> dict:
+        generation = int(run.checkpoint_generation or 0) + 1
+        self.store.save_checkpoint(run, generation, collector.to_bytes(), cursor=cursor)
+        self.continue_later(run.run_id, generation)
+        return {"run_id": run.run_id, "status": "continuing", "listed": collector.listed, "generation": generation}
+
+    def _finish_dispatch(self, run: RunRecord, collector: DomainCollector, shard_count: int) -> dict:
         self.store.transition(
             run,
             ("dispatching",),
             "checking",
-            shard_count=len(plan.shards),
+            shard_count=shard_count,
             listed=collector.listed,
             invalid=collector.invalid_count,
             invalid_reasons=dict(collector.invalid),
-            distinct=collector.distinct,
-            skipped_not_due=plan.skipped_not_due,
+            distinct=collector.distinct + int(run.skipped_not_due or 0),
+            skipped_not_due=int(run.skipped_not_due or 0),
         )
-        current = self.store.get_run(run_id)
+        current = self.store.get_run(run.run_id)
         if current is not None:
             finish_if_complete(current, self.store, self.start_final)
         return {
-            "run_id": run_id,
+            "run_id": run.run_id,
             "status": "checking",
             "listed": collector.listed,
             "invalid": collector.invalid_count,
-            "distinct": collector.distinct,
-            "dispatched": plan.dispatched,
-            "skipped_not_due": plan.skipped_not_due,
-            "shards": len(plan.shards),
+            "distinct": collector.distinct + int(run.skipped_not_due or 0),
+            "dispatched": collector.distinct,
+            "skipped_not_due": int(run.skipped_not_due or 0),
+            "shards": shard_count,
         }
+
+
+def _duplicate(run_id: str, run: RunRecord | None) -> dict:
+    return {"run_id": run_id, "status": run.status if run else None, "duplicate": True}

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from lapsewatch.sweep.manual import BadEvent
-from lapsewatch.sweep.messages import Shard, parse_finish_body
+from lapsewatch.sweep.messages import Shard, parse_continue_body, parse_finish_body
 from lapsewatch.sweep.observability import MetricUnit, logger, metrics
 from lapsewatch.sweep.runtime import Runtime
 from lapsewatch.timefmt import parse_time
@@ -22,11 +23,20 @@ def run_id_for(occurrence: datetime) -> str:
     return "run-" + occurrence.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def dispatch(event: dict, runtime: Runtime) -> dict:
+def dispatch(event: dict, runtime: Runtime, context=None) -> dict | list[dict]:
     """A schedule event (`time`), or an operator's `{"domains": [...]}`; both may carry
-    `"dry_run": true` and `"check_all": true`."""
+    `"dry_run": true` and `"check_all": true`. From SQS: a run to continue, handed over by an
+    invocation that ran out of time."""
     if not isinstance(event, dict):
         raise BadEvent("the event must be a JSON object")
+    time_left = _time_left(context)
+    if "Records" in event:
+        resumed = []
+        for record in event["Records"]:
+            run_id, generation = parse_continue_body(record["body"])
+            logger.info("continuing a run", extra={"run_id": run_id, "generation": generation})
+            resumed.append(runtime.dispatcher.resume(run_id, generation, time_left=time_left))
+        return resumed
     dry_run = event.get("dry_run")
     if dry_run is not None and not isinstance(dry_run, bool):
         raise BadEvent('"dry_run" must be true or false')
@@ -42,7 +52,9 @@ def dispatch(event: dict, runtime: Runtime) -> dict:
         digest = hashlib.sha256(json.dumps(sorted(domains)).encode()).hexdigest()[:8]
         run_id = f"{run_id_for(now)}-manual-{digest}"
         logger.info("dispatching an operator's domains", extra={"run_id": run_id, "count": len(domains)})
-        return _started(runtime.dispatcher.start(run_id, trigger="manual", dry_run=dry_run, domains=domains))
+        return _started(
+            runtime.dispatcher.start(run_id, trigger="manual", dry_run=dry_run, domains=domains, time_left=time_left)
+        )
 
     try:
         occurrence = parse_time(event["time"])
@@ -50,7 +62,13 @@ def dispatch(event: dict, runtime: Runtime) -> dict:
         raise BadEvent('expected a schedule event with a "time", or {"domains": [...]}') from None
     run_id = run_id_for(occurrence)
     logger.info("dispatching the scheduled run", extra={"run_id": run_id})
-    return _started(runtime.dispatcher.start(run_id, dry_run=dry_run, check_all=check_all))
+    return _started(runtime.dispatcher.start(run_id, dry_run=dry_run, check_all=check_all, time_left=time_left))
+
+
+def _time_left(context) -> Callable[[], float]:
+    if context is None:
+        return lambda: float("inf")
+    return lambda: context.get_remaining_time_in_millis() / 1000
 
 
 def _started(started: dict) -> dict:

@@ -64,6 +64,23 @@ class Shard:
         return cls(run_id, number, tuple(PlannedDomain.from_json(d) for d in domains))
 
 
+def continue_body(run_id: str, generation: int) -> str:
+    return json.dumps({"v": 1, "continue_run": run_id, "generation": generation})
+
+
+def parse_continue_body(body: str) -> tuple[str, int]:
+    try:
+        data = json.loads(body)
+    except (TypeError, ValueError) as exc:
+        raise MessageError(f"continue body is not JSON: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("continue_run"), str):
+        raise MessageError("continue body lacks continue_run")
+    generation = data.get("generation")
+    if not isinstance(generation, int) or generation < 1:
+        raise MessageError("continue body lacks a generation")
+    return data["continue_run"], generation
+
+
 def finish_body(run_id: str) -> str:
     return json.dumps({"v": 1, "finish_run": run_id})
 

@@ -1,4 +1,4 @@
-"""SQS, behind two small classes: the shard queue and the finish queue."""
+"""SQS, behind small classes: the shard queue, the finish queue, the dispatcher's own queue."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterable
 from itertools import batched
 
-from lapsewatch.sweep.messages import Shard, finish_body
+from lapsewatch.sweep.messages import Shard, continue_body, finish_body
 
 SQS_BATCH = 10  # SendMessageBatch's limit
 _ATTEMPTS = 5
@@ -43,6 +43,17 @@ class ShardQueue:
                 failed = response.get("Failed", [])
                 raise QueueError(f"SQS refused {len(entries)} shard messages: {failed[:3]}")
         return sent
+
+
+class ContinueQueue:
+    """Where a dispatcher that runs out of time hands its run over to a new invocation."""
+
+    def __init__(self, sqs, url: str) -> None:
+        self._sqs = sqs
+        self.url = url
+
+    def send(self, run_id: str, generation: int) -> None:
+        self._sqs.send_message(QueueUrl=self.url, MessageBody=continue_body(run_id, generation))
 
 
 class FinishQueue:

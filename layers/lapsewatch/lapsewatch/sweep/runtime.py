@@ -24,7 +24,7 @@ from lapsewatch.sweep.dispatch import Dispatcher
 from lapsewatch.sweep.finalize import BreakerLimits, Finalizer
 from lapsewatch.sweep.manual import ManualCheck
 from lapsewatch.sweep.observability import emit_run_summary
-from lapsewatch.sweep.queues import FinishQueue, ShardQueue
+from lapsewatch.sweep.queues import ContinueQueue, FinishQueue, ShardQueue
 from lapsewatch.sweep.settings import SweepSettings
 
 
@@ -76,8 +76,10 @@ class Runtime:
             store=self.store,
             queue=ShardQueue(self.sqs, self.settings.check_queue_url),
             start_final=self.finish_queue.send,
+            continue_later=ContinueQueue(self.sqs, self.settings.dispatch_queue_url).send,
             clock=self.clock,
             shard_size=self.settings.shard_size,
+            reserve_seconds=self.settings.dispatch_reserve_seconds,
             page_size=self.settings.page_size,
             dry_run=self.settings.dry_run,
         )

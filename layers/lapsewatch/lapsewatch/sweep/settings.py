@@ -25,6 +25,8 @@ class SweepSettings:
     idempotency_table: str = ""
     check_queue_url: str = ""
     final_queue_url: str = ""
+    dispatch_queue_url: str = ""
+    dispatch_reserve_seconds: int = 60
     registry_url: str = ""
     domainr_secret_arn: str = ""
     dry_run: bool = False
@@ -47,6 +49,8 @@ class SweepSettings:
             idempotency_table=reader.text("LAPSEWATCH_IDEMPOTENCY_TABLE", ""),
             check_queue_url=reader.text("LAPSEWATCH_CHECK_QUEUE_URL", ""),
             final_queue_url=reader.text("LAPSEWATCH_FINAL_QUEUE_URL", ""),
+            dispatch_queue_url=reader.text("LAPSEWATCH_DISPATCH_QUEUE_URL", ""),
+            dispatch_reserve_seconds=reader.integer("LAPSEWATCH_DISPATCH_RESERVE_SECONDS", 60, minimum=0),
             registry_url=reader.text("LAPSEWATCH_REGISTRY_URL", ""),
             domainr_secret_arn=reader.text("LAPSEWATCH_DOMAINR_SECRET_ARN", ""),
             dry_run=reader.flag("LAPSEWATCH_DRY_RUN", False),

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 
 from pynamodb.attributes import (
+    BinaryAttribute,
     BooleanAttribute,
     JSONAttribute,
     ListAttribute,
@@ -91,9 +92,12 @@ class RunRecord(Model):
     shards_dead = NumberAttribute(default=0)
     held_reason = UnicodeAttribute(null=True)
     summary = JSONAttribute(null=True)
-    # Dispatcher continuation (very large registries): where the listing resumes.
+    # Dispatcher continuation (very large registries): where the listing resumes, the shards
+    # already sent, and which checkpoint holds the domains collected so far.
     cursor = UnicodeAttribute(null=True)
     next_shard = NumberAttribute(default=0)
+    checkpoint_generation = NumberAttribute(default=0)
+    resumed_generation = NumberAttribute(default=0)
 
 
 class ShardRecord(Model):
@@ -108,6 +112,18 @@ class ShardRecord(Model):
     by_tld = MapAttribute(default=dict)
     unsafe_by_tld = MapAttribute(default=dict)
     domains = ListAttribute(of=UnicodeAttribute, default=list)
+    expires = NumberAttribute(null=True)
+
+
+class CheckpointChunk(Model):
+    """Part of a dispatcher's checkpoint: the compressed domains it had collected."""
+
+    class Meta:
+        table_name = "lapsewatch-runs"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    data = BinaryAttribute(legacy_encoding=False)
     expires = NumberAttribute(null=True)
 
 
@@ -134,7 +150,9 @@ class Decision(Model):
     decided_at = UTCDateTimeAttribute()
 
 
-_MODELS = (DomainState, RunRecord, ShardRecord, Decision)
+_MODELS = (DomainState, RunRecord, ShardRecord, CheckpointChunk, Decision)
+# DynamoDB items are at most 400 KB.
+CHECKPOINT_CHUNK = 350_000
 
 
 def configure(*, domains_table: str, runs_table: str, region: str | None = None) -> None:
@@ -214,6 +232,43 @@ class RunStore:
                 return None
             raise
         return self.get_run(run_id)
+
+    def save_checkpoint(self, run: RunRecord, generation: int, data: bytes, *, cursor: str | None) -> None:
+        """Save a dispatcher's state for the invocation that continues it."""
+        expires = int((self._clock() + SHARD_RETENTION).timestamp())
+        prefix = f"CHECKPOINT#{generation:06d}#"
+        with CheckpointChunk.batch_write() as batch:
+            for number, start in enumerate(range(0, max(len(data), 1), CHECKPOINT_CHUNK)):
+                chunk = data[start : start + CHECKPOINT_CHUNK]
+                batch.save(CheckpointChunk(run.pk, f"{prefix}{number:06d}", data=chunk, expires=expires))
+        run.update(
+            actions=[
+                RunRecord.checkpoint_generation.set(generation),
+                RunRecord.cursor.set(cursor) if cursor else RunRecord.cursor.remove(),
+                RunRecord.next_shard.set(int(run.next_shard or 0)),
+                RunRecord.skipped_not_due.set(int(run.skipped_not_due or 0)),
+            ]
+        )
+
+    def claim_checkpoint(self, run: RunRecord, generation: int) -> bool:
+        """Take checkpoint `generation` for one invocation alone (a repeated message gets False)."""
+        try:
+            run.update(
+                actions=[RunRecord.resumed_generation.set(generation)],
+                condition=(RunRecord.checkpoint_generation == generation)
+                & (RunRecord.resumed_generation < generation),
+            )
+        except UpdateError as exc:
+            if _conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def load_checkpoint(self, run_id: str, generation: int) -> bytes:
+        chunks = CheckpointChunk.query(
+            run_pk(run_id), CheckpointChunk.sk.startswith(f"CHECKPOINT#{generation:06d}#"), consistent_read=True
+        )
+        return b"".join(chunk.data for chunk in chunks)
 
     def shards(self, run_id: str) -> Iterator[ShardRecord]:
         return ShardRecord.query(run_pk(run_id), ShardRecord.sk.startswith("SHARD#"))

@@ -1,0 +1,296 @@
+"""lapsewatch's benchmarks: `make bench` (`python -m bench`) runs them and writes docs/benchmarks.md.
+
+This module holds what several benchmarks share: moto's server in a process of its own with the
+template's tables and queues, a counter of the AWS requests a process makes, and the result
+types the runner turns into tables.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "template.yaml"
+REGION = "us-east-1"
+
+
+# Results ---------------------------------------------------------------------------------------
+@dataclass
+class Target:
+    name: str
+    measured: str
+    goal: str
+    passed: bool
+
+
+@dataclass
+class Table:
+    headers: list[str]
+    rows: list[list[str]]
+    title: str = ""
+
+
+@dataclass
+class Result:
+    """One benchmark's figures: its tables, its targets, notes, and raw numbers for later ones."""
+
+    name: str
+    title: str
+    command: str
+    tables: list[Table] = field(default_factory=list)
+    targets: list[Target] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    figures: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> Result:
+        data = dict(data)
+        data["tables"] = [Table(**t) for t in data.get("tables", [])]
+        data["targets"] = [Target(**t) for t in data.get("targets", [])]
+        return cls(**data)
+
+
+def command(name: str) -> str:
+    return f".venv/bin/python -m bench {name}"
+
+
+# Processes -------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def aws_environment(endpoint: str) -> dict[str, str]:
+    """What boto3 and PynamoDB need to talk to moto and nothing else."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "LapsewatchBench",
+        "POWERTOOLS_SERVICE_NAME": "lapsewatch",
+    }
+
+
+class MotoProcess:
+    """moto's server in a process of its own, so that the process measured is the client alone.
+
+    On entry it creates template.yaml's tables and queues (with LocalAws's own code, so the
+    benchmark runs on the resources as deployed) and `environment` is the dispatcher's
+    environment as template.yaml sets it, pointed at this server.
+    """
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self._process: subprocess.Popen | None = None
+
+    def __enter__(self) -> MotoProcess:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            self._wait_ready()
+            self.environment = self._create_resources()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+
+    def _wait_ready(self, seconds: float = 30.0) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"moto's server did not start on {self.endpoint}")
+
+    def _create_resources(self) -> dict[str, str]:
+        from lapsewatch.local.aws import LocalAws
+
+        saved = dict(os.environ)
+        os.environ.update(aws_environment(self.endpoint))
+        try:
+            aws = LocalAws(TEMPLATE)
+            aws._create_resources()  # the template's own tables and queues, as `lapsewatch run` makes them
+            environment = aws.function_environment("DispatcherFunction")
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        environment.update(aws_environment(self.endpoint))
+        environment.update(LAPSEWATCH_REGISTRY_URL="https://registry.invalid", LAPSEWATCH_REGISTRY_TOKEN_SECRET_ARN="")
+        return environment
+
+
+def run_child(module: str, args: list[str], env: dict[str, str], *, timeout: float = 600) -> dict:
+    """Run `python -m module args` with `env` added, and return the JSON its last line prints.
+
+    A process of its own: its peak RSS and CPU time are the measured code's alone.
+    """
+    completed = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"{module} failed ({completed.returncode}):\n{completed.stderr[-4000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+# Counting AWS requests -------------------------------------------------------------------------
+class AwsRequests:
+    """Every AWS API request the process makes, by service and operation, with its billing units.
+
+    Counted with botocore's own events on every session: boto3's default session directly, and
+    PynamoDB's, which it builds per thread and connection with botocore's `get_session`, by
+    handing PynamoDB a `get_session` that registers the same handlers. `before-parameter-build`
+    fires once per API call, with the call's parameters (message and item sizes come from them);
+    `before-send` once per HTTP attempt, retries included (what AWS bills).
+    """
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.attempts: Counter[str] = Counter()
+        self.sqs_messages = 0
+        self.sqs_bytes = 0
+        self.sqs_chunks = 0  # SQS bills each 64 KB of a request's payload as one request
+        self.write_units = 0.0  # DynamoDB on-demand units, from the items' sizes
+        self.read_items = 0
+
+    def install(self) -> AwsRequests:
+        import boto3
+        import botocore.session
+        import pynamodb.connection.base as pynamodb_base
+
+        boto3.setup_default_session()
+        self._register(boto3.DEFAULT_SESSION.events)
+        original = botocore.session.get_session
+
+        def get_session(*args, **kwargs):
+            session = original(*args, **kwargs)
+            self._register(session)
+            return session
+
+        pynamodb_base.get_session = get_session
+        return self
+
+    def _register(self, events) -> None:
+        events.register("before-parameter-build", self._before_call)
+        events.register("before-send", self._before_send)
+
+    def _before_call(self, model, params, **kwargs) -> None:
+        service = model.service_model.service_name
+        self.calls[f"{service}.{model.name}"] += 1
+        if model.name == "SendMessageBatch":
+            sizes = [len(entry["MessageBody"].encode()) for entry in params["Entries"]]
+            self.sqs_messages += len(sizes)
+            self.sqs_bytes += sum(sizes)
+            self.sqs_chunks += max(1, math.ceil(sum(sizes) / 65536))
+        elif model.name == "SendMessage":
+            size = len(params["MessageBody"].encode())
+            self.sqs_messages += 1
+            self.sqs_bytes += size
+            self.sqs_chunks += max(1, math.ceil(size / 65536))
+        elif service == "sqs":
+            self.sqs_chunks += 1
+        elif service == "dynamodb":
+            self._dynamodb_units(model.name, params)
+
+    def _before_send(self, event_name: str = "", **kwargs) -> None:
+        _, service, operation = (event_name.split(".") + ["", ""])[:3]
+        self.attempts[f"{service}.{operation}"] += 1
+
+    def _dynamodb_units(self, operation: str, params: dict) -> None:
+        # Writes: one unit per KB of the item, rounded up per item; transactions cost double.
+        if operation == "PutItem":
+            self.write_units += math.ceil(item_size(params["Item"]) / 1024)
+        elif operation == "UpdateItem":
+            self.write_units += 1  # the run record is small; its size after the update is not in the request
+        elif operation == "TransactWriteItems":
+            for entry in params["TransactItems"]:
+                item = entry.get("Put", {}).get("Item")
+                self.write_units += 2 * (math.ceil(item_size(item) / 1024) if item else 1)
+        elif operation == "BatchGetItem":
+            self.read_items += sum(len(table["Keys"]) for table in params["RequestItems"].values())
+        elif operation in ("GetItem", "Query", "Scan"):
+            self.read_items += 1
+
+    def summary(self) -> dict:
+        by_service: Counter[str] = Counter()
+        for name, count in self.calls.items():
+            by_service[name.split(".", 1)[0]] += count
+        return {
+            "calls": dict(sorted(self.calls.items())),
+            "attempts": dict(sorted(self.attempts.items())),
+            "by_service": dict(by_service),
+            "sqs_messages": self.sqs_messages,
+            "sqs_bytes": self.sqs_bytes,
+            "sqs_chunks": self.sqs_chunks,
+            "dynamodb_write_units": self.write_units,
+            "dynamodb_read_items": self.read_items,
+        }
+
+
+def item_size(item: dict) -> int:
+    """An item's size as DynamoDB bills it: attribute names plus values, in UTF-8 bytes."""
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+def _value_size(value: dict) -> int:
+    ((kind, inner),) = value.items()
+    if kind == "S":
+        return len(inner.encode())
+    if kind == "N":
+        return len(inner.lstrip("-").replace(".", "").lstrip("0")) // 2 + 1
+    if kind == "B":
+        return len(inner)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "L":
+        return 3 + sum(1 + _value_size(v) for v in inner)
+    if kind == "M":
+        return 3 + sum(1 + len(k.encode()) + _value_size(v) for k, v in inner.items())
+    if kind in ("SS", "NS", "BS"):
+        return sum(_value_size({kind[0]: v}) for v in inner)
+    return 0
+
+
+def peak_rss_mb() -> float:
+    import resource
+
+    # Linux reports ru_maxrss in KiB.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
