@@ -19,11 +19,10 @@ os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "lapsewatch")
 def sweep(tmp_path):
     """A sweep's world: moto with the template's tables and queues, the reference registry, and a
     loopback RDAP server answering for the TLDs `test` and `example` (404 for unknown names)."""
-    from sweep_harness import TEMPLATE, Sweep
-
     from lapsewatch.local.aws import LocalAws
     from lapsewatch.local.rdap_server import LoopbackRdap
     from lapsewatch.registry.server import RegistryServer
+    from sweep_harness import TEMPLATE, Sweep
 
     with LocalAws(TEMPLATE) as aws, RegistryServer() as registry, LoopbackRdap() as rdap:
         rdap.add_registry("testreg", tlds=["test", "example"])

@@ -81,7 +81,9 @@ class Sweep:
     @property
     def finals(self) -> EventSourceMapping:
         return EventSourceMapping(
-            self.sqs, self.aws.sqs_source("FinalFunction"), lambda event: handlers.finalize(event, self.runtime)
+            self.sqs,
+            self.aws.sqs_source("FinalFunction"),
+            lambda event: handlers.finalize(event, self.runtime),
         )
 
     @property
@@ -123,7 +125,9 @@ class Sweep:
 
     def audit(self) -> list[dict]:
         answer = requests.get(
-            f"{self.registry.url}/v1/audit", headers={"Authorization": f"Bearer {self.registry.token}"}, timeout=5
+            f"{self.registry.url}/v1/audit",
+            headers={"Authorization": f"Bearer {self.registry.token}"},
+            timeout=5,
         )
         answer.raise_for_status()
         return answer.json()["items"]

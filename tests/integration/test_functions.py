@@ -3,11 +3,11 @@
 import json
 
 import pytest
-from sweep_harness import ROOT, user
 
 from lapsewatch.local.lambdas import LocalFunction
 from lapsewatch.local.rdap_server import DomainAnswer
 from lapsewatch.sweep.manual import BadEvent
+from sweep_harness import ROOT, user
 
 pytestmark = pytest.mark.integration
 
@@ -59,8 +59,16 @@ def test_the_manual_function_reports_like_check_json_and_applies_on_request(swee
     report = manual.invoke({"email": "someone@mail.lapsed.test"})
     assert report["domain"] == "lapsed.test"
     assert report["lifecycle"] == "redemption" and report["unsafe"] is True
-    assert set(report) >= {"input", "reason", "provider", "statuses", "registered_at", "expires_at",
-                           "checked_at", "error"}
+    assert set(report) >= {
+        "input",
+        "reason",
+        "provider",
+        "statuses",
+        "registered_at",
+        "expires_at",
+        "checked_at",
+        "error",
+    }
     assert "unverify" not in report
     assert sweep.emails("lapsed.test") == {"a@mail.lapsed.test": True}
 
@@ -72,8 +80,13 @@ def test_the_manual_function_reports_like_check_json_and_applies_on_request(swee
 
 @pytest.mark.parametrize(
     "bad",
-    [{}, {"domain": "a.test", "email": "b@a.test"}, {"domain": 7}, {"domain": "a.test", "apply": "yes"},
-     {"domain": "a.test", "verified_at": "last tuesday"}],
+    [
+        {},
+        {"domain": "a.test", "email": "b@a.test"},
+        {"domain": 7},
+        {"domain": "a.test", "apply": "yes"},
+        {"domain": "a.test", "verified_at": "last tuesday"},
+    ],
 )
 def test_the_manual_function_refuses_bad_events_clearly(sweep, deployed, bad):
     with pytest.raises(BadEvent):

@@ -3,7 +3,6 @@
 from datetime import UTC, datetime
 
 import pytest
-from sweep_harness import user
 
 from lapsewatch.local.lambdas import LocalContext
 from lapsewatch.local.rdap_server import DomainAnswer
@@ -11,6 +10,7 @@ from lapsewatch.registry.server import UNVERIFY, Fault
 from lapsewatch.sweep import handlers
 from lapsewatch.sweep.messages import Shard
 from lapsewatch.sweep.store import RunStore
+from sweep_harness import user
 
 pytestmark = pytest.mark.integration
 
@@ -282,7 +282,9 @@ def test_a_dispatcher_short_of_time_continues_without_losing_or_repeating_a_shar
     seen = []
     shards = sweep.shards
     check = shards.invoke
-    shards.invoke = lambda event: seen.extend(Shard.from_body(r["body"]) for r in event["Records"]) or check(event)
+    shards.invoke = lambda event: (
+        seen.extend(Shard.from_body(r["body"]) for r in event["Records"]) or check(event)
+    )
     while shards.poll_once():
         pass
     sweep.drain()
@@ -301,7 +303,9 @@ def test_a_dispatcher_short_of_time_continues_without_losing_or_repeating_a_shar
 def test_a_repeated_continuation_message_is_done_once(sweep):
     sweep.seed(*[user(f"u{i}", f"u{i}@c{i}.example") for i in range(30)])
     sweep.configure(LAPSEWATCH_PAGE_SIZE="10", LAPSEWATCH_DISPATCH_RESERVE_SECONDS="100000")
-    started = handlers.dispatch({"time": "2026-11-21T03:00:00Z"}, sweep.runtime, LocalContext("dispatcher", 900))
+    started = handlers.dispatch(
+        {"time": "2026-11-21T03:00:00Z"}, sweep.runtime, LocalContext("dispatcher", 900)
+    )
     assert started["generation"] == 1
 
     first = sweep.runtime.dispatcher.resume(started["run_id"], 1, time_left=lambda: 0)

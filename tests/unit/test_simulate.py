@@ -5,6 +5,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from lapsewatch.check import DomainChecker
 from lapsewatch.cli import main
 from lapsewatch.lifecycle import Lifecycle

@@ -83,7 +83,9 @@ def test_breaker_lets_a_few_lapses_in_a_small_tld_through():
 
 
 def test_shard_round_trips_through_its_body():
-    shard = Shard("run-1", 3, (PlannedDomain("example.com", NOW, ("mail.example.com",)), PlannedDomain("a.de")))
+    shard = Shard(
+        "run-1", 3, (PlannedDomain("example.com", NOW, ("mail.example.com",)), PlannedDomain("a.de"))
+    )
     assert Shard.from_body(shard.to_body()) == shard
 
 

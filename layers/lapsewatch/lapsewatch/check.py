@@ -116,10 +116,7 @@ class DomainChecker:
         doubt = _Verdict(
             observation=second.observation,
             lifecycle=Lifecycle.UNKNOWN,
-            note=(
-                f"two lookups disagreed ({first.lifecycle} then {second.lifecycle}); "
-                "not trusting either"
-            ),
+            note=(f"two lookups disagreed ({first.lifecycle} then {second.lifecycle}); not trusting either"),
             finished=second.finished,
         )
         return self._result(input or domain, domain, doubt, verified_at)

@@ -130,16 +130,22 @@ def to_ascii(host: str) -> str:
             # that the checks below do not.
             ascii_label = label.lower()
             if not _LDH.match(ascii_label):
-                raise InvalidDomain(f"label {label!r} has characters not allowed in a host name", "bad-characters")
+                raise InvalidDomain(
+                    f"label {label!r} has characters not allowed in a host name", "bad-characters"
+                )
         else:
             try:
                 ascii_label = idna.encode(label, uts46=True).decode("ascii")
             except idna.IDNAError as exc:
-                raise InvalidDomain(f"label {label!r} is not a valid internationalised name: {exc}", "idna") from None
+                raise InvalidDomain(
+                    f"label {label!r} is not a valid internationalised name: {exc}", "idna"
+                ) from None
             except UnicodeError as exc:
                 raise InvalidDomain(f"label {label!r} cannot be encoded: {exc}", "idna") from None
         if len(ascii_label) > MAX_LABEL:
-            raise InvalidDomain(f"label {ascii_label[:20]}… is longer than {MAX_LABEL} characters", "too-long")
+            raise InvalidDomain(
+                f"label {ascii_label[:20]}… is longer than {MAX_LABEL} characters", "too-long"
+            )
         if ascii_label.startswith("-") or ascii_label.endswith("-"):
             raise InvalidDomain(f"label {ascii_label!r} starts or ends with a hyphen", "hyphen")
         ascii_labels.append(ascii_label)

@@ -9,16 +9,18 @@ lifecycles play out on a simulated clock, and runs two policies over the same wo
   with the real `sweep.schedule.next_check_at`, as `sweep.checking` does. An unsafe verdict
   unverifies the domain's addresses (for `reregistered`, only those verified before the new
   registration, as the sweep's `verified_before` does); a domain with no verified address left
-  leaves the registry's listing and is not checked again.
+  leaves the registry's listing and is not checked again. lapsewatch starts cold, as on its
+  first deployment: every domain is new on the first day and checked at once.
 * **PyPI**: a model of Warehouse's `batch_update_email_domain_status` and
   `unverify_emails_with_expired_domains` tasks (warehouse/accounts/tasks.py), as below.
 
 The world
 ---------
-Each domain has one expiry date in the year (uniform over it; every earlier one was renewed) and
-one story: renewed on time (between 30 days before and the moment of expiry), renewed late in
-the 45-day auto-renew grace, lapsed (deleted by the registrar at a random point of the grace),
-or deleted early by its holder (at a random time before expiry). A deleted domain spends 30
+Each domain has one expiry date in the year, uniform over it (every earlier one was renewed, so
+no domain is in its grace or later at the start), and one story: renewed on time (between 30
+days before and the moment of expiry), renewed late in the 45-day auto-renew grace, lapsed
+(deleted by the registrar at a random point of the grace), or deleted early by its holder (at
+a random time before expiry). A deleted domain spends 30
 days in redemption and 5 in pending delete, then drops; a share of the dropped domains is
 registered again by someone else, half by drop-catchers within the hour and the rest within a
 week. Independently, a few domains spend 3 to 60 days in client hold. What an RDAP server
@@ -55,6 +57,7 @@ Measures, the same for both policies
 ------------------------------------
 * lookups: every request to RDAP or Domainr, confirmations included.
 * daily baseline: domains x days, the lookups of checking every domain once a day.
+* busiest day: the most lookups in one day's run (what rate limits feel).
 * lapse: a domain deleted (entering redemption) during the simulated period; the lapse moment
   is that entry, for a lapse after its grace and for an early deletion alike.
 * a lapse is caught when all its addresses are unverified: before the drop; after the drop but
@@ -67,7 +70,7 @@ Measures, the same for both policies
 * falsely unverified: an address unverified at a domain that never leaves its holder (renewed,
   on time or late, perhaps on hold for a while); counted apart, those unverified while their
   domain was in its grace (the rest, for the PyPI model, are transient errors).
-* re-registrations: domains registered by someone else during the period; exposed when an
+* re-registrations: domains registered by someone else before the end; exposed when an
   address was still verified at that moment, missed when one still is at the end.
 """
 
@@ -333,6 +336,7 @@ class PolicyLog:
     """What one policy did: its lookups, and when it unverified each address."""
 
     lookups: int = 0
+    busiest_day_lookups: int = 0
     # unverified_at[domain index][address index], None while verified
     unverified_at: list[list[datetime | None]] = field(default_factory=list)
 
@@ -367,6 +371,7 @@ def run_lapsewatch(
         run_at = SIMULATION_START + day * DAY + LAPSEWATCH_RUN_TIME
         # A run's confirmations move the clock on by seconds; the next run starts on time.
         clock.now = max(clock.now, run_at)
+        lookups_before = provider.lookups
         checked: list[int] = []
         while due and is_due(due[0][0], run_at):
             checked.append(heapq.heappop(due)[1])
@@ -397,6 +402,7 @@ def run_lapsewatch(
                     unsafe=checker.unsafe,
                 )
                 heapq.heappush(due, (next_check, index))
+        log.busiest_day_lookups = max(log.busiest_day_lookups, provider.lookups - lookups_before)
     log.lookups = provider.lookups
     return log
 
@@ -439,6 +445,7 @@ def run_pypi(
             else:
                 flagged.discard(address)
         log.lookups += checks
+        log.busiest_day_lookups = max(log.busiest_day_lookups, checks)
 
         unverify_at = SIMULATION_START + day * DAY + PYPI_UNVERIFY_TIME
         oldest_first = sorted(flagged, key=lambda address: (last_checked[address], address))
@@ -454,6 +461,7 @@ class PolicyMetrics:
 
     lookups: int
     lookups_of_daily: float  # lookups / daily baseline
+    busiest_day_lookups: int
     lapses: int
     caught_before_drop: int
     caught_after_drop: int
@@ -517,6 +525,7 @@ def measure(population: Sequence[Domain], log: PolicyLog, *, days: int) -> Polic
     return PolicyMetrics(
         lookups=log.lookups,
         lookups_of_daily=log.lookups / baseline if baseline else 0.0,
+        busiest_day_lookups=log.busiest_day_lookups,
         lapses=sum(outcomes.values()),
         caught_before_drop=outcomes["before_drop"],
         caught_after_drop=outcomes["after_drop"],
@@ -605,6 +614,7 @@ class SimulationReport:
                 f"{ours.lookups_of_daily:.1%}",
                 f"{pypi.lookups_of_daily:.1%}",
             ),
+            ("  on the busiest day", *both("busiest_day_lookups")),
             ("lapses (deleted during the period)", *both("lapses")),
             ("  caught before the drop", *both("caught_before_drop")),
             ("  caught after the drop, before re-registration", *both("caught_after_drop")),
@@ -626,7 +636,7 @@ class SimulationReport:
             f"{population.domains} domains, {population.addresses} verified addresses (largest "
             f"domain {population.largest_domain}), {self.parameters['days']} days from "
             f"{self.parameters['start']}: {stories}; {population.on_hold} on hold for a while, "
-            f"{population.reregistered} registered again by someone else after their drop"
+            f"{population.reregistered} taken by someone else after their drop (some after the end)"
         )
         targets = ", ".join(f"{name} {'yes' if met else 'NO'}" for name, met in self.targets.items())
         return "\n".join(

@@ -43,7 +43,7 @@ _CloudFormationLoader.add_multi_constructor("!", _intrinsic)
 
 def load_template(path: Path) -> dict:
     with path.open(encoding="utf-8") as handle:
-        return yaml.load(handle, Loader=_CloudFormationLoader)  # noqa: S506 - SafeLoader subclass
+        return yaml.load(handle, Loader=_CloudFormationLoader)
 
 
 @dataclass
@@ -59,7 +59,7 @@ class LocalAws:
         self.template = load_template(self.template_path)
         self.names: dict[str, str] = {}  # logical id -> physical name or URL (what !Ref gives)
         self.arns: dict[str, str] = {}
-        self._server = None
+        self._server: Any = None
         self._saved_env: dict[str, str | None] = {}
 
     def __enter__(self) -> LocalAws:

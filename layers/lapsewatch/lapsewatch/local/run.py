@@ -104,7 +104,9 @@ def run_local_sweep(
         registry_url, token = options.registry_url, options.registry_token
         bootstrap, rate = options.rdap_bootstrap, options.rdap_rate
         if registry_url is None:
-            registry_url, token, demo_bootstrap = stack.enter_context(_demo(workdir, with_rdap=bootstrap is None))
+            registry_url, token, demo_bootstrap = stack.enter_context(
+                _demo(workdir, with_rdap=bootstrap is None)
+            )
             if bootstrap is None:
                 bootstrap, rate = demo_bootstrap, rate or DEMO_RDAP_RATE
             log(f"demo registry at {registry_url}")
@@ -135,12 +137,16 @@ def run_local_sweep(
         warnings.filterwarnings("ignore", message="No idempotency key value found")
         warnings.filterwarnings("ignore", message="No application metrics to publish")
 
-        functions = {name: LocalFunction(aws, name, root) for name in ("DispatcherFunction", "CheckerFunction",
-                                                                       "FinalFunction")}
+        functions = {
+            name: LocalFunction(aws, name, root)
+            for name in ("DispatcherFunction", "CheckerFunction", "FinalFunction")
+        }
         for function in functions.values():
             function.load()
         sqs = boto3.client("sqs")
-        shards = EventSourceMapping(sqs, aws.sqs_source("CheckerFunction"), functions["CheckerFunction"].invoke)
+        shards = EventSourceMapping(
+            sqs, aws.sqs_source("CheckerFunction"), functions["CheckerFunction"].invoke
+        )
         finals = EventSourceMapping(sqs, aws.sqs_source("FinalFunction"), functions["FinalFunction"].invoke)
         continuations = EventSourceMapping(
             sqs, aws.sqs_source("DispatcherFunction"), functions["DispatcherFunction"].invoke
@@ -176,7 +182,10 @@ def _drive(
             errors.append(exc)
             stop.set()
 
-    pollers = [threading.Thread(target=poll, args=(shards,), daemon=True) for _ in range(shards.source.max_concurrency)]
+    pollers = [
+        threading.Thread(target=poll, args=(shards,), daemon=True)
+        for _ in range(shards.source.max_concurrency)
+    ]
     pollers += [threading.Thread(target=poll, args=(mapping,), daemon=True) for mapping in others]
     for poller in pollers:
         poller.start()
@@ -207,7 +216,7 @@ def _drive(
 def _schedule_event(check_all: bool) -> dict:
     """The event EventBridge's daily rule sends (events/schedule.json), for this minute."""
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    event = {
+    event: dict[str, object] = {
         "version": "0",
         "id": secrets.token_hex(16),
         "detail-type": "Scheduled Event",

@@ -236,6 +236,7 @@ class RegistryClient:
         self.backoff_factor = backoff_factor
         # The token lives in the auth object alone, whose repr hides it.
         self._auth = _BearerAuth(token)
+        self._owns_session = session is None
         self._session = session or requests.Session()
         retry = CappedRetry(
             total=retries,
@@ -256,7 +257,8 @@ class RegistryClient:
         return f"{type(self).__name__}({self.base_url!r})"
 
     def close(self) -> None:
-        self._session.close()
+        if self._owns_session:
+            self._session.close()
 
     def __enter__(self) -> RegistryClient:
         return self
@@ -331,8 +333,8 @@ class RegistryClient:
             except requests.RequestException as exc:
                 # urllib3 has spent its retries on the connection, the headers, or 429/5xx.
                 raise TransientRegistryError(self._auth.redact(f"{what} failed: {exc}")) from exc
-            retried = response.raw.retries
-            sent += 1 + (len(retried.history) if retried else 0)
+            retry_state = response.raw.retries
+            sent += 1 + (len(retry_state.history) if retry_state else 0)
             try:
                 # urllib3 retries until the headers arrive; the body is read after, so a
                 # connection cut or stalled mid-body is retried here, within the same budget.
@@ -361,7 +363,7 @@ class RegistryClient:
             raise PermanentRegistryError(f"{message} (is the registry token right?)", status=status)
         if status == 409:
             raise IdempotencyConflict(
-                f"{message} (this Idempotency-Key was already used with a different body)", status=status
+                f"{message} (the registry holds another request under this Idempotency-Key)", status=status
             )
         if status == 429 or 500 <= status <= 599:
             raise TransientRegistryError(message, status=status)

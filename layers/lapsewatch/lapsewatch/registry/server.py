@@ -237,10 +237,6 @@ class RegistryStore:
         for name, definition in _EMAIL_INDEXES.items():
             self._db.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {definition}")
 
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
     def load_seed(self, lines: Iterable[str]) -> SeedReport:
         """Load JSON Lines of addresses in one transaction; bad lines are reported, not loaded."""
         insert = (
@@ -581,7 +577,7 @@ class RegistryApp:
         return 200, {"items": self.store.emails(ascii_domain, wanted)}
 
     def _audit(self, environ: dict) -> tuple[int, dict]:
-        _query(environ, frozenset())
+        _query(environ, allowed=frozenset())  # takes no parameters, and says so
         return 200, {"items": self.store.audit()}
 
 
@@ -772,19 +768,23 @@ def serve_command(args) -> int:
     token = args.token or secrets.token_urlsafe(24)
     try:
         app = RegistryApp(args.db, token=token)
-        server = RegistryServer(app, host=args.host, port=args.port, quiet=False)
-    except (sqlite3.Error, OSError) as exc:
-        print(f"lapsewatch: error: cannot start the registry: {exc}", file=sys.stderr)
+    except sqlite3.Error as exc:
+        print(f"lapsewatch: error: cannot open the database {args.db}: {exc}", file=sys.stderr)
         return 2
     if args.seed:
         try:
             report = app.load_seed(Path(args.seed))
-        except OSError as exc:
+        except (OSError, UnicodeDecodeError) as exc:
             print(f"lapsewatch: error: cannot read the seed: {exc}", file=sys.stderr)
             return 2
         for line_no, reason in report.errors:
             print(f"{args.seed}:{line_no}: {reason}", file=sys.stderr)
         print(f"loaded {report.loaded} addresses, {len(report.errors)} bad lines skipped", file=sys.stderr)
+    try:
+        server = RegistryServer(app, host=args.host, port=args.port, quiet=False)
+    except OSError as exc:
+        print(f"lapsewatch: error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 2
     with server:
         print(f"lapsewatch registry listening on {server.url}", flush=True)
         if not args.token:

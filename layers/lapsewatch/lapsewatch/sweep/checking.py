@@ -72,8 +72,10 @@ class ShardChecker:
         unsafe = frozenset(self.checker.unsafe)
         with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(shard.domains)))) as pool:
             verdicts = list(
-                pool.map(lambda planned: self._check_one(shard, planned, states.get(planned.domain), unsafe),
-                         shard.domains)
+                pool.map(
+                    lambda planned: self._check_one(shard, planned, states.get(planned.domain), unsafe),
+                    shard.domains,
+                )
             )
 
         counted = [v for v in verdicts if v is not None]

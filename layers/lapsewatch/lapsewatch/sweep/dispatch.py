@@ -100,7 +100,7 @@ class DomainCollector:
 
 def plan_shards(run_id: str, domains: Iterable[PlannedDomain], *, shard_size: int) -> Iterator[Shard]:
     """Cut domains into numbered shards; the same domains always give the same shards."""
-    for number, batch in enumerate(batched(domains, shard_size)):
+    for number, batch in enumerate(batched(domains, shard_size, strict=False)):
         yield Shard(run_id, number, tuple(batch))
 
 
@@ -180,7 +180,9 @@ class Dispatcher:
             return self._list_and_send(run, collector, None, listing_done=True, time_left=time_left)
         return self._list_and_send(run, collector, None, listing_done=False, time_left=time_left)
 
-    def resume(self, run_id: str, generation: int, *, time_left: Callable[[], float] = lambda: float("inf")) -> dict:
+    def resume(
+        self, run_id: str, generation: int, *, time_left: Callable[[], float] = lambda: float("inf")
+    ) -> dict:
         """Continue a run from its checkpoint `generation` (once, however often it is asked)."""
         run = self.store.get_run(run_id)
         if run is None or run.status != "dispatching" or not self.store.claim_checkpoint(run, generation):
@@ -214,7 +216,7 @@ class Dispatcher:
 
         shards = plan_shards(run.run_id, collector.planned(), shard_size=self.shard_size)
         resumed_at = sent = int(run.next_shard or 0)
-        for chunk in batched(islice(shards, sent, None), HAND_OVER_EVERY):
+        for chunk in batched(islice(shards, sent, None), HAND_OVER_EVERY, strict=False):
             # Each invocation sends at least one chunk, so a run always moves forward.
             if sent > resumed_at and time_left() < self.reserve_seconds:
                 run.next_shard = sent
@@ -227,7 +229,12 @@ class Dispatcher:
         generation = int(run.checkpoint_generation or 0) + 1
         self.store.save_checkpoint(run, generation, collector.to_bytes(), cursor=cursor)
         self.continue_later(run.run_id, generation)
-        return {"run_id": run.run_id, "status": "continuing", "listed": collector.listed, "generation": generation}
+        return {
+            "run_id": run.run_id,
+            "status": "continuing",
+            "listed": collector.listed,
+            "generation": generation,
+        }
 
     def _finish_dispatch(self, run: RunRecord, collector: DomainCollector, shard_count: int) -> dict:
         self.store.transition(

@@ -1,7 +1,7 @@
 """The final step of a run: decide whether it may act, have the registry unverify, summarise.
 
 The circuit breaker stands between the checks and the registry. A run that finds more unsafe
-domains than `max(max_unverify, max_unverify_fraction × checked)`, or one in which a single
+domains than `max(max_unverify, max_unverify_fraction x checked)`, or one in which a single
 TLD's domains come back unsafe almost all at once, unverifies nothing: it is held until an
 operator approves or discards it. Real lapses trickle in; a flood means an outage (a registry
 answering 404 for everything) and must never unverify a whole TLD.
@@ -52,7 +52,7 @@ def hold_reason(tally: Tally, unsafe_count: int, limits: BreakerLimits) -> str |
     if unsafe_count > limit:
         return (
             f"{unsafe_count} unsafe domains is more than the limit of {limit} "
-            f"(max({limits.max_unverify}, {limits.max_unverify_fraction:g} × {tally.checked} checked))"
+            f"(max({limits.max_unverify}, {limits.max_unverify_fraction:g} x {tally.checked} checked))"
         )
     for suffix, checked in sorted(tally.by_tld.items()):
         unsafe = tally.unsafe_by_tld.get(suffix, 0)
@@ -184,7 +184,7 @@ class Finalizer:
         tally = Tally()
         for shard in self.store.shards(run_id):
             if shard.outcome == "dead":
-                tally.dead_domains.extend(shard.domains or [])
+                tally.dead_domains.extend(str(domain) for domain in shard.domains or [])
                 continue
             tally.checked += int(shard.checked or 0)
             tally.by_lifecycle.update(_counts(shard.by_lifecycle))

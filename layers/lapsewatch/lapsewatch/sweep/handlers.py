@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from lapsewatch.sweep.manual import BadEvent
@@ -53,7 +54,9 @@ def dispatch(event: dict, runtime: Runtime, context=None) -> dict | list[dict]:
         run_id = f"{run_id_for(now)}-manual-{digest}"
         logger.info("dispatching an operator's domains", extra={"run_id": run_id, "count": len(domains)})
         return _started(
-            runtime.dispatcher.start(run_id, trigger="manual", dry_run=dry_run, domains=domains, time_left=time_left)
+            runtime.dispatcher.start(
+                run_id, trigger="manual", dry_run=dry_run, domains=domains, time_left=time_left
+            )
         )
 
     try:
@@ -62,7 +65,9 @@ def dispatch(event: dict, runtime: Runtime, context=None) -> dict | list[dict]:
         raise BadEvent('expected a schedule event with a "time", or {"domains": [...]}') from None
     run_id = run_id_for(occurrence)
     logger.info("dispatching the scheduled run", extra={"run_id": run_id})
-    return _started(runtime.dispatcher.start(run_id, dry_run=dry_run, check_all=check_all, time_left=time_left))
+    return _started(
+        runtime.dispatcher.start(run_id, dry_run=dry_run, check_all=check_all, time_left=time_left)
+    )
 
 
 def _time_left(context) -> Callable[[], float]:
@@ -78,7 +83,7 @@ def _started(started: dict) -> dict:
     return started
 
 
-def check_batch(event: dict, context, runtime: Runtime) -> dict:
+def check_batch(event: dict, context, runtime: Runtime) -> PartialItemFailureResponse:
     """An SQS batch of shards. A shard that fails is reported alone (ReportBatchItemFailures)
     and retried by SQS; on its last delivery it is written off so that the run still ends."""
     processor = BatchProcessor(event_type=EventType.SQS)
@@ -99,8 +104,13 @@ def check_batch(event: dict, context, runtime: Runtime) -> dict:
             raise
         logger.info(
             "shard checked",
-            extra={"run_id": shard.run_id, "shard": shard.number, "checked": outcome.checked,
-                   "unsafe": outcome.unsafe, "by_lifecycle": outcome.by_lifecycle},
+            extra={
+                "run_id": shard.run_id,
+                "shard": shard.number,
+                "checked": outcome.checked,
+                "unsafe": outcome.unsafe,
+                "by_lifecycle": outcome.by_lifecycle,
+            },
         )
         metrics.add_metric("DomainsLookedUp", MetricUnit.Count, outcome.checked)
         return {"checked": outcome.checked}

@@ -47,7 +47,8 @@ class ManualCheck:
         state = self.store.domain_state(result.domain)
         # The observation is recorded without claiming a place in any run: the run in progress,
         # if there is one, still checks this domain itself.
-        run_id, shard = (state.last_run_id, state.last_shard) if state else (None, None)
+        run_id = state.last_run_id if state else None
+        shard = int(state.last_shard) if state and state.last_shard is not None else None
         self.store.save_domain_state(
             updated_state(state, planned, result, now, unsafe=self.checker.unsafe, run_id=run_id, shard=shard)
         )

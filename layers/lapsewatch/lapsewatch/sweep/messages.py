@@ -46,7 +46,12 @@ class Shard:
 
     def to_body(self) -> str:
         return json.dumps(
-            {"v": 1, "run_id": self.run_id, "shard": self.number, "domains": [d.to_json() for d in self.domains]},
+            {
+                "v": 1,
+                "run_id": self.run_id,
+                "shard": self.number,
+                "domains": [d.to_json() for d in self.domains],
+            },
             separators=(",", ":"),
         )
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import sys
+from typing import IO, cast
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 
-class _CurrentStdout:
+class _CurrentStdout(io.TextIOBase):
     """Standard output as it is at each write (Lambda reads it; a local run redirects it),
     where a stream captured once at import would keep writing to the old one."""
 
@@ -19,7 +21,7 @@ class _CurrentStdout:
         sys.stdout.flush()
 
 
-logger = Logger(stream=_CurrentStdout())
+logger = Logger(stream=cast(IO[str], _CurrentStdout()))
 tracer = Tracer()
 metrics = Metrics()
 

@@ -25,7 +25,7 @@ class ShardQueue:
     def send(self, shards: Iterable[Shard]) -> int:
         """Send shards ten to a SendMessageBatch call, resending the entries SQS refuses."""
         sent = 0
-        for batch in batched(shards, SQS_BATCH):
+        for batch in batched(shards, SQS_BATCH, strict=False):
             entries = {str(shard.number): shard.to_body() for shard in batch}
             for attempt in range(_ATTEMPTS):
                 response = self._sqs.send_message_batch(

@@ -39,7 +39,7 @@ class Runtime:
     provider: StatusProvider | None = None
     registry_client: Callable[[], RegistryClient] | None = None
     sqs: object = field(default=None)
-    store: store_module.RunStore | None = None
+    store: store_module.RunStore = None  # type: ignore[assignment]  # built in __post_init__
     confirm_delay: float = CONFIRM_DELAY
 
     def __post_init__(self) -> None:
@@ -108,7 +108,9 @@ class Runtime:
     @cached_property
     def manual(self) -> ManualCheck:
         assert self.registry_client is not None
-        return ManualCheck(checker=self.checker, store=self.store, registry=self.registry_client, clock=self.clock)
+        return ManualCheck(
+            checker=self.checker, store=self.store, registry=self.registry_client, clock=self.clock
+        )
 
 
 def _provider(settings: SweepSettings) -> StatusProvider:

@@ -27,6 +27,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.connection import Connection
+from pynamodb.expressions.update import Action
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
@@ -52,7 +53,7 @@ class DomainState(Model):
     unsafe = BooleanAttribute(default=False)
     reason = UnicodeAttribute(null=True)
     provider = UnicodeAttribute(null=True)
-    statuses = ListAttribute(of=UnicodeAttribute, default=list)
+    statuses: ListAttribute = ListAttribute(of=UnicodeAttribute, default=list)
     registered_at = UTCDateTimeAttribute(null=True)
     expires_at = UTCDateTimeAttribute(null=True)
     error = UnicodeAttribute(null=True)
@@ -60,8 +61,8 @@ class DomainState(Model):
     last_checked_at = UTCDateTimeAttribute(null=True)
     next_check_at = UTCDateTimeAttribute(null=True)
     consecutive_errors = NumberAttribute(default=0)
-    history = ListAttribute(of=LifecycleChange, default=list)
-    email_domains = ListAttribute(of=UnicodeAttribute, default=list)
+    history: ListAttribute = ListAttribute(of=LifecycleChange, default=list)
+    email_domains: ListAttribute = ListAttribute(of=UnicodeAttribute, default=list)
     oldest_verified_at = UTCDateTimeAttribute(null=True)
     # Which run and shard last checked it: a message delivered twice is not checked twice.
     last_run_id = UnicodeAttribute(null=True)
@@ -84,7 +85,7 @@ class RunRecord(Model):
     check_all = BooleanAttribute(default=False)
     listed = NumberAttribute(default=0)
     invalid = NumberAttribute(default=0)
-    invalid_reasons = MapAttribute(default=dict)
+    invalid_reasons: MapAttribute = MapAttribute(default=dict)
     distinct = NumberAttribute(default=0)
     skipped_not_due = NumberAttribute(default=0)
     shard_count = NumberAttribute(null=True)
@@ -108,10 +109,10 @@ class ShardRecord(Model):
     sk = UnicodeAttribute(range_key=True)
     outcome = UnicodeAttribute()  # done | dead
     checked = NumberAttribute(default=0)
-    by_lifecycle = MapAttribute(default=dict)
-    by_tld = MapAttribute(default=dict)
-    unsafe_by_tld = MapAttribute(default=dict)
-    domains = ListAttribute(of=UnicodeAttribute, default=list)
+    by_lifecycle: MapAttribute = MapAttribute(default=dict)
+    by_tld: MapAttribute = MapAttribute(default=dict)
+    unsafe_by_tld: MapAttribute = MapAttribute(default=dict)
+    domains: ListAttribute = ListAttribute(of=UnicodeAttribute, default=list)
     expires = NumberAttribute(null=True)
 
 
@@ -160,7 +161,7 @@ def configure(*, domains_table: str, runs_table: str, region: str | None = None)
     for model in _MODELS:
         model.Meta.table_name = runs_table if model is not DomainState else domains_table
         if region:
-            model.Meta.region = region
+            setattr(model.Meta, "region", region)  # noqa: B010 - Meta classes differ per model
         model._connection = None
 
 
@@ -204,7 +205,7 @@ class RunStore:
     def transition(self, run: RunRecord, expected: Iterable[str], new_status: str, **changes) -> bool:
         """Move a run to `new_status` only if it is still in one of `expected`: the guard that
         makes each step happen once, however often SQS or an operator repeats it."""
-        actions = [RunRecord.status.set(new_status)]
+        actions: list[Action] = [RunRecord.status.set(new_status)]
         actions += [getattr(RunRecord, name).set(value) for name, value in changes.items()]
         try:
             run.update(actions=actions, condition=RunRecord.status.is_in(*expected))
@@ -241,14 +242,13 @@ class RunStore:
             for number, start in enumerate(range(0, max(len(data), 1), CHECKPOINT_CHUNK)):
                 chunk = data[start : start + CHECKPOINT_CHUNK]
                 batch.save(CheckpointChunk(run.pk, f"{prefix}{number:06d}", data=chunk, expires=expires))
-        run.update(
-            actions=[
-                RunRecord.checkpoint_generation.set(generation),
-                RunRecord.cursor.set(cursor) if cursor else RunRecord.cursor.remove(),
-                RunRecord.next_shard.set(int(run.next_shard or 0)),
-                RunRecord.skipped_not_due.set(int(run.skipped_not_due or 0)),
-            ]
-        )
+        actions: list[Action] = [
+            RunRecord.checkpoint_generation.set(generation),
+            RunRecord.cursor.set(cursor) if cursor else RunRecord.cursor.remove(),
+            RunRecord.next_shard.set(int(run.next_shard or 0)),
+            RunRecord.skipped_not_due.set(int(run.skipped_not_due or 0)),
+        ]
+        run.update(actions=actions)
 
     def claim_checkpoint(self, run: RunRecord, generation: int) -> bool:
         """Take checkpoint `generation` for one invocation alone (a repeated message gets False)."""
@@ -266,7 +266,9 @@ class RunStore:
 
     def load_checkpoint(self, run_id: str, generation: int) -> bytes:
         chunks = CheckpointChunk.query(
-            run_pk(run_id), CheckpointChunk.sk.startswith(f"CHECKPOINT#{generation:06d}#"), consistent_read=True
+            run_pk(run_id),
+            CheckpointChunk.sk.startswith(f"CHECKPOINT#{generation:06d}#"),
+            consistent_read=True,
         )
         return b"".join(chunk.data for chunk in chunks)
 
