@@ -1,5 +1,6 @@
 """The sweep's pure parts: scheduling, the breaker, messages, the dispatcher's reduction."""
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -29,8 +30,26 @@ def test_watched_lifecycles_are_due_at_the_next_daily_run(lifecycle):
 
 
 def test_active_domain_far_from_expiry_waits_at_most_the_longest_interval():
-    wait = due_in(Lifecycle.ACTIVE, expires_at=NOW + timedelta(days=300))
-    assert timedelta(days=5) < wait <= MAX_INTERVAL
+    for i in range(100):
+        wait = due_in(Lifecycle.ACTIVE, expires_at=NOW + timedelta(days=300), domain=f"d{i}.com")
+        assert timedelta(hours=20) <= wait <= MAX_INTERVAL
+
+
+def test_the_longest_interval_stays_well_inside_redemption_and_pending_delete():
+    assert MAX_INTERVAL * 2 <= timedelta(days=30 + 5)
+
+
+def test_an_active_domain_keeps_its_slot_in_the_cycle():
+    first = NOW + due_in(Lifecycle.ACTIVE, NOW + timedelta(days=300), "steady.com")
+    next_run = first + RUN_SLACK  # the daily run of the day it is due
+    second = next_check_at(
+        "steady.com",
+        Lifecycle.ACTIVE,
+        expires_at=NOW + timedelta(days=300),
+        now=next_run,
+        unsafe=DEFAULT_UNSAFE,
+    )
+    assert second - first == MAX_INTERVAL
 
 
 def test_active_domain_near_expiry_is_checked_daily():
@@ -50,9 +69,10 @@ def test_never_seen_domains_are_due():
     assert is_due(None, NOW)
 
 
-def test_weekly_checks_are_spread_over_the_week():
-    waits = {due_in(Lifecycle.ACTIVE, NOW + timedelta(days=300), f"d{i}.com") for i in range(50)}
-    assert len(waits) > 10
+def test_long_interval_checks_are_spread_over_the_cycle():
+    days = Counter(due_in(Lifecycle.ACTIVE, NOW + timedelta(days=300), f"d{i}.com").days for i in range(1400))
+    assert len(days) == MAX_INTERVAL.days
+    assert max(days.values()) < 2 * min(days.values())
 
 
 def test_breaker_holds_above_the_absolute_limit():

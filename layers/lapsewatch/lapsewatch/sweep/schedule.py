@@ -7,15 +7,21 @@ a lapse must be caught while the domain is still in redemption. The policy:
 |----------------------------------------------------|--------------------------------------|
 | unknown (an error), grace, hold, or any unsafe one | next run (daily)                     |
 | active, expiry date within the next LEAD_TIME      | next run (daily)                     |
-| active, expiry further away                        | expiry - LEAD_TIME, at most MAX_INTERVAL |
+| active, expiry further away                        | its slot in the cycle, at most MAX_INTERVAL away, and never past expiry - LEAD_TIME |
 | active, no expiry date known (some ccTLDs)         | UNDATED_INTERVAL                     |
 | never seen before                                  | now (new domains are sent at once)   |
 
-MAX_INTERVAL (7 days) must stay well inside the shortest window in which a lapsed domain can
+MAX_INTERVAL (14 days) must stay well inside the shortest window in which a lapsed domain can
 still be caught before anyone can register it: a registrant can delete a domain at any time,
-and gTLDs then give 30 days of redemption and 5 of pending delete (35 days). Seven days catches
-such a deletion with four weekly looks to spare, and a daily look starts before each expiry.
-A per-domain offset of up to 12 hours spreads the weekly checks over the days of the week.
+and gTLDs then give 30 days of redemption and 5 of pending delete (35 days). Fourteen days
+catches such a deletion with three weeks to spare, and a daily look starts before each expiry,
+which is how most domains lapse. `lapsewatch simulate` measures the trade: at 7 days lapsewatch
+made more lookups than PyPI's per-address policy on the simulated population, at 14 fewer, with
+every lapse still caught before the drop.
+
+Each domain has a fixed slot in the MAX_INTERVAL-day cycle (from a hash of its name), so after
+the first sweep the long-interval checks are spread evenly over the days instead of all coming
+back on the same day.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from lapsewatch.lifecycle import Lifecycle
 
 DAY = timedelta(days=1)
 LEAD_TIME = timedelta(days=2)
-MAX_INTERVAL = timedelta(days=7)
+MAX_INTERVAL = timedelta(days=14)
 UNDATED_INTERVAL = timedelta(days=3)
 # A daily run at the same hour must find "due tomorrow" due: schedule a little early.
 RUN_SLACK = timedelta(hours=2)
@@ -43,21 +49,21 @@ def next_check_at(
     now: datetime,
     unsafe: frozenset[Lifecycle],
 ) -> datetime:
-    if lifecycle in _WATCHED_DAILY or lifecycle in unsafe or lifecycle is not Lifecycle.ACTIVE:
+    if lifecycle is not Lifecycle.ACTIVE or lifecycle in _WATCHED_DAILY or lifecycle in unsafe:
         return now + DAY - RUN_SLACK
     if expires_at is None:
-        interval = UNDATED_INTERVAL
-    else:
-        interval = min(MAX_INTERVAL, max(DAY, expires_at - LEAD_TIME - now))
-    if interval <= DAY:
-        return now + DAY - RUN_SLACK
-    return now + interval - RUN_SLACK - _spread(domain)
+        return now + UNDATED_INTERVAL - RUN_SLACK
+    wait = min(_until_slot(domain, now), expires_at - LEAD_TIME - now)
+    return now + max(DAY, wait) - RUN_SLACK
 
 
 def is_due(next_check: datetime | None, run_at: datetime) -> bool:
     return next_check is None or next_check <= run_at
 
 
-def _spread(domain: str) -> timedelta:
-    digest = hashlib.blake2b(domain.encode(), digest_size=2).digest()
-    return timedelta(minutes=int.from_bytes(digest) % 720)
+def _until_slot(domain: str, now: datetime) -> timedelta:
+    """Whole days (1 to MAX_INTERVAL) until the domain's next slot in the cycle."""
+    cycle = MAX_INTERVAL.days
+    slot = int.from_bytes(hashlib.blake2b(domain.encode(), digest_size=4).digest()) % cycle
+    days = (slot - now.toordinal()) % cycle
+    return timedelta(days=days or cycle)
