@@ -3,13 +3,14 @@
 Checking every domain every day wastes lookups and strains the RDAP servers' rate limits, yet
 a lapse must be caught while the domain is still in redemption. The policy:
 
-| domain                                             | next check                           |
-|----------------------------------------------------|--------------------------------------|
-| unknown (an error), grace, hold, or any unsafe one | next run (daily)                     |
-| active, expiry date within the next LEAD_TIME      | next run (daily)                     |
-| active, expiry further away                        | its slot in the cycle, at most MAX_INTERVAL away, and never past expiry - LEAD_TIME |
-| active, no expiry date known (some ccTLDs)         | UNDATED_INTERVAL                     |
-| never seen before                                  | now (new domains are sent at once)   |
+| domain                                         | next check                               |
+|------------------------------------------------|------------------------------------------|
+| unknown (an error), grace, hold, or unsafe     | next run (daily)                         |
+| active, expiry date within LEAD_TIME           | next run (daily)                         |
+| active, expiry further away                    | its slot in the cycle (<= MAX_INTERVAL), |
+|                                                | never later than expiry - LEAD_TIME      |
+| active, no expiry date known (some ccTLDs)     | UNDATED_INTERVAL                         |
+| never seen before                              | now (new domains are sent at once)       |
 
 MAX_INTERVAL (14 days) must stay well inside the shortest window in which a lapsed domain can
 still be caught before anyone can register it: a registrant can delete a domain at any time,
