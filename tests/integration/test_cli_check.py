@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from lapsewatch.cli import main
 from lapsewatch.local.rdap_server import DomainAnswer, LoopbackRdap
 

@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
 from lapsewatch.lifecycle import Lifecycle
 from lapsewatch.local.rdap_server import MIB, DomainAnswer, LoopbackRdap, rdap_domain_json
 from lapsewatch.providers.domainr import DomainrProvider

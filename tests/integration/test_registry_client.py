@@ -13,6 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters
+from moto import mock_aws
+
 from lapsewatch.registry import (
     IdempotencyConflict,
     PermanentRegistryError,
@@ -32,7 +34,6 @@ from lapsewatch.registry.server import (
     RegistryApp,
     RegistryServer,
 )
-from moto import mock_aws
 
 pytestmark = pytest.mark.integration
 

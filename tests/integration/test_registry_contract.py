@@ -12,9 +12,10 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import settings
+from schemathesis.core.parameters import ParameterLocation
+
 from lapsewatch.domains import InvalidDomain, to_ascii
 from lapsewatch.registry.server import RegistryApp, RegistryServer
-from schemathesis.core.parameters import ParameterLocation
 
 SPEC = Path(__file__).resolve().parents[2] / "docs" / "registry-api.yaml"
 TOKEN = "contract-test-token"

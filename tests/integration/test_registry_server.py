@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 import requests
+
 from lapsewatch.cli import main
 from lapsewatch.domains import parse_target
 from lapsewatch.lifecycle import Lifecycle

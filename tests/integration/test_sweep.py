@@ -1,5 +1,6 @@
 """The daily sweep through its handlers, on moto, the reference registry and loopback RDAP."""
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -318,3 +319,31 @@ def test_a_repeated_continuation_message_is_done_once(sweep):
 
     assert first["status"] == "continuing" and first["generation"] == 2
     assert again["duplicate"] is True
+
+
+def test_a_decision_made_again_with_fresh_evidence_is_not_applied_twice(sweep):
+    populate(sweep)
+    sweep.configure(LAPSEWATCH_MAX_UNVERIFY="100")
+    sweep.run()
+    unverified = sweep.audit()
+    # The same user verifies again at the lapsed domain's address: the registry lists the domain
+    # with the same earliest verification as before, so the sweep makes the same decision.
+    sweep.registry.load_seed([json.dumps(user("bob2", "bob2@lapsed.test", "2020-01-15T00:00:00Z"))])
+    second = sweep.run("2026-11-22T03:00:00Z")
+
+    assert second["unsafe"] == ["lapsed.test"]
+    assert second["unverify"]["failed"] == 0
+    assert list(RunStore().pending()) == []
+    assert sweep.audit() == unverified
+
+
+def test_an_address_verified_again_at_a_lapsed_domain_is_unverified_again(sweep):
+    populate(sweep)
+    sweep.run()
+    sweep.registry.load_seed([json.dumps(user("bob3", "bob3@lapsed.test", "2026-11-21T12:00:00Z"))])
+
+    second = sweep.run("2026-11-22T03:00:00Z")
+
+    assert second["unsafe"] == ["lapsed.test"]
+    assert second["unverify"]["emails_unverified"] == 1
+    assert sweep.emails("lapsed.test")["bob3@lapsed.test"] is False

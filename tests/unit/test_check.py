@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from lapsewatch.check import CHECK_BUDGET, LOOKUP_BUDGET, CheckResult, DomainChecker, exit_status
 from lapsewatch.lifecycle import Lifecycle, parse_unsafe
 from lapsewatch.providers import Observation

@@ -4,6 +4,7 @@ import idna
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+
 from lapsewatch.domains import InvalidDomain, parse_target, registrable_domain, tld, to_ascii
 
 

@@ -4,6 +4,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from lapsewatch.lifecycle import (
     DEFAULT_UNSAFE,
     SAFE,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
 from lapsewatch.lifecycle import Lifecycle
 from lapsewatch.local.rdap_server import LIFECYCLE_STATUSES, rdap_domain_json
 from lapsewatch.providers.domainr import lifecycle_from_tokens

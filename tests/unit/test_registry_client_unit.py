@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import requests
+
 from lapsewatch.lifecycle import Lifecycle
 from lapsewatch.registry import (
     EmailDomain,

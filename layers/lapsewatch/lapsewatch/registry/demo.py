@@ -107,7 +107,7 @@ _LAST_NAMES = """
 
 # The domains that are not simply active, with the addresses at each (local part, or a full
 # address when it sits on a subdomain or is spelt oddly). All have RDAP servers except `unknown`.
-_LAPSED = {
+_NOT_ACTIVE = {
     Lifecycle.GRACE: {
         "brightside-dental.com": ["reception", "dr.lee"],
         "kestrel-analytics.net": ["team", "ops", "jo"],
@@ -143,6 +143,13 @@ _LAPSED = {
         "beispiel-gmbh.de": ["it"],
         "startup.io": ["hi"],
     },
+}
+# How long ago the lapsed domains expired: typical points in each stage (grace up to 45 days,
+# redemption 30 more, pending delete the last 5).
+_EXPIRED_FOR = {
+    Lifecycle.GRACE: 12 * DAY,
+    Lifecycle.REDEMPTION: 40 * DAY,
+    Lifecycle.PENDING_DELETE: 77 * DAY,
 }
 # An address verified after its domain's re-registration: it must stay verified.
 _VERIFIED_SINCE_REREGISTRATION = "new.owner@recycled-name.com"
@@ -208,7 +215,7 @@ def demo_population(seed: int = 7, now: datetime | None = None) -> DemoPopulatio
                 domain = rng.choice(companies)
             people.add(user, f"{people.local_part(user)}@{domain}")
 
-    for lifecycle, domains in _LAPSED.items():
+    for lifecycle, domains in _NOT_ACTIVE.items():
         for domain, addresses in domains.items():
             for address in addresses:
                 email = address if "@" in address else f"{address}@{domain}"
@@ -286,7 +293,9 @@ def _company_domains(rng: random.Random) -> list[str]:
 
 def _domain_states(rng: random.Random, now: datetime, records: list[dict]) -> dict[str, DemoDomain]:
     planned = {
-        parse_target(domain).domain: lifecycle for lifecycle, domains in _LAPSED.items() for domain in domains
+        parse_target(domain).domain: lifecycle
+        for lifecycle, domains in _NOT_ACTIVE.items()
+        for domain in domains
     }
     registrable = sorted({target for r in records if (target := parse_target(r["email"]).domain)})
     states = {}
@@ -304,19 +313,16 @@ def _state(rng: random.Random, now: datetime, lifecycle: Lifecycle) -> DemoDomai
     if lifecycle is Lifecycle.REREGISTERED:
         return DemoDomain(lifecycle, now - _REREGISTERED_AGO, now - _REREGISTERED_AGO + YEAR)
     registered_at = now - OLDEST_VERIFICATION - rng.randint(365, 15 * 365) * DAY
-    expires_at = {
-        Lifecycle.GRACE: now - 12 * DAY,
-        Lifecycle.REDEMPTION: now - 40 * DAY,
-        Lifecycle.PENDING_DELETE: now - 70 * DAY,
-    }.get(lifecycle, now + rng.randint(30, 700) * DAY)
-    return DemoDomain(lifecycle, registered_at, expires_at)
+    if lifecycle in _EXPIRED_FOR:
+        return DemoDomain(lifecycle, registered_at, now - _EXPIRED_FOR[lifecycle])
+    return DemoDomain(lifecycle, registered_at, now + rng.randint(30, 700) * DAY)
 
 
 @cache
 def _rdap_tlds() -> frozenset[str]:
     """The TLDs with an RDAP server in the bundled IANA bootstrap."""
     bootstrap = json.loads((resources.files("lapsewatch") / "data" / "rdap_dns.json").read_text("utf-8"))
-    return frozenset(tld for tlds, _urls in bootstrap["services"] for tld in tlds)
+    return frozenset(name for names, _urls in bootstrap["services"] for name in names)
 
 
 def _text(moment: datetime) -> str:

@@ -15,7 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from lapsewatch.registry import RegistryClient, RegistryError, UnverifyRequest
+from lapsewatch.registry import (
+    IdempotencyConflict,
+    RegistryClient,
+    RegistryError,
+    UnverifyRequest,
+    UnverifyResult,
+)
 from lapsewatch.sweep.store import Decision, RunRecord, RunStore
 from lapsewatch.timefmt import rfc3339
 
@@ -158,6 +164,10 @@ class Finalizer:
             )
             try:
                 result = self.registry.unverify(request, pending.idempotency_key)
+            except IdempotencyConflict:
+                # The registry has this decision under its key already, with the evidence of an
+                # earlier check: it was applied then. Nothing new to do.
+                result = UnverifyResult(unverified=0, replayed=True)
             except RegistryError as exc:
                 counts["failed"] += 1
                 pending.error = str(exc)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from lapsewatch.check import DomainChecker
-from lapsewatch.registry import RegistryClient, RegistryError, UnverifyRequest
+from lapsewatch.registry import IdempotencyConflict, RegistryClient, RegistryError, UnverifyRequest
 from lapsewatch.sweep.checking import decision_for, updated_state
 from lapsewatch.sweep.messages import PlannedDomain
 from lapsewatch.sweep.store import RunStore
@@ -66,6 +66,9 @@ class ManualCheck:
         )
         try:
             result = self._registry().unverify(request, decision.idempotency_key)
+        except IdempotencyConflict:
+            # This decision was applied before, under the same key.
+            return {"emails_unverified": 0, "replayed": True, "pending": False}
         except RegistryError as exc:
             # Not dropped: the next run's final step makes the call again.
             self.store.add_pending(decision)
