@@ -164,6 +164,17 @@ def _public_suffix(ascii_host: str) -> str:
     return suffix or ascii_host.rsplit(".", 1)[1]
 
 
+def is_a_label_domain(domain: object) -> bool:
+    """Whether `domain` is already a lowercase A-label name of two labels or more, as the
+    registry API's unverify call requires."""
+    if not isinstance(domain, str) or "." not in domain:
+        return False
+    try:
+        return to_ascii(domain) == domain
+    except InvalidDomain:
+        return False
+
+
 def tld(domain: str) -> str:
     """The top-level label of an A-label domain."""
     return domain.rsplit(".", 1)[-1]

@@ -29,7 +29,7 @@ from requests.auth import AuthBase
 from urllib3.exceptions import InvalidHeader
 from urllib3.util.retry import Retry
 
-from lapsewatch.domains import InvalidDomain, to_ascii
+from lapsewatch.domains import is_a_label_domain
 from lapsewatch.lifecycle import UNVERIFIABLE, Lifecycle
 from lapsewatch.timefmt import parse_time_or_none, rfc3339
 
@@ -97,7 +97,7 @@ class UnverifyRequest:
     verified_before: datetime | None = None
 
     def __post_init__(self) -> None:
-        if not _is_a_label_domain(self.domain):
+        if not is_a_label_domain(self.domain):
             raise ValueError(f"not a lowercase A-label domain: {self.domain!r}")
         if str(self.reason) not in UNVERIFY_REASONS:
             choices = ", ".join(sorted(UNVERIFY_REASONS))
@@ -150,15 +150,6 @@ def decision_key(
     ]
     canonical = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
     return _DECISION_KEY_PREFIX + hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _is_a_label_domain(domain: object) -> bool:
-    if not isinstance(domain, str) or "." not in domain:
-        return False
-    try:
-        return to_ascii(domain) == domain
-    except InvalidDomain:
-        return False
 
 
 def _as_utc(moment: datetime | None) -> datetime | None:

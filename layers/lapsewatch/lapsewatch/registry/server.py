@@ -39,7 +39,7 @@ from socketserver import ThreadingMixIn
 from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
-from lapsewatch.domains import InvalidDomain, to_ascii
+from lapsewatch.domains import InvalidDomain, is_a_label_domain, to_ascii
 from lapsewatch.lifecycle import UNVERIFIABLE
 from lapsewatch.timefmt import parse_time
 
@@ -650,7 +650,7 @@ def _unverify_request(body: object) -> _Unverify:
     if missing := sorted(UNVERIFY_FIELDS - set(body)):
         raise BadRequest(f"missing fields: {', '.join(missing)}")
     domain = body["domain"]
-    if not _is_registrable_looking(domain):
+    if not is_a_label_domain(domain):
         raise BadRequest(
             f"domain must be a lowercase A-label domain name such as example.com or xn--bcher-kva.de, "
             f"not {domain!r}"
@@ -669,15 +669,6 @@ def _unverify_request(body: object) -> _Unverify:
         reason=reason,
         evidence=body["evidence"],
     )
-
-
-def _is_registrable_looking(domain: object) -> bool:
-    if not isinstance(domain, str) or "." not in domain:
-        return False
-    try:
-        return to_ascii(domain) == domain
-    except InvalidDomain:
-        return False
 
 
 def _rfc3339_or_none(value: object) -> str | None:

@@ -57,11 +57,8 @@ class Shard:
 
     @classmethod
     def from_body(cls, body: str) -> Shard:
-        try:
-            data = json.loads(body)
-        except (TypeError, ValueError) as exc:
-            raise MessageError(f"shard body is not JSON: {exc}") from None
-        if not isinstance(data, dict) or data.get("v") != 1:
+        data = _object(body, "shard")
+        if data.get("v") != 1:
             raise MessageError("shard body is not a version 1 shard")
         run_id, number, domains = data.get("run_id"), data.get("shard"), data.get("domains")
         if not isinstance(run_id, str) or not isinstance(number, int) or not isinstance(domains, list):
@@ -73,12 +70,19 @@ def continue_body(run_id: str, generation: int) -> str:
     return json.dumps({"v": 1, "continue_run": run_id, "generation": generation})
 
 
-def parse_continue_body(body: str) -> tuple[str, int]:
+def _object(body: str, what: str) -> dict:
     try:
         data = json.loads(body)
     except (TypeError, ValueError) as exc:
-        raise MessageError(f"continue body is not JSON: {exc}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("continue_run"), str):
+        raise MessageError(f"{what} body is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise MessageError(f"{what} body is not a JSON object")
+    return data
+
+
+def parse_continue_body(body: str) -> tuple[str, int]:
+    data = _object(body, "continue")
+    if not isinstance(data.get("continue_run"), str):
         raise MessageError("continue body lacks continue_run")
     generation = data.get("generation")
     if not isinstance(generation, int) or generation < 1:
@@ -91,10 +95,7 @@ def finish_body(run_id: str) -> str:
 
 
 def parse_finish_body(body: str) -> str:
-    try:
-        data = json.loads(body)
-    except (TypeError, ValueError) as exc:
-        raise MessageError(f"finish body is not JSON: {exc}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("finish_run"), str):
+    data = _object(body, "finish")
+    if not isinstance(data.get("finish_run"), str):
         raise MessageError("finish body lacks finish_run")
     return data["finish_run"]
