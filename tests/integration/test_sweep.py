@@ -228,11 +228,23 @@ def test_an_outage_answering_404_for_everything_is_held(sweep):
 
 def test_a_tld_that_comes_back_unsafe_at_once_is_held_even_under_the_limit(sweep):
     sweep.seed(*[user(f"u{i}", f"u{i}@company{i}.test") for i in range(12)])
+    sweep.seed(*[user(f"v{i}", f"v{i}@firm{i}.example") for i in range(14)])
+    for i in range(14):
+        sweep.rdap.set_domain(f"firm{i}.example", answer("active"))
     summary = sweep.run()
 
     assert summary["held"] is True
     assert ".test registry" in summary["held_reason"]
     assert sweep.audit() == []
+
+
+def test_half_of_a_run_coming_back_unsafe_is_held(sweep):
+    sweep.seed(*[user(f"u{i}", f"u{i}@company{i}.test") for i in range(6)])
+    sweep.seed(*[user(f"v{i}", f"v{i}@firm{i}.example") for i in range(6)])
+    summary = sweep.run()
+
+    assert summary["held"] is True
+    assert "12 of the 12 domains checked" in summary["held_reason"]
 
 
 def test_an_operator_approves_a_held_run(sweep):

@@ -87,6 +87,21 @@ def test_breaker_fraction_wins_for_large_runs():
     assert hold_reason(tally, 1001, BreakerLimits(50, 0.01)) is not None
 
 
+def test_breaker_holds_when_half_of_a_run_comes_back_unsafe():
+    tally = Tally(checked=30)
+    tally.by_tld.update({"com": 10, "org": 10, "net": 10})
+    tally.unsafe_by_tld.update({"com": 5, "org": 5, "net": 5})
+    reason = hold_reason(tally, 15, BreakerLimits(50, 0.01))
+    assert reason is not None and "15 of the 30" in reason
+
+
+def test_breaker_lets_a_small_run_with_a_few_lapses_through():
+    tally = Tally(checked=9)
+    assert hold_reason(tally, 8, BreakerLimits(50, 0.01)) is None
+    tally = Tally(checked=20)
+    assert hold_reason(tally, 9, BreakerLimits(50, 0.01)) is None
+
+
 def test_breaker_holds_when_one_tld_comes_back_unsafe_at_once():
     tally = Tally(checked=40)
     tally.by_tld.update({"com": 30, "test": 10})
@@ -96,8 +111,8 @@ def test_breaker_holds_when_one_tld_comes_back_unsafe_at_once():
 
 
 def test_breaker_lets_a_few_lapses_in_a_small_tld_through():
-    tally = Tally(checked=12)
-    tally.by_tld.update({"test": 12})
+    tally = Tally(checked=24)
+    tally.by_tld.update({"test": 12, "com": 12})
     tally.unsafe_by_tld.update({"test": 5})
     assert hold_reason(tally, 5, BreakerLimits(50, 0.01)) is None
 

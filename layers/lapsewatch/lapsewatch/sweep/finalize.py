@@ -1,10 +1,11 @@
 """The final step of a run: decide whether it may act, have the registry unverify, summarise.
 
-The circuit breaker stands between the checks and the registry. A run that finds more unsafe
-domains than `max(max_unverify, max_unverify_fraction x checked)`, or one in which a single
-TLD's domains come back unsafe almost all at once, unverifies nothing: it is held until an
-operator approves or discards it. Real lapses trickle in; a flood means an outage (a registry
-answering 404 for everything) and must never unverify a whole TLD.
+The circuit breaker stands between the checks and the registry. A run unverifies nothing, and
+is held until an operator approves or discards it, when it finds more unsafe domains than
+`max(max_unverify, max_unverify_fraction x checked)`, or when the unsafe look like an outage
+rather than lapses even below that limit: half or more of all the domains it checked, or 90%
+of one TLD's. Real lapses trickle in (a few in a thousand); a flood means a registry answering
+404 for everything, and must never unverify a whole TLD.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from lapsewatch.registry import (
 from lapsewatch.sweep.store import Decision, RunRecord, RunStore
 from lapsewatch.timefmt import rfc3339
 
-# The per-TLD outage guard: at least this many domains of one TLD checked in the run, and at
-# least this share of them unsafe.
-TLD_GUARD_MIN_CHECKED = 10
-TLD_GUARD_UNSAFE_SHARE = 0.9
+# The outage guards apply from this many domains checked (in the run, or of one TLD)...
+OUTAGE_GUARD_MIN_CHECKED = 10
+# ...when at least this share of all of them, or of one TLD's, came back unsafe.
+RUN_OUTAGE_SHARE = 0.5
+TLD_OUTAGE_SHARE = 0.9
 
 
 class RunStateError(RuntimeError):
@@ -60,9 +62,14 @@ def hold_reason(tally: Tally, unsafe_count: int, limits: BreakerLimits) -> str |
             f"{unsafe_count} unsafe domains is more than the limit of {limit} "
             f"(max({limits.max_unverify}, {limits.max_unverify_fraction:g} x {tally.checked} checked))"
         )
+    if tally.checked >= OUTAGE_GUARD_MIN_CHECKED and unsafe_count >= RUN_OUTAGE_SHARE * tally.checked:
+        return (
+            f"{unsafe_count} of the {tally.checked} domains checked came back unsafe: "
+            "that looks like an outage, not lapses"
+        )
     for suffix, checked in sorted(tally.by_tld.items()):
         unsafe = tally.unsafe_by_tld.get(suffix, 0)
-        if checked >= TLD_GUARD_MIN_CHECKED and unsafe >= TLD_GUARD_UNSAFE_SHARE * checked:
+        if checked >= OUTAGE_GUARD_MIN_CHECKED and unsafe >= TLD_OUTAGE_SHARE * checked:
             return (
                 f"{unsafe} of the {checked} .{suffix} domains checked came back unsafe: "
                 f"that looks like an outage at the .{suffix} registry, not lapses"
