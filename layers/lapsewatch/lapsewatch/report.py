@@ -15,6 +15,13 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     return "\n".join(lines)
 
 
+def key_values(rows: Iterable[tuple[str, object]]) -> str:
+    """Two aligned columns, for a summary of named figures."""
+    rows = list(rows)
+    width = max(len(key) for key, _ in rows)
+    return "\n".join(f"{key.ljust(width)}  {value}" for key, value in rows)
+
+
 def check_table(results: Iterable[CheckResult]) -> str:
     rows = [
         (

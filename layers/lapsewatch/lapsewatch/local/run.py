@@ -28,7 +28,7 @@ import boto3
 from lapsewatch.domains import tld
 from lapsewatch.local.aws import LocalAws
 from lapsewatch.local.lambdas import EventSourceMapping, LocalFunction
-from lapsewatch.report import table
+from lapsewatch.report import key_values
 
 # Our own loopback RDAP server can take far more than a real registry's 5 requests a second.
 DEMO_RDAP_RATE = 200.0
@@ -289,7 +289,7 @@ def summary_table(summary: dict) -> str:
         ("unverify calls failed", unverify["failed"]),
         ("held", summary["held_reason"] if summary["held"] else "no"),
     ]
-    return table(("", ""), rows)
+    return key_values(rows)
 
 
 class _Progress:
