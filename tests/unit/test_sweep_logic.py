@@ -164,7 +164,7 @@ def test_only_due_domains_are_cut_into_shards():
     collector = DomainCollector()
     collector.add_all(EmailDomain(f"d{i:03d}.com", 1, None) for i in range(55))
     schedule = {"d000.com": NOW + timedelta(days=3), "d001.com": NOW - timedelta(hours=1)}
-    assert collector.keep_due(schedule.get, NOW) == 1
+    assert collector.keep_due(schedule.items(), NOW) == 1
     shards = list(plan_shards("run-1", collector.planned(), shard_size=25))
     assert [len(s.domains) for s in shards] == [25, 25, 4]
     assert [s.number for s in shards] == [0, 1, 2]

@@ -45,13 +45,16 @@ class DomainCollector:
             return
         entry = self._domains.get(registrable)
         if entry is None:
-            self._domains[registrable] = [item.oldest_verified_at, {item.domain}]
+            # Lists, not sets: at a million addresses the per-domain overhead is the dispatcher's
+            # memory, and a list of a few names costs a third of a set.
+            self._domains[registrable] = [item.oldest_verified_at, [item.domain]]
             return
         earliest = entry[_EARLIEST]
         if item.oldest_verified_at and (earliest is None or item.oldest_verified_at < earliest):
             entry[_EARLIEST] = item.oldest_verified_at
-        if len(entry[_EMAIL_DOMAINS]) < EMAIL_DOMAIN_LIMIT:
-            entry[_EMAIL_DOMAINS].add(item.domain)
+        email_domains = entry[_EMAIL_DOMAINS]
+        if len(email_domains) < EMAIL_DOMAIN_LIMIT and item.domain not in email_domains:
+            email_domains.append(item.domain)
 
     def add_all(self, items: Iterable[EmailDomain]) -> None:
         for item in items:
@@ -70,32 +73,41 @@ class DomainCollector:
             earliest, email_domains = self._domains[domain]
             yield PlannedDomain(domain, earliest, tuple(sorted(email_domains)))
 
-    def keep_due(self, due: Callable[[str], datetime | None], run_at: datetime) -> int:
-        """Drop the domains not due by `run_at`; returns how many were dropped."""
-        not_due = [domain for domain in self._domains if not is_due(due(domain), run_at)]
-        for domain in not_due:
-            del self._domains[domain]
-        return len(not_due)
+    def keep_due(self, schedule: Iterable[tuple[str, datetime | None]], run_at: datetime) -> int:
+        """Drop the domains that `schedule` (domain, next check) says are not due by `run_at`;
+        returns how many were dropped. Domains it does not name are new, and due."""
+        dropped = 0
+        for domain, next_check in schedule:
+            if not is_due(next_check, run_at) and self._domains.pop(domain, None) is not None:
+                dropped += 1
+        return dropped
 
     def to_bytes(self) -> bytes:
-        """The collector's state, compressed, for a dispatcher that continues in a new invocation."""
-        state = {
-            "listed": self.listed,
-            "invalid": dict(self.invalid),
-            "domains": [
-                [domain, rfc3339(earliest), sorted(email_domains)]
-                for domain, (earliest, email_domains) in self._domains.items()
-            ],
-        }
-        return zlib.compress(json.dumps(state, separators=(",", ":")).encode(), 6)
+        """The collector's state, compressed, for a dispatcher that continues in a new invocation.
+
+        Written a line a domain through a streaming compressor, so that saving it never holds a
+        second, uncompressed copy of every domain."""
+        compressor = zlib.compressobj(6)
+        header = {"listed": self.listed, "invalid": dict(self.invalid)}
+        parts = [compressor.compress(_json_line(header))]
+        for domain, (earliest, email_domains) in self._domains.items():
+            parts.append(compressor.compress(_json_line([domain, rfc3339(earliest), email_domains])))
+        parts.append(compressor.flush())
+        return b"".join(parts)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> DomainCollector:
-        state = json.loads(zlib.decompress(data))
-        collector = cls(listed=state["listed"], invalid=Counter(state["invalid"]))
-        for domain, earliest, email_domains in state["domains"]:
-            collector._domains[domain] = [parse_time_or_none(earliest), set(email_domains)]
+        lines = iter(zlib.decompress(data).splitlines())
+        header = json.loads(next(lines))
+        collector = cls(listed=header["listed"], invalid=Counter(header["invalid"]))
+        for line in lines:
+            domain, earliest, email_domains = json.loads(line)
+            collector._domains[domain] = [parse_time_or_none(earliest), email_domains]
         return collector
+
+
+def _json_line(value: object) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode() + b"\n"
 
 
 def plan_shards(run_id: str, domains: Iterable[PlannedDomain], *, shard_size: int) -> Iterator[Shard]:
@@ -212,7 +224,7 @@ class Dispatcher:
                 if time_left() < self.reserve_seconds:
                     return self._hand_over(run, collector, cursor)
             if not run.check_all:
-                run.skipped_not_due = collector.keep_due(self.store.due_schedule().get, run.created_at)
+                run.skipped_not_due = collector.keep_due(self.store.schedule(), run.created_at)
 
         shards = plan_shards(run.run_id, collector.planned(), shard_size=self.shard_size)
         resumed_at = sent = int(run.next_shard or 0)

@@ -325,12 +325,24 @@ class RunStore:
     def save_domain_state(self, state: DomainState) -> None:
         state.save()
 
-    def due_schedule(self) -> dict[str, datetime | None]:
-        """Every known domain and when it is next due, read in one pass (no per-domain reads)."""
-        return {
-            state.domain: state.next_check_at
-            for state in DomainState.scan(attributes_to_get=["domain", "next_check_at"])
-        }
+    def schedule(self) -> Iterator[tuple[str, datetime | None]]:
+        """Every known domain and when it is next due, in one scan (no per-domain reads).
+
+        Read as raw items, page by page: at a quarter of a million domains, building a model
+        object for each costs the dispatcher more time than everything else it does."""
+        connection = DomainState._get_connection()
+        parse = UTCDateTimeAttribute().deserialize
+        start_key = None
+        while True:
+            page = connection.scan(
+                attributes_to_get=["domain", "next_check_at"], exclusive_start_key=start_key
+            )
+            for item in page.get("Items", []):
+                next_check = item.get("next_check_at", {}).get("S")
+                yield item["domain"]["S"], parse(next_check) if next_check else None
+            start_key = page.get("LastEvaluatedKey")
+            if not start_key:
+                return
 
 
 def _connection() -> Connection:

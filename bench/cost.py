@@ -1,0 +1,339 @@
+"""Benchmark 3: what one daily sweep at 1,000,000 addresses costs on AWS.
+
+A model, not a bill: the request counts, sizes and durations measured by benchmarks 1 and 2,
+the template's own settings (memory sizes, batch size, event sources), and us-east-1 list
+prices. Free tiers are left out. Two days are priced: one that checks every domain (the first
+sweep, or `check_all`), and a typical day under the expiry-aware schedule.
+
+    .venv/bin/python -m bench cost
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from bench import TEMPLATE, Result, Table, Target, command
+
+# us-east-1 list prices, x86, as published on 2025-06-01 (DynamoDB on-demand after the
+# 1 November 2024 price cut). Free tiers are not subtracted.
+PRICES_AS_OF = "2025-06-01"
+LAMBDA_GB_SECOND = 0.0000166667
+LAMBDA_REQUEST = 0.20 / 1e6
+SQS_REQUEST = 0.40 / 1e6  # standard queue; each 64 KB of a request's payload is one request
+DYNAMODB_WRITE_UNIT = 0.625 / 1e6  # on-demand write request unit
+DYNAMODB_READ_UNIT = 0.125 / 1e6  # on-demand read request unit
+DYNAMODB_STORAGE_GB_MONTH = 0.25
+DYNAMODB_PITR_GB_MONTH = 0.20  # continuous backups: the template enables point-in-time recovery
+SECRETS_API_CALL = 0.05 / 10_000
+SECRET_MONTH = 0.40
+LOGS_INGESTED_GB = 0.50  # CloudWatch Logs; EMF metrics arrive as log lines
+CUSTOM_METRIC_MONTH = 0.30  # first 10,000 metrics, metered by the hour in which they are sent
+XRAY_TRACE = 5.00 / 1e6  # traces recorded (the template sets Tracing: Active)
+HOURS_PER_MONTH = 730
+DAYS_PER_MONTH = 30.4
+
+# Lambda gives a function CPU in proportion to its memory: one vCPU at 1,769 MB.
+MB_PER_VCPU = 1769
+# Lambda's own log lines per invocation (START, END, REPORT with X-Ray's segment id).
+PLATFORM_LOG_BYTES = 420
+# Long polling, as Lambda's SQS event sources do it when a queue is idle: five pollers, each
+# asking once per 20 s wait, all day.
+IDLE_POLLERS = 5
+LONG_POLL_SECONDS = 20
+# Assumptions for the parts no benchmark runs.
+FINAL_SECONDS = 10.0  # the final step: read the shards' records, a few unverify calls, a summary
+FINAL_LOG_BYTES = 8_000
+DISPATCHER_LOG_BYTES = 4_000
+METRICS_ONCE_A_DAY = 20  # run summary and dispatcher metrics, sent in one hour
+METRICS_WHILE_CHECKING = 2  # ShardsReceived, DomainsLookedUp: every hour the checkers run
+SHARD_RECORD_BYTES = 300
+IDEMPOTENCY_UNITS = 3  # Powertools' idempotency record for the schedule event: put, update, read
+SECRETS_CALLS = 2  # the registry token, read by the dispatcher and by the final step (RDAP needs none)
+DEFAULT_DUE_FRACTION = 1 / 7
+BUDGET_PER_DAY = 0.50
+
+
+@dataclass(frozen=True)
+class Template:
+    """What template.yaml sets that the bill depends on."""
+
+    dispatcher_mb: int
+    checker_mb: int
+    final_mb: int
+    batch_size: int
+    checker_concurrency: int
+    sqs_event_sources: int
+    rdap_rate: float
+
+    @classmethod
+    def load(cls) -> Template:
+        from lapsewatch.local.aws import load_template
+
+        template = load_template(TEMPLATE)
+        resources, defaults = template["Resources"], template["Globals"]["Function"]
+        parameters = template["Parameters"]
+
+        def memory(name: str) -> int:
+            return int(resources[name]["Properties"].get("MemorySize", defaults["MemorySize"]))
+
+        sources = [
+            event
+            for resource in resources.values()
+            if resource["Type"] == "AWS::Serverless::Function"
+            for event in resource["Properties"].get("Events", {}).values()
+            if event["Type"] == "SQS"
+        ]
+        shards = resources["CheckerFunction"]["Properties"]["Events"]["Shards"]["Properties"]
+        return cls(
+            dispatcher_mb=memory("DispatcherFunction"),
+            checker_mb=memory("CheckerFunction"),
+            final_mb=memory("FinalFunction"),
+            batch_size=int(shards["BatchSize"]),
+            checker_concurrency=int(parameters["CheckerMaxConcurrency"]["Default"]),
+            sqs_event_sources=len(sources),
+            rdap_rate=float(parameters["RdapRatePerServer"]["Default"]),
+        )
+
+
+@dataclass(frozen=True)
+class Day:
+    name: str
+    checked: int  # domains looked up
+    checker_seconds_per_domain: float
+    dispatcher_run: str  # which of benchmark 1's runs this day's dispatcher is like
+
+
+def lambda_seconds(cpu: float, wall: float, memory_mb: int) -> float:
+    """A run measured here with a whole core, stretched to the CPU share `memory_mb` gets."""
+    share = min(1.0, memory_mb / MB_PER_VCPU)
+    return cpu / share + max(0.0, wall - cpu)
+
+
+def price_day(
+    day: Day, *, dispatcher: dict, checker: dict, template: Template
+) -> list[tuple[str, str, float]]:
+    """(service, item, dollars) for one day's sweep."""
+    run = dispatcher[day.dispatcher_run]
+    requests = run["requests"]
+    distinct = run["started"]["distinct"]
+    shard_size = run["shard_size"]
+    per_shard = checker["storage"]["per_shard"]
+    item_bytes = checker["storage"]["domain_item_bytes"]
+    shards = math.ceil(day.checked / shard_size)
+    invocations = math.ceil(shards / template.batch_size)
+    # The dispatcher lists and reduces every domain whatever is due; it sends only the due ones.
+    sent_fraction = day.checked / run["started"]["dispatched"]
+    dispatcher_seconds = lambda_seconds(
+        run["process_cpu_seconds"], run["wall_seconds"], template.dispatcher_mb
+    )
+    checker_seconds = day.checked * day.checker_seconds_per_domain
+    sweep_hours = checker_seconds / template.checker_concurrency / 3600
+
+    lines = []
+
+    def add(service: str, item: str, dollars: float) -> None:
+        lines.append((service, item, dollars))
+
+    add(
+        "Lambda",
+        f"{2 + invocations:,} requests (dispatcher, {invocations:,} checker, final)",
+        (2 + invocations) * LAMBDA_REQUEST,
+    )
+    add(
+        "Lambda",
+        f"dispatcher {dispatcher_seconds:,.0f} s x {template.dispatcher_mb / 1024:g} GB",
+        dispatcher_seconds * template.dispatcher_mb / 1024 * LAMBDA_GB_SECOND,
+    )
+    add(
+        "Lambda",
+        f"checker {checker_seconds:,.0f} s x {template.checker_mb / 1024:g} GB",
+        checker_seconds * template.checker_mb / 1024 * LAMBDA_GB_SECOND,
+    )
+    add(
+        "Lambda",
+        f"final {FINAL_SECONDS:g} s x {template.final_mb / 1024:g} GB (assumed)",
+        FINAL_SECONDS * template.final_mb / 1024 * LAMBDA_GB_SECOND,
+    )
+
+    sends = math.ceil(requests["sqs_chunks"] * sent_fraction)
+    polls = 2 * invocations + 2  # the event sources' receive and delete for each batch; the final's
+    idle = template.sqs_event_sources * IDLE_POLLERS * 86_400 // LONG_POLL_SECONDS
+    add("SQS", f"{sends:,} SendMessageBatch from the dispatcher", sends * SQS_REQUEST)
+    add("SQS", f"{polls:,} receives and deletes for the checkers' batches", polls * SQS_REQUEST)
+    add("SQS", f"{idle:,} idle long polls ({template.sqs_event_sources} event sources)", idle * SQS_REQUEST)
+
+    writes = shards * per_shard["write_units"] + requests["dynamodb_write_units"] + IDEMPOTENCY_UNITS + 2
+    # The daily scan of the domain table reads every item, in 4 KB units, eventually consistent.
+    scan = distinct * item_bytes / 4096 * 0.5
+    reads = (
+        shards * per_shard["read_units"]
+        + requests["dynamodb_read_units"]
+        - 0.5 * requests["calls"].get("dynamodb.Scan", 0)  # priced from the table's size instead
+        + scan
+        + shards * SHARD_RECORD_BYTES / 4096 * 0.5
+    )
+    add(
+        "DynamoDB",
+        f"{writes:,.0f} write units ({per_shard['write_units']:.0f} a shard)",
+        writes * DYNAMODB_WRITE_UNIT,
+    )
+    add(
+        "DynamoDB",
+        f"{reads:,.0f} read units (scan of {distinct:,} domains included)",
+        reads * DYNAMODB_READ_UNIT,
+    )
+    stored_gb = distinct * item_bytes / 1e9
+    add(
+        "DynamoDB",
+        f"storage and PITR, {stored_gb:.2f} GB, a day's share",
+        stored_gb * (DYNAMODB_STORAGE_GB_MONTH + DYNAMODB_PITR_GB_MONTH) / DAYS_PER_MONTH,
+    )
+
+    add("Secrets Manager", f"{SECRETS_CALLS} GetSecretValue calls", SECRETS_CALLS * SECRETS_API_CALL)
+    add("Secrets Manager", "the registry token's secret, a day's share", SECRET_MONTH / DAYS_PER_MONTH)
+
+    log_bytes = (
+        shards * per_shard["log_bytes"]
+        + (invocations + 2) * PLATFORM_LOG_BYTES
+        + DISPATCHER_LOG_BYTES
+        + FINAL_LOG_BYTES
+    )
+    add(
+        "CloudWatch",
+        f"{log_bytes / 1e6:.1f} MB of logs and EMF metrics ingested",
+        log_bytes / 1e9 * LOGS_INGESTED_GB,
+    )
+    metric_hours = METRICS_ONCE_A_DAY + METRICS_WHILE_CHECKING * max(1, math.ceil(sweep_hours))
+    add(
+        "CloudWatch",
+        f"{metric_hours} custom metric-hours (EMF)",
+        metric_hours * CUSTOM_METRIC_MONTH / HOURS_PER_MONTH,
+    )
+    add("X-Ray", f"{invocations + 2:,} traces (every invocation, at most)", (invocations + 2) * XRAY_TRACE)
+    return lines
+
+
+def run(dispatcher: dict, checker: dict, simulator: dict | None = None) -> Result:
+    template = Template.load()
+    distinct = dispatcher["first"]["started"]["distinct"]
+    storage = checker["storage"]
+    share = min(1.0, template.checker_mb / MB_PER_VCPU)
+    # A checker is held by whichever is slower: its lookups and writes (measured end to end,
+    # with a whole core), or its CPU time stretched to the share of a vCPU its memory buys.
+    wall_per_domain = storage["wall_seconds"] / storage["domains"]
+    cpu_per_domain = storage["cpu_seconds"] / storage["domains"]
+    per_domain = max(wall_per_domain, cpu_per_domain / share)
+
+    if simulator is not None:
+        due = simulator["lapsewatch"]["lookups_of_daily"]
+        due_source = (
+            f"the lifecycle simulator's figure ({simulator['parameters']['domains']:,} domains over "
+            f"{simulator['parameters']['days']} days: lookups / (domains x days))"
+        )
+    else:
+        due, due_source = DEFAULT_DUE_FRACTION, "assumed (the simulator was not run)"
+    days = [
+        Day("every domain", distinct, per_domain, "first"),
+        Day(f"expiry-aware ({due:.1%} due)", round(distinct * due), per_domain, "steady"),
+    ]
+    priced = [price_day(day, dispatcher=dispatcher, checker=checker, template=template) for day in days]
+    totals = [sum(dollars for _, _, dollars in lines) for lines in priced]
+
+    rows = []
+    for index, (service, item, _) in enumerate(priced[0]):
+        rows.append([service, item, *(f"${lines[index][2]:.4f}" for lines in priced), priced[1][index][1]])
+    rows.append(["**total**", "", *(f"**${total:.3f}**" for total in totals), ""])
+    headers = [
+        "service",
+        f"item ({days[0].name})",
+        *(f"{day.name}" for day in days),
+        f"item ({days[1].name})",
+    ]
+
+    # At the template's default RDAP rate a checker waits on the busiest registry instead: .com
+    # holds `com_share` of the domains and is asked at `rdap_rate` a second per checker.
+    com_share = _com_share()
+    slow = com_share / template.rdap_rate
+    slow_days = [Day(day.name, day.checked, max(per_domain, slow), day.dispatcher_run) for day in days]
+    slow_totals = [
+        sum(d for _, _, d in price_day(day, dispatcher=dispatcher, checker=checker, template=template))
+        for day in slow_days
+    ]
+    sensitivity = [
+        [
+            f"held by its lookups and writes (benchmark 2: {checker['client_rate']:g}/s a registry)",
+            f"{1 / per_domain:.0f}",
+            *(f"${t:.3f}" for t in totals),
+        ],
+        [
+            f"template default: RdapRatePerServer {template.rdap_rate:g}/s, .com {com_share:.0%} of domains",
+            f"{1 / max(per_domain, slow):.1f}",
+            *(f"${t:.3f}" for t in slow_totals),
+        ],
+    ]
+    return Result(
+        name="cost",
+        title="Cost per daily sweep at 1,000,000 addresses",
+        command=command("cost"),
+        tables=[
+            Table(headers, rows),
+            Table(
+                ["checker", "domains/s per instance", *(day.name for day in days)],
+                sensitivity,
+                title="Total per day, by what holds the checker",
+            ),
+        ],
+        targets=[
+            Target(
+                f"cost per day, {day.name}",
+                f"${total:.3f}",
+                f"≤ ${BUDGET_PER_DAY:.2f}",
+                total <= BUDGET_PER_DAY,
+            )
+            for day, total in zip(days, totals, strict=True)
+        ],
+        notes=[
+            f"Prices: us-east-1 list prices as of {PRICES_AS_OF}: Lambda (x86) $0.0000166667 a GB-s and "
+            "$0.20 a million requests; SQS $0.40 a million requests (64 KB chunks); DynamoDB on-demand "
+            "$0.625 a million write and $0.125 a million read request units (the prices after the "
+            "1 November 2024 cut); Secrets Manager $0.05 per 10,000 calls and $0.40 a secret a month; "
+            "CloudWatch Logs $0.50 a GB ingested and $0.30 a custom metric a month, metered by the hour; "
+            "X-Ray $5 a million traces. Free tiers are not subtracted.",
+            f"Domains checked: all {distinct:,} distinct domains of benchmark 1, or {due:.1%} of them: "
+            f"{due_source}.",
+            f"Dispatcher: benchmark 1's CPU time stretched to the share of a vCPU that "
+            f"{template.dispatcher_mb} MB buys ({min(1, template.dispatcher_mb / MB_PER_VCPU):.2f}), "
+            "plus its time waiting on SQS and DynamoDB; the first run for the day that checks every "
+            "domain, the steady-state run (its scan included) for the typical day, its SQS sends scaled "
+            "to the domains due.",
+            f"Checker: {per_domain * 1000:.1f} ms a domain, the slower of benchmark 2's checker function "
+            f"end to end ({wall_per_domain * 1000:.1f} ms a domain: lookups at 98/s a registry, DynamoDB "
+            f"writes) and its CPU time ({cpu_per_domain * 1000:.2f} ms) on the {share:.2f} vCPU that "
+            f"{template.checker_mb} MB buys; {template.batch_size} shards an invocation (BatchSize).",
+            "DynamoDB: benchmark 2's write and read units a shard, and a daily scan of every domain item "
+            f"({storage['domain_item_bytes']:.0f} bytes on average, as the checker writes them) on both "
+            "days.",
+            f"Assumed, not measured: the final step ({FINAL_SECONDS:g} s, its shard records read), "
+            f"Powertools' idempotency record ({IDEMPOTENCY_UNITS} units), the dispatcher's and final "
+            f"step's log bytes, {IDLE_POLLERS} idle long-pollers per SQS event source, and X-Ray tracing "
+            "every invocation (its default sampling traces fewer).",
+            f"The second table prices the same days with the template's default RdapRatePerServer "
+            f"({template.rdap_rate:g}/s per server per checker): a checker then waits on the busiest "
+            f"registry, .com with {com_share:.0%} of the domains (benchmark 1's mix), about "
+            f"{com_share / template.rdap_rate * 1000:.0f} ms a domain.",
+        ],
+        figures={
+            "due_fraction": due,
+            "totals": dict(zip([d.name for d in days], totals, strict=True)),
+            "checker_seconds_per_domain": per_domain,
+            "default_rate_totals": dict(zip([d.name for d in days], slow_totals, strict=True)),
+        },
+    )
+
+
+def _com_share() -> float:
+    """The share of .com among the company domains benchmark 1's registry double makes."""
+    from bench.dispatcher import SUFFIXES
+
+    return SUFFIXES["com"] / sum(SUFFIXES.values())
