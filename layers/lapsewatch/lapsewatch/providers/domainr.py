@@ -36,7 +36,7 @@ import requests
 
 from lapsewatch.lifecycle import Lifecycle, most_severe
 from lapsewatch.providers import Observation
-from lapsewatch.providers.rdap import Doubt, HttpFetcher
+from lapsewatch.providers.http import Doubt, HttpFetcher
 
 CLIENT_ID_URL = "https://api.domainr.com"
 RAPIDAPI_URL = "https://domainr.p.rapidapi.com"

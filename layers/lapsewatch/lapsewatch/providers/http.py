@@ -1,0 +1,360 @@
+"""HTTP for status providers: GET with the limits every lookup keeps.
+
+One deadline across a lookup's tries and redirects, a wall-clock limit on each request (a
+server trickling bytes cannot hold a lookup), bodies cut at a size, capped Retry-After, every
+attempt through the per-server rate limiter, and plain http only to loopback. Whatever goes
+wrong comes out as `Doubt`, which a provider turns into an `unknown` observation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import http.cookiejar
+import ipaddress
+import itertools
+import random
+import socket
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from urllib.parse import urljoin, urlsplit
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from lapsewatch import __version__
+from lapsewatch.ratelimit import RateLimiter
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+USER_AGENT = f"lapsewatch/{__version__} (+RDAP) python-requests/{requests.__version__}"
+# Checks run 32 threads wide; a sweep talks to many registries in turn.
+POOL_PER_HOST = 32
+POOL_HOSTS = 64
+
+
+def is_loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
+
+
+def url_allowed(url: str) -> bool:
+    """https anywhere; plain http only to this machine (the loopback servers tests use).
+
+    A plain-http answer could be forged on the way, and a forged 404 would unverify addresses.
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return bool(parts.hostname)
+    return parts.scheme == "http" and is_loopback(parts.hostname)
+
+
+class Doubt(Exception):
+    """A lookup that cannot give an answer; the message says why."""
+
+    def __init__(self, message: str, url: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class _Transient(Exception):
+    """A failure worth another try: a timeout, a dropped connection."""
+
+
+_CONNECTION_ERRORS = (
+    requests.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    urllib3.exceptions.ProtocolError,
+    OSError,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpAnswer:
+    url: str  # where the answer came from, after any redirects
+    status: int
+    body: bytes
+
+
+class HttpFetcher:
+    """GET with the limits every lookup keeps, raising Doubt when it gets no answer.
+
+    Hand-rolled rather than urllib3's Retry, because a lookup has one deadline across all its
+    tries and redirects, each attempt (redirect hops included) waits its turn in the rate
+    limiter, Retry-After must be capped, and every redirect hop must be vetted before it is
+    followed. Retry does none of these.
+
+    A Session of the caller's own is used as it is; only one from new_session() can cut off a
+    server that trickles its headers (the body is timed either way).
+    """
+
+    max_redirects = 3
+    max_body = 1024 * 1024
+    max_retry_after = 5.0
+    # First pause between tries; it doubles each time, with jitter.
+    backoff = 0.5
+
+    def __init__(
+        self,
+        *,
+        limiter: RateLimiter | None,
+        session: requests.Session | None = None,
+        request_timeout: float = 10.0,
+        max_tries: int = 3,
+    ) -> None:
+        self.limiter = limiter
+        self.session = session or new_session()
+        self.request_timeout = request_timeout
+        self.max_tries = max_tries
+
+    def get(self, url: str, *, headers: Mapping[str, str], deadline: float) -> HttpAnswer:
+        failures = 0
+        hops = 0
+        while True:
+            if not url_allowed(url):
+                raise Doubt(f"refused {url}: only https, or plain http to this machine", url)
+            try:
+                response_headers, status, body = self._attempt(url, headers, deadline)
+            except _Transient as exc:
+                failure, pause = str(exc), self._backoff(failures)
+            else:
+                if status in REDIRECT_STATUSES:
+                    hops += 1
+                    if hops > self.max_redirects:
+                        raise Doubt(f"more than {self.max_redirects} redirects", url)
+                    location = response_headers.get("Location")
+                    if not location:
+                        raise Doubt(f"HTTP {status} redirect without a Location", url)
+                    url = urljoin(url, location)
+                    continue
+                if status != 429 and status < 500:
+                    return HttpAnswer(url, status, body)
+                failure = f"HTTP {status}"
+                retry_after = self._retry_after(response_headers.get("Retry-After"))
+                pause = self._backoff(failures) if retry_after is None else retry_after
+            failures += 1
+            if failures >= self.max_tries:
+                tries = "1 try" if failures == 1 else f"{failures} tries"
+                raise Doubt(f"{failure}; gave up after {tries}", url)
+            if time.monotonic() + pause >= deadline:
+                raise Doubt(f"{failure}, and no time left to try again", url)
+            time.sleep(pause)
+
+    def _attempt(
+        self, url: str, headers: Mapping[str, str], deadline: float
+    ) -> tuple[Mapping[str, str], int, bytes]:
+        if self.limiter is not None and not self.limiter.acquire(_host_port(url), deadline):
+            raise Doubt(f"out of time waiting for the rate limit of {_host_port(url)}", url)
+        timeout = min(self.request_timeout, deadline - time.monotonic())
+        if timeout <= 0:
+            raise Doubt("out of time", url)
+        with _Watchdog(timeout) as watchdog:
+            try:
+                response = self.session.get(
+                    url, headers=headers, timeout=timeout, stream=True, allow_redirects=False
+                )
+                try:
+                    body = self._read_body(response, watchdog.ends, timeout)
+                finally:
+                    watchdog.stop()
+                    response.close()
+            # Reading the body straight from urllib3 raises its own errors, not requests' wrappers.
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                if watchdog.fired:
+                    raise _Transient(f"no complete answer within {timeout:.3g} s") from None
+                if isinstance(exc, requests.Timeout | urllib3.exceptions.TimeoutError | TimeoutError):
+                    raise _Transient(f"no answer within {timeout:.3g} s") from None
+                if isinstance(exc, _CONNECTION_ERRORS):
+                    raise _Transient(f"connection failed: {_describe(exc)}") from None
+                # A bad URL, a bad header, a body that will not decode: trying again changes nothing.
+                raise Doubt(f"unusable answer: {_describe(exc)}", url) from None
+        return response.headers, response.status_code, body
+
+    def _read_body(self, response: requests.Response, ends: float, timeout: float) -> bytes:
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self.max_body:
+            raise Doubt(f"answer of {declared} bytes is over the {self.max_body} byte limit", response.url)
+        chunks = []
+        size = 0
+        # read1 returns what has arrived rather than waiting for a full chunk, so the clock is
+        # checked while a slow server trickles its answer.
+        while chunk := response.raw.read1(64 * 1024, decode_content=True):
+            size += len(chunk)
+            if size > self.max_body:
+                raise Doubt(f"answer cut off: over the {self.max_body} byte limit", response.url)
+            if time.monotonic() > ends:
+                raise _Transient(f"no complete answer within {timeout:.3g} s")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _backoff(self, failures: int) -> float:
+        base = self.backoff * 2**failures
+        return base / 2 + random.uniform(0, base / 2)
+
+    def _retry_after(self, value: str | None) -> float | None:
+        """Seconds to wait from a Retry-After header (seconds or an HTTP date), capped; None if absent."""
+        if not value:
+            return None
+        value = value.strip()
+        if value.isdigit():
+            seconds = float(value)
+        else:
+            try:
+                moment = parsedate_to_datetime(value)
+            except (TypeError, ValueError):
+                return None
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            seconds = (moment - datetime.now(UTC)).total_seconds()
+        return min(max(seconds, 0.0), self.max_retry_after)
+
+
+def new_session() -> requests.Session:
+    """A Session safe to share between threads, its pools sized for the checker's thread pool."""
+    session = requests.Session()
+    session.headers["User-Agent"] = USER_AGENT
+    # Lookups need no cookies; refusing them keeps the one piece of shared mutable state of a
+    # Session out of the threads' way.
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    adapter = _WatchedAdapter(pool_connections=POOL_HOSTS, pool_maxsize=POOL_PER_HOST)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+def _host_port(url: str) -> str:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname
+    return f"{host}:{port}"
+
+
+def _describe(exc: BaseException) -> str:
+    """The innermost cause: the wrappers' messages repeat the URL, query string included."""
+    while True:
+        inner = getattr(exc, "reason", None) or next(
+            (arg for arg in reversed(exc.args) if isinstance(arg, BaseException)), None
+        )
+        if not isinstance(inner, BaseException) or inner is exc:
+            return str(exc) or type(exc).__name__
+        exc = inner
+
+
+# requests' timeout bounds each socket read, not the request: a server sending a byte every few
+# seconds, in its headers or its body, could hold a lookup for ever. A watchdog shuts the
+# request's socket at a wall-clock limit; the connection classes below tell it which socket the
+# current thread's request is on. One thread watches every request in the process: a timer
+# thread per request would cost more than the request itself.
+_current = threading.local()
+_watch_lock = threading.Lock()
+
+
+class _Watchdog:
+    def __init__(self, seconds: float) -> None:
+        self.ends = time.monotonic() + seconds
+        self.fired = False
+        self._connection: HTTPConnection | None = None
+        self._stopped = False
+
+    def __enter__(self) -> _Watchdog:
+        _current.watchdog = self
+        _deadlines.add(self)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        _current.watchdog = None
+        self.stop()
+
+    def watch(self, connection: HTTPConnection) -> None:
+        with _watch_lock:
+            self._connection = connection
+            connection.watchdog = self  # type: ignore[attr-defined]
+
+    def stop(self) -> None:
+        with _watch_lock:
+            self._stopped = True
+            self._connection = None
+
+    def cut(self) -> None:
+        with _watch_lock:
+            connection = self._connection
+            # Once stopped, or once another request took the connection from the pool, the
+            # socket is no longer ours to cut.
+            if self._stopped or connection is None or connection.watchdog is not self:  # type: ignore[attr-defined]
+                return
+            self.fired = True
+            sock = connection.sock
+            if sock is not None:
+                with contextlib.suppress(OSError):  # already closed by its owner
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Deadlines:
+    """The thread that cuts requests at their deadlines, earliest first."""
+
+    def __init__(self) -> None:
+        self._wakeup = threading.Condition()
+        self._pending: list[tuple[float, int, _Watchdog]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def add(self, watchdog: _Watchdog) -> None:
+        with self._wakeup:
+            heapq.heappush(self._pending, (watchdog.ends, next(self._order), watchdog))
+            # Started on first use, and again in a forked child, where it does not run.
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="lapsewatch-deadlines", daemon=True)
+                self._thread.start()
+            if self._pending[0][2] is watchdog:
+                self._wakeup.notify()
+
+    def _run(self) -> None:
+        with self._wakeup:
+            while True:
+                now = time.monotonic()
+                while self._pending and self._pending[0][0] <= now:
+                    heapq.heappop(self._pending)[2].cut()
+                self._wakeup.wait(self._pending[0][0] - now if self._pending else None)
+
+
+_deadlines = _Deadlines()
+
+
+class _WatchedConnectionMixin:
+    def request(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        watchdog = getattr(_current, "watchdog", None)
+        if watchdog is not None:
+            watchdog.watch(self)
+        super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+class _WatchedHTTPConnection(_WatchedConnectionMixin, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_WatchedConnectionMixin, HTTPSConnection):
+    pass
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class _WatchedAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
