@@ -126,7 +126,7 @@ class DomainChecker:
         targets: Sequence[str],
         verified_at: datetime | None = None,
         *,
-        workers: int = 32,
+        workers: int = 64,
     ) -> list[CheckResult]:
         """Check several targets concurrently, results in the order given."""
         if len(targets) <= 1:
