@@ -526,7 +526,7 @@ def report(runs: dict[str, dict], seconds: float) -> Result:
             "`before-send` once per HTTP attempt (retries included; no retry happened), registered on "
             "boto3's default session and on every botocore session PynamoDB creates (by handing PynamoDB "
             "a `get_session` that registers them).",
-            "First run: the domain table is empty, so every domain is due and `due_schedule()`'s scan "
+            "First run: the domain table is empty, so every domain is due and `RunStore.schedule()`'s scan "
             f"reads nothing. Steady state: every domain is in the table ({ITEM_BYTES}-byte items, so the "
             f"scan takes as many 1 MB pages as it would) and {STEADY_DUE:.0%} of them are due. moto's Scan "
             "re-reads the table from its start for every page (quadratic: most of an hour at this size), "
