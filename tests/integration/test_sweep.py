@@ -1,7 +1,7 @@
 """The daily sweep through its handlers, on moto, the reference registry and loopback RDAP."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -359,3 +359,45 @@ def test_an_address_verified_again_at_a_lapsed_domain_is_unverified_again(sweep)
     assert second["unsafe"] == ["lapsed.test"]
     assert second["unverify"]["emails_unverified"] == 1
     assert sweep.emails("lapsed.test")["bob3@lapsed.test"] is False
+
+
+class DyingQueue:
+    """A shard queue whose invocation dies (a Lambda timeout) after its first chunk of shards."""
+
+    def __init__(self, queue):
+        self.queue = queue
+        self.sent = 0
+
+    def send(self, shards):
+        if self.sent:
+            raise TimeoutError("Task timed out after 900.00 seconds")
+        self.sent += self.queue.send(shards)
+        return self.sent
+
+
+def test_a_dispatcher_that_dies_while_sending_is_taken_over_by_the_retry(sweep):
+    domains = [f"company{i:03d}.example" for i in range(230)]
+    sweep.seed(*[user(f"u{i}", f"u{i}@{domain}") for i, domain in enumerate(domains)])
+    for domain in domains:
+        sweep.rdap.set_domain(domain, answer("active"))
+    sweep.configure(LAPSEWATCH_SHARD_SIZE="2")
+    dispatcher = sweep.runtime.dispatcher
+    working_queue = dispatcher.queue
+    dispatcher.queue = DyingQueue(working_queue)
+    with pytest.raises(TimeoutError):
+        sweep.dispatch()
+    # Some shards were checked before the retry: they are no longer due, but the retry sends the
+    # same shards as the first attempt would have.
+    sweep.shards.poll_once()
+
+    dispatcher.queue = working_queue
+    assert sweep.dispatch()["duplicate"] is True  # the dead attempt's lease still runs
+    sweep.now += timedelta(minutes=20)  # EventBridge's retry, after the lease
+    retried = handlers.dispatch({"time": "2026-11-21T03:00:00Z"}, sweep.runtime)
+    sweep.drain()
+
+    run = RunStore().get_run(retried["run_id"])
+    assert retried["shards"] == run.shard_count == 115
+    assert run.summary["domains"]["checked"] == 230
+    assert run.summary["shards"] == {"count": 115, "done": 115, "dead": 0}
+    assert all(sweep.rdap.asked(domain) == 1 for domain in domains)

@@ -128,8 +128,9 @@ class Dispatcher:
     A very large registry may not fit one invocation. When `time_left()` falls below the
     reserve, the dispatcher saves what it has (the distinct domains so far, the registry's
     cursor, the shards already sent) and hands over to a new invocation through
-    `continue_later`. The domains that are not due are dropped before the first shard is sent,
-    so a continuation cuts exactly the same shards and sends each one once.
+    `continue_later`. The domains due are settled, and saved, before the first shard is sent:
+    whoever sends the rest (a continuation, or a retry after a crash) cuts exactly the same
+    shards, and the checkers count a shard sent twice once.
     """
 
     def __init__(
@@ -179,18 +180,20 @@ class Dispatcher:
         )
         if not self.store.create_run(run):
             existing = self.store.get_run(run_id)
-            if existing is None or existing.status != "dispatching" or existing.checkpoint_generation:
-                # A repeated start: the run exists (or continues elsewhere). Nothing to do twice.
+            if existing is None or existing.status != "dispatching":
                 return _duplicate(run_id, existing)
-            # An earlier attempt died mid-dispatch: start again. Shards are numbered the same way,
-            # and the checkers count each shard and each domain of a run once.
+            if existing.checkpoint_generation:
+                # An earlier attempt saved its work: go on from there, unless it is still at it.
+                return self.resume(run_id, int(existing.checkpoint_generation), time_left=time_left)
+            # An earlier attempt died while listing, before it sent anything: list again.
             run = existing
 
         collector = DomainCollector()
         if domains is not None:
             collector.add_all(EmailDomain(domain, 1, None) for domain in domains)
-            return self._list_and_send(run, collector, None, listing_done=True, time_left=time_left)
-        return self._list_and_send(run, collector, None, listing_done=False, time_left=time_left)
+        return self._list_and_send(
+            run, collector, None, listing_done=domains is not None, time_left=time_left
+        )
 
     def resume(
         self, run_id: str, generation: int, *, time_left: Callable[[], float] = lambda: float("inf")
@@ -213,6 +216,8 @@ class Dispatcher:
         listing_done: bool,
         time_left: Callable[[], float],
     ) -> dict:
+        # Resuming a checkpoint saved after the listing: the domains to send are settled already.
+        settled = listing_done and bool(run.checkpoint_generation)
         if not listing_done:
             registry = self._registry()
             while True:
@@ -225,6 +230,8 @@ class Dispatcher:
                     return self._hand_over(run, collector, cursor)
             if not run.check_all:
                 run.skipped_not_due = collector.keep_due(self.store.schedule(), run.created_at)
+        if not settled:
+            self._save(run, collector, cursor=None, claim=True)
 
         shards = plan_shards(run.run_id, collector.planned(), shard_size=self.shard_size)
         resumed_at = sent = int(run.next_shard or 0)
@@ -237,9 +244,14 @@ class Dispatcher:
             sent += len(chunk)
         return self._finish_dispatch(run, collector, sent)
 
-    def _hand_over(self, run: RunRecord, collector: DomainCollector, cursor: str | None) -> dict:
+    def _save(self, run: RunRecord, collector: DomainCollector, *, cursor: str | None, claim: bool) -> int:
         generation = int(run.checkpoint_generation or 0) + 1
-        self.store.save_checkpoint(run, generation, collector.to_bytes(), cursor=cursor)
+        self.store.save_checkpoint(run, generation, collector.to_bytes(), cursor=cursor, claim=claim)
+        run.checkpoint_generation = generation
+        return generation
+
+    def _hand_over(self, run: RunRecord, collector: DomainCollector, cursor: str | None) -> dict:
+        generation = self._save(run, collector, cursor=cursor, claim=False)
         self.continue_later(run.run_id, generation)
         return {
             "run_id": run.run_id,

@@ -35,6 +35,7 @@ from pynamodb.transactions import TransactWrite
 HISTORY_LIMIT = 20
 EMAIL_DOMAIN_LIMIT = 10
 SHARD_RETENTION = timedelta(days=90)
+CHECKPOINT_LEASE = timedelta(minutes=16)
 
 
 class LifecycleChange(MapAttribute):
@@ -99,6 +100,9 @@ class RunRecord(Model):
     next_shard = NumberAttribute(default=0)
     checkpoint_generation = NumberAttribute(default=0)
     resumed_generation = NumberAttribute(default=0)
+    # Until when the invocation that took the checkpoint may work on it undisturbed: past it, the
+    # invocation is taken for dead (a Lambda lives 15 minutes) and another may take over.
+    claimed_until = UTCDateTimeAttribute(null=True)
 
 
 class ShardRecord(Model):
@@ -234,8 +238,11 @@ class RunStore:
             raise
         return self.get_run(run_id)
 
-    def save_checkpoint(self, run: RunRecord, generation: int, data: bytes, *, cursor: str | None) -> None:
-        """Save a dispatcher's state for the invocation that continues it."""
+    def save_checkpoint(
+        self, run: RunRecord, generation: int, data: bytes, *, cursor: str | None, claim: bool = False
+    ) -> None:
+        """Save a dispatcher's state for the invocation that continues it; with `claim`, for the
+        invocation saving it, which carries on (a crash of it leaves the checkpoint to a retry)."""
         expires = int((self._clock() + SHARD_RETENTION).timestamp())
         prefix = f"CHECKPOINT#{generation:06d}#"
         with CheckpointChunk.batch_write() as batch:
@@ -248,15 +255,29 @@ class RunStore:
             RunRecord.next_shard.set(int(run.next_shard or 0)),
             RunRecord.skipped_not_due.set(int(run.skipped_not_due or 0)),
         ]
+        if claim:
+            actions += [
+                RunRecord.resumed_generation.set(generation),
+                RunRecord.claimed_until.set(self._clock() + CHECKPOINT_LEASE),
+            ]
         run.update(actions=actions)
 
     def claim_checkpoint(self, run: RunRecord, generation: int) -> bool:
-        """Take checkpoint `generation` for one invocation alone (a repeated message gets False)."""
+        """Take checkpoint `generation` for one invocation alone: False while another holds it (a
+        repeated message), True again once that one's lease has run out (it died)."""
+        now = self._clock()
         try:
             run.update(
-                actions=[RunRecord.resumed_generation.set(generation)],
+                actions=[
+                    RunRecord.resumed_generation.set(generation),
+                    RunRecord.claimed_until.set(now + CHECKPOINT_LEASE),
+                ],
                 condition=(RunRecord.checkpoint_generation == generation)
-                & (RunRecord.resumed_generation < generation),
+                & (
+                    (RunRecord.resumed_generation < generation)
+                    | RunRecord.claimed_until.does_not_exist()
+                    | (RunRecord.claimed_until < now)
+                ),
             )
         except UpdateError as exc:
             if _conditional_failure(exc):
