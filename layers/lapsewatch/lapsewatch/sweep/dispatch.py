@@ -85,13 +85,14 @@ class DomainCollector:
     def to_bytes(self) -> bytes:
         """The collector's state, compressed, for a dispatcher that continues in a new invocation.
 
-        Written a line a domain through a streaming compressor, so that saving it never holds a
-        second, uncompressed copy of every domain."""
+        Written a line of a thousand domains at a time through a streaming compressor, so that
+        saving it never holds a second, uncompressed copy of every domain."""
         compressor = zlib.compressobj(6)
         header = {"listed": self.listed, "invalid": dict(self.invalid)}
         parts = [compressor.compress(_json_line(header))]
-        for domain, (earliest, email_domains) in self._domains.items():
-            parts.append(compressor.compress(_json_line([domain, rfc3339(earliest), email_domains])))
+        entries = ([domain, rfc3339(earliest), names] for domain, (earliest, names) in self._domains.items())
+        for batch in batched(entries, 1000, strict=False):
+            parts.append(compressor.compress(_json_line(batch)))
         parts.append(compressor.flush())
         return b"".join(parts)
 
@@ -101,8 +102,8 @@ class DomainCollector:
         header = json.loads(next(lines))
         collector = cls(listed=header["listed"], invalid=Counter(header["invalid"]))
         for line in lines:
-            domain, earliest, email_domains = json.loads(line)
-            collector._domains[domain] = [parse_time_or_none(earliest), email_domains]
+            for domain, earliest, email_domains in json.loads(line):
+                collector._domains[domain] = [parse_time_or_none(earliest), email_domains]
         return collector
 
 
