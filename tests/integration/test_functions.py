@@ -106,3 +106,4 @@ def test_every_ready_event_is_one_its_function_takes(sweep, deployed):
     for name in ("manual-check.json", "manual-apply.json"):
         parse_manual_event(event(name))
     assert event("approve-run.json")["approve_run"] == event("discard-run.json")["discard_run"]
+    assert event("close-run.json")["close_run"] == event("approve-run.json")["approve_run"]

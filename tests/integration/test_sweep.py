@@ -10,6 +10,7 @@ from lapsewatch.local.rdap_server import DomainAnswer
 from lapsewatch.registry.server import UNVERIFY, Fault
 from lapsewatch.sweep import handlers
 from lapsewatch.sweep.messages import Shard
+from lapsewatch.sweep.finalize import RunStateError
 from lapsewatch.sweep.store import RunStore
 from sweep_harness import user
 
@@ -401,3 +402,23 @@ def test_a_dispatcher_that_dies_while_sending_is_taken_over_by_the_retry(sweep):
     assert run.summary["domains"]["checked"] == 230
     assert run.summary["shards"] == {"count": 115, "done": 115, "dead": 0}
     assert all(sweep.rdap.asked(domain) == 1 for domain in domains)
+
+
+def test_an_operator_closes_a_run_stuck_on_a_lost_shard(sweep):
+    populate(sweep)
+    sweep.configure(LAPSEWATCH_SHARD_SIZE="3")
+    started = sweep.dispatch()
+    source = sweep.shards.source
+    # One shard is lost with the invocation that held it: never written off, never retried.
+    lost = sweep.sqs.receive_message(QueueUrl=source.queue_url, MaxNumberOfMessages=1)["Messages"][0]
+    sweep.sqs.delete_message(QueueUrl=source.queue_url, ReceiptHandle=lost["ReceiptHandle"])
+    sweep.drain()
+    assert sweep.summary(started["run_id"])["status"] == "checking"
+
+    closed = handlers.finalize({"close_run": started["run_id"]}, sweep.runtime)
+
+    assert closed["status"] == "done"
+    assert closed["domains"]["checked"] == 6
+    assert closed["shards"] == {"count": 3, "done": 2, "dead": 0}
+    with pytest.raises(RunStateError):
+        handlers.finalize({"close_run": started["run_id"]}, sweep.runtime)

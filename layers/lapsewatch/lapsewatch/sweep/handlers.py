@@ -123,7 +123,8 @@ def check_batch(event: dict, context, runtime: Runtime) -> PartialItemFailureRes
 
 def finalize(event: dict, runtime: Runtime) -> dict | list[dict]:
     """Finish runs whose shards are done (SQS), or an operator's
-    `{"approve_run": id}`, `{"discard_run": id}` or `{"finish_run": id}`."""
+    `{"approve_run": id}`, `{"discard_run": id}` or `{"close_run": id}` (a run stuck waiting
+    for a shard that was lost)."""
     metrics.add_metric("FinalInvocations", MetricUnit.Count, 1)
     if not isinstance(event, dict):
         raise BadEvent("the event must be a JSON object")
@@ -135,9 +136,10 @@ def finalize(event: dict, runtime: Runtime) -> dict | list[dict]:
     if "discard_run" in event:
         logger.info("operator discarded a held run", extra={"run_id": event["discard_run"]})
         return runtime.finalizer.discard(_run_id(event, "discard_run"))
-    if "finish_run" in event:
-        return _finish(_run_id(event, "finish_run"), runtime)
-    raise BadEvent('expected SQS records, or {"approve_run": id}, {"discard_run": id}, {"finish_run": id}')
+    if "close_run" in event:
+        logger.info("operator closed a stuck run", extra={"run_id": event["close_run"]})
+        return runtime.finalizer.close(_run_id(event, "close_run"))
+    raise BadEvent('expected SQS records, or {"approve_run": id}, {"discard_run": id}, {"close_run": id}')
 
 
 def _finish(run_id: str, runtime: Runtime) -> dict:
