@@ -9,8 +9,8 @@ from lapsewatch.local.lambdas import LocalContext
 from lapsewatch.local.rdap_server import DomainAnswer
 from lapsewatch.registry.server import UNVERIFY, Fault
 from lapsewatch.sweep import handlers
-from lapsewatch.sweep.messages import Shard
 from lapsewatch.sweep.finalize import RunStateError
+from lapsewatch.sweep.messages import Shard
 from lapsewatch.sweep.store import RunStore
 from sweep_harness import user
 
