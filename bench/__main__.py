@@ -1,7 +1,7 @@
 """Run lapsewatch's benchmarks and write docs/benchmarks.md.
 
     .venv/bin/python -m bench                      # all of them (what `make bench` runs)
-    .venv/bin/python -m bench dispatcher|checker|cost|simulator ...
+    .venv/bin/python -m bench dispatcher|checker|cost|simulator|seed ...
 
 Each benchmark prints its figures as it finishes. docs/benchmarks.md is rewritten whole; a
 benchmark not run this time keeps its section (and its date) from the file as it was, read back
@@ -26,7 +26,7 @@ from pathlib import Path
 from bench import ROOT, Result, Target, command
 
 DOC = ROOT / "docs" / "benchmarks.md"
-ORDER = ["dispatcher", "checker", "cost", "simulator"]
+ORDER = ["dispatcher", "checker", "cost", "simulator", "seed"]
 NUMBERS = {name: number for number, name in enumerate(ORDER, start=1)}
 _RESULTS = re.compile(r"<!-- bench-results\n(.*?)\n-->", re.S)
 SIMULATED_DOMAINS = 10_000
@@ -82,6 +82,10 @@ def run(name: str, results: dict[str, Result]) -> Result:
         result = checker.run()
     elif name == "simulator":
         result = simulator()
+    elif name == "seed":
+        from bench import seed
+
+        result = seed.run()
     else:
         from bench import cost
 
