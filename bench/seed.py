@@ -32,7 +32,7 @@ def write_seed(path: Path, lines: int = LINES, seed: int = 11) -> int:
                 "user": f"user{number}",
                 "email": f"user{number}@{domain}",
                 "verified": rng.random() < 0.9,
-                "verified_at": f"20{rng.randrange(15, 26)}-0{rng.randrange(1, 10)}-1{rng.randrange(10)}T00:00:00Z",
+                "verified_at": f"20{rng.randrange(15, 26)}-0{rng.randrange(1, 10)}-1{rng.randrange(10)}T00:00Z",
             }
             out.write(json.dumps(record) + "\n")
     return bad
@@ -82,8 +82,8 @@ def run() -> Result:
         notes=[
             f"{LINES:,} JSON Lines ({size_mb:.0f} MB) written by bench/seed.py: 70% of users at five mailbox "
             f"providers, the rest over 250,000 company domains, 90% verified, one malformed line in every "
-            f"{BAD_EVERY:,}. `RegistryApp.load_seed`, the path `lapsewatch registry serve --seed FILE` takes; "
-            "'well under a minute' is read as under 30 s.",
+            f"{BAD_EVERY:,}. `RegistryApp.load_seed`, the path `lapsewatch registry serve --seed FILE` "
+            "takes; 'well under a minute' is read as under 30 s.",
         ],
         figures={"lines": LINES, "seconds": {where: seconds for where, (seconds, _) in timings.items()}},
     )
