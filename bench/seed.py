@@ -28,7 +28,9 @@ def write_seed(path: Path, lines: int = LINES, seed: int = 11) -> int:
                 bad += 1
                 continue
             domain = rng.choice(providers) if rng.random() < 0.7 else f"company{rng.randrange(250_000)}.com"
-            verified_at = f"{rng.randrange(2015, 2026)}-0{rng.randrange(1, 10)}-1{rng.randrange(10)}T00:00:00Z"
+            verified_at = (
+                f"{rng.randrange(2015, 2026)}-0{rng.randrange(1, 10)}-1{rng.randrange(10)}T00:00:00Z"
+            )
             record = {
                 "user": f"user{number}",
                 "email": f"user{number}@{domain}",
