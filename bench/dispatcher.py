@@ -176,7 +176,7 @@ def _mix(x: int) -> int:
 
 
 class RegistryDouble:
-    """The registry API's listing (RegistryClient's `page` and `iter_email_domains`), made page
+    """The registry API's listing (RegistryClient's `page`, `pages`, `iter_email_domains`), made page
     by page from a seed instead of read from a server: nothing is held between pages, so the
     dispatcher process's memory is the dispatcher's.
 
@@ -211,14 +211,17 @@ class RegistryDouble:
         self.generate_seconds += time.process_time() - started
         return Page(items, str(end) if end < self.rows else None)
 
-    def iter_email_domains(self, limit: int = 500) -> Iterator:
-        cursor = None
+    def pages(self, limit: int = 500, cursor: str | None = None) -> Iterator:
         while True:
             page = self.page(cursor, limit)
-            yield from page.items
+            yield page
             if page.next_cursor is None:
                 return
             cursor = page.next_cursor
+
+    def iter_email_domains(self, limit: int = 500) -> Iterator:
+        for page in self.pages(limit):
+            yield from page.items
 
     # Rows -----------------------------------------------------------------------------------------
     def row(self, index: int):

@@ -48,12 +48,15 @@ class Sweep:
         self.runtime = self.make_runtime()
         return self.runtime
 
-    def make_runtime(self, store: RunStore | None = None) -> Runtime:
+    def make_runtime(self, store: RunStore | None = None, registry_client=None) -> Runtime:
         return Runtime(
             SweepSettings.from_env(self.env),
             provider=RdapProvider(Bootstrap.load(self.bootstrap), rate=1000),
-            registry_client=lambda: RegistryClient(
-                self.registry.url, self.registry.token, retries=2, backoff_factor=0.01, timeout=(2.0, 5.0)
+            registry_client=registry_client
+            or (
+                lambda: RegistryClient(
+                    self.registry.url, self.registry.token, retries=2, backoff_factor=0.01, timeout=(2.0, 5.0)
+                )
             ),
             sqs=self.sqs,
             store=store,

@@ -7,6 +7,7 @@ import pytest
 
 from lapsewatch.local.lambdas import LocalContext
 from lapsewatch.local.rdap_server import DomainAnswer
+from lapsewatch.registry import RegistryClient
 from lapsewatch.registry.server import UNVERIFY, Fault
 from lapsewatch.sweep import handlers
 from lapsewatch.sweep.finalize import RunStateError
@@ -422,3 +423,17 @@ def test_an_operator_closes_a_run_stuck_on_a_lost_shard(sweep):
     assert closed["shards"] == {"count": 3, "done": 2, "dead": 0}
     with pytest.raises(RunStateError):
         handlers.finalize({"close_run": started["run_id"]}, sweep.runtime)
+
+
+def test_a_registry_that_repeats_its_cursors_fails_the_dispatch_instead_of_paging_forever(sweep):
+    from lapsewatch.registry import Page, PermanentRegistryError
+
+    class Looping:
+        def page(self, cursor, limit):
+            return Page([], "same-again")
+
+        pages = RegistryClient.pages
+
+    sweep.runtime = sweep.make_runtime(registry_client=Looping)
+    with pytest.raises(PermanentRegistryError):
+        sweep.dispatch()

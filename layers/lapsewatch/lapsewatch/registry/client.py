@@ -266,17 +266,16 @@ class RegistryClient:
             params["cursor"] = cursor
         return _parse_page(self._call("GET", "/v1/email-domains", params=params))
 
-    def iter_email_domains(self, limit: int = 500) -> Iterator[EmailDomain]:
-        """Every domain with a verified address, one page in memory at a time.
+    def pages(self, limit: int = 500, cursor: str | None = None) -> Iterator[Page]:
+        """The listing page by page, from `cursor` (the start when None) to the end.
 
         Raises PermanentRegistryError if the registry hands out a cursor it handed out before,
         which would otherwise page forever.
         """
         seen: set[str] = set()
-        cursor = None
         while True:
             page = self.page(cursor, limit)
-            yield from page.items
+            yield page
             if page.next_cursor is None:
                 return
             if page.next_cursor in seen:
@@ -285,6 +284,11 @@ class RegistryClient:
                 )
             seen.add(page.next_cursor)
             cursor = page.next_cursor
+
+    def iter_email_domains(self, limit: int = 500) -> Iterator[EmailDomain]:
+        """Every domain with a verified address, one page in memory at a time."""
+        for page in self.pages(limit):
+            yield from page.items
 
     def unverify(self, request: UnverifyRequest, idempotency_key: str) -> UnverifyResult:
         """Ask the registry to unverify; IdempotencyConflict if the key went with another body."""

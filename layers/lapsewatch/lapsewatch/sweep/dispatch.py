@@ -220,15 +220,10 @@ class Dispatcher:
         # Resuming a checkpoint saved after the listing: the domains to send are settled already.
         settled = listing_done and bool(run.checkpoint_generation)
         if not listing_done:
-            registry = self._registry()
-            while True:
-                page = registry.page(cursor, self.page_size)
+            for page in self._registry().pages(self.page_size, cursor):
                 collector.add_all(page.items)
-                cursor = page.next_cursor
-                if cursor is None:
-                    break
-                if time_left() < self.reserve_seconds:
-                    return self._hand_over(run, collector, cursor)
+                if page.next_cursor is not None and time_left() < self.reserve_seconds:
+                    return self._hand_over(run, collector, page.next_cursor)
             if not run.check_all:
                 run.skipped_not_due = collector.keep_due(self.store.schedule(), run.created_at)
         if not settled:
