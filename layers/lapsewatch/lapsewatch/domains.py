@@ -43,7 +43,6 @@ class Target:
     input: str
     domain: str | None
     invalid_reason: str | None = None
-    invalid_kind: str | None = None
 
     @property
     def valid(self) -> bool:
@@ -67,7 +66,7 @@ def parse_target(text: str) -> Target:
     try:
         return Target(text, registrable_domain(text))
     except InvalidDomain as exc:
-        return Target(text, None, str(exc), exc.kind)
+        return Target(text, None, str(exc))
 
 
 def registrable_domain(text: str) -> str:

@@ -7,7 +7,7 @@ never raises for a bad answer: doubt is an Observation with lifecycle `unknown` 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -28,7 +28,6 @@ class Observation:
     error: str | None = None
     # Where the answer came from (the final URL), for the audit trail.
     source: str | None = None
-    detail: dict = field(default_factory=dict)
 
     @classmethod
     def doubt(cls, provider: str, error: str, source: str | None = None) -> Observation:

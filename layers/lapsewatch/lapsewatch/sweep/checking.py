@@ -41,7 +41,6 @@ class ShardOutcome:
     checked: int
     by_lifecycle: dict[str, int]
     unsafe: list[str]
-    recorded: bool  # False when a redelivered shard had been counted already
 
 
 class ShardChecker:
@@ -66,7 +65,7 @@ class ShardChecker:
             raise RunNotFound(f"run {shard.run_id} does not exist")
         if run.status not in ACTIVE_RUN:
             # A late redelivery after the run moved on: its results were counted or written off.
-            return ShardOutcome(shard.run_id, shard.number, 0, {}, [], recorded=False)
+            return ShardOutcome(shard.run_id, shard.number, 0, {}, [])
 
         states = self.store.domain_states(d.domain for d in shard.domains)
         unsafe = frozenset(self.checker.unsafe)
@@ -94,9 +93,7 @@ class ShardChecker:
         updated = self.store.record_shard(shard.run_id, record)
         if updated is not None:
             finish_if_complete(updated, self.store, self.start_final)
-        return ShardOutcome(
-            shard.run_id, shard.number, len(counted), dict(by_lifecycle), unsafe_domains, updated is not None
-        )
+        return ShardOutcome(shard.run_id, shard.number, len(counted), dict(by_lifecycle), unsafe_domains)
 
     def write_off(self, shard: Shard) -> None:
         """Count a shard that failed its last delivery as dead, so its run can still finish."""

@@ -146,7 +146,8 @@ class Decision(Model):
     idempotency_key = UnicodeAttribute()
     verified_before = UTCDateTimeAttribute(null=True)
     evidence = JSONAttribute()
-    # recorded → applied | pending (retried by later runs) | failed (permanent) | discarded
+    # recorded → pending → applied; a call that fails stays pending for the next run. A held
+    # run's decisions that an operator discards → discarded.
     state = UnicodeAttribute(default="recorded")
     emails_unverified = NumberAttribute(null=True)
     replayed = BooleanAttribute(null=True)
@@ -202,9 +203,6 @@ class RunStore:
             return RunRecord.get(run_pk(run_id), "RUN", consistent_read=True)
         except DoesNotExist:
             return None
-
-    def save_run(self, run: RunRecord) -> None:
-        run.save()
 
     def transition(self, run: RunRecord, expected: Iterable[str], new_status: str, **changes) -> bool:
         """Move a run to `new_status` only if it is still in one of `expected`: the guard that
