@@ -51,7 +51,7 @@ class Sweep:
     def make_runtime(self, store: RunStore | None = None, registry_client=None) -> Runtime:
         return Runtime(
             SweepSettings.from_env(self.env),
-            provider=RdapProvider(Bootstrap.load(self.bootstrap), rate=1000),
+            provider=RdapProvider(Bootstrap.load(self.bootstrap), rate=1000, allow_loopback_http=True),
             registry_client=registry_client
             or (
                 lambda: RegistryClient(

@@ -20,6 +20,8 @@ def deployed(sweep, monkeypatch):
     monkeypatch.setenv("LAPSEWATCH_RDAP_BOOTSTRAP", str(sweep.bootstrap))
     monkeypatch.setenv("LAPSEWATCH_RDAP_RATE", "500")
     monkeypatch.setenv("LAPSEWATCH_REGISTRY_TOKEN", sweep.registry.token)
+    # The test's servers speak plain http on loopback, as in `lapsewatch run`.
+    monkeypatch.setenv("LAPSEWATCH_ALLOW_LOOPBACK_HTTP", "true")
 
     def function(logical):
         loaded = LocalFunction(sweep.aws, logical, ROOT)
@@ -107,3 +109,22 @@ def test_every_ready_event_is_one_its_function_takes(sweep, deployed):
         parse_manual_event(event(name))
     assert event("approve-run.json")["approve_run"] == event("discard-run.json")["discard_run"]
     assert event("close-run.json")["close_run"] == event("approve-run.json")["approve_run"]
+
+
+def test_deployed_functions_refuse_plain_http(sweep, deployed, monkeypatch):
+    monkeypatch.delenv("LAPSEWATCH_ALLOW_LOOPBACK_HTTP")
+    sweep.rdap.set_domain("lapsed.test", DomainAnswer.for_lifecycle("redemption"))
+    manual = deployed("ManualFunction")
+
+    result = manual.invoke({"domain": "lapsed.test"})
+
+    assert result["lifecycle"] == "unknown" and "http" in result["reason"]
+    assert sweep.rdap.asked("lapsed.test") == 0
+
+
+def test_a_lambda_function_refuses_the_local_only_settings(sweep, deployed, monkeypatch):
+    from lapsewatch.sweep.settings import SettingsError
+
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "lapsewatch-manual")
+    with pytest.raises(SettingsError, match="local runs"):
+        deployed("ManualFunction")

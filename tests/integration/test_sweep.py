@@ -21,6 +21,10 @@ OLD = datetime(2015, 3, 1, tzinfo=UTC)
 FUTURE = datetime(2027, 9, 1, tzinfo=UTC)
 
 
+def unverify(**counts):
+    return {"requested": 0, "emails_unverified": 0, "failed": 0} | counts
+
+
 def answer(lifecycle, registered_at=OLD, expires_at=FUTURE):
     return DomainAnswer.for_lifecycle(lifecycle, registered_at=registered_at, expires_at=expires_at)
 
@@ -57,13 +61,14 @@ def test_sweep_unverifies_exactly_the_unsafe_domains(sweep):
     populate(sweep)
     summary = sweep.run()
 
-    assert summary["status"] == "done" and not summary["held"]
+    assert summary["status"] == "done" and not summary["held"], summary["held_reason"]
     assert summary["domains"] == {
         "listed": 12,
         "invalid": 2,
         "distinct": 9,
         "skipped_not_due": 0,
         "checked": 9,
+        "refused": 0,
         "dead_lettered": 0,
     }
     assert summary["by_lifecycle"] == {
@@ -77,7 +82,8 @@ def test_sweep_unverifies_exactly_the_unsafe_domains(sweep):
         "unregistered": 1,
     }
     assert summary["unsafe"] == ["deleting.test", "gone.test", "lapsed.test", "newowner.test"]
-    assert summary["unverify"] == {"requested": 4, "emails_unverified": 5, "failed": 0}
+    assert summary["unverify"] == unverify(requested=4, emails_unverified=5)
+    assert summary["held_domains"] == [] and summary["held_reason"] is None
 
     assert sweep.emails("lapsed.test") == {"bob@mail.lapsed.test": False, "bo@Lapsed.TEST": False}
     assert sweep.emails("gone.test") == {"carol@gone.test": False}
@@ -102,7 +108,7 @@ def test_a_second_sweep_changes_nothing(sweep):
 
     assert second["status"] == "done"
     assert second["unsafe"] == []
-    assert second["unverify"] == {"requested": 0, "emails_unverified": 0, "failed": 0}
+    assert second["unverify"] == unverify()
     assert sweep.audit() == audit
 
 
@@ -207,15 +213,16 @@ def test_unverify_calls_that_fail_stay_pending_and_are_made_by_the_next_run(swee
     # More failures than the client retries: every call of this run fails.
     sweep.registry.app.faults.add(UNVERIFY, *[Fault.unavailable()] * 12)
     first = sweep.run()
-    assert first["unverify"] == {"requested": 4, "emails_unverified": 0, "failed": 4}
+    assert first["unverify"] == unverify(requested=4, failed=4)
     assert all(sweep.emails("gone.test").values())
-    assert len(list(RunStore().pending())) == 4
+    assert len(list(RunStore().outstanding())) == 4
 
     second = sweep.run("2026-11-22T03:00:00Z")
-    assert second["unverify"]["failed"] == 0
-    assert second["unverify"]["emails_unverified"] == 5
+    # Yesterday's decisions and today's are the same decisions: one call each.
+    assert second["unverify"] == unverify(requested=4, emails_unverified=5)
     assert not any(sweep.emails("gone.test").values())
-    assert list(RunStore().pending()) == []
+    assert list(RunStore().outstanding()) == []
+    assert len(sweep.audit()) == 4
 
 
 def test_an_outage_answering_404_for_everything_is_held(sweep):
@@ -223,7 +230,8 @@ def test_an_outage_answering_404_for_everything_is_held(sweep):
     summary = sweep.run()
 
     assert summary["status"] == "held" and summary["held"] is True
-    assert "60 unsafe domains" in summary["held_reason"]
+    assert "60 of the 60 domains checked at http://127.0.0.1" in summary["held_reason"]
+    assert summary["held_domains"] == sorted(f"company{i}.test" for i in range(60))
     assert summary["unverify"]["requested"] == 0
     assert sweep.audit() == []
 
@@ -236,7 +244,8 @@ def test_a_tld_that_comes_back_unsafe_at_once_is_held_even_under_the_limit(sweep
     summary = sweep.run()
 
     assert summary["held"] is True
-    assert ".test registry" in summary["held_reason"]
+    assert "12 of the 12 .test domains checked at" in summary["held_reason"]
+    assert len(summary["held_domains"]) == 12
     assert sweep.audit() == []
 
 
@@ -277,7 +286,8 @@ def test_the_breaker_limits_come_from_the_configuration(sweep):
     for i in range(60, 80):
         sweep.seed(user(f"u{i}", f"u{i}@active{i}.example"))
         sweep.rdap.set_domain(f"active{i}.example", answer("active"))
-    # 60 of the 60 .test domains unsafe still trips the TLD guard; raising it is an approve.
+    # 60 of the 80 domains at the one server unsafe still trips the outage guard; raising the
+    # limit does not lift it: an operator's approval does.
     assert sweep.run()["held"] is True
 
 
@@ -347,7 +357,7 @@ def test_a_decision_made_again_with_fresh_evidence_is_not_applied_twice(sweep):
 
     assert second["unsafe"] == ["lapsed.test"]
     assert second["unverify"]["failed"] == 0
-    assert list(RunStore().pending()) == []
+    assert list(RunStore().outstanding()) == []
     assert sweep.audit() == unverified
 
 
@@ -432,8 +442,33 @@ def test_a_registry_that_repeats_its_cursors_fails_the_dispatch_instead_of_pagin
         def page(self, cursor, limit):
             return Page([], "same-again")
 
-        pages = RegistryClient.pages
+        pages, _pages = RegistryClient.pages, RegistryClient._pages
 
     sweep.runtime = sweep.make_runtime(registry_client=Looping)
     with pytest.raises(PermanentRegistryError):
         sweep.dispatch()
+
+
+def test_a_listing_that_never_ends_fails_the_dispatch_across_hand_overs(sweep):
+    from lapsewatch.registry import EmailDomain, Page, PermanentRegistryError
+
+    class Endless:
+        def page(self, cursor, limit):
+            number = int(cursor or 0) + 1
+            return Page([EmailDomain(f"d{number}.test", 1, None)], str(number))
+
+        pages, _pages = RegistryClient.pages, RegistryClient._pages
+
+    sweep.configure(LAPSEWATCH_MAX_LISTING_PAGES="7", LAPSEWATCH_DISPATCH_RESERVE_SECONDS="100000")
+    sweep.runtime = sweep.make_runtime(registry_client=Endless)
+    # Every invocation reads one page and hands over; the seventh page still has a next cursor.
+    started = handlers.dispatch({"time": "2026-11-21T03:00:00Z"}, sweep.runtime, LocalContext("d", 900))
+    assert started["status"] == "continuing"
+    generation = started["generation"]
+    with pytest.raises(PermanentRegistryError, match="the listing did not end"):
+        for _ in range(10):
+            resumed = sweep.runtime.dispatcher.resume(started["run_id"], generation, time_left=lambda: 0)
+            generation = resumed["generation"]
+    assert generation == 6
+    run = RunStore().get_run(started["run_id"])
+    assert run.status == "dispatching" and not run.shard_count

@@ -2,13 +2,17 @@
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lapsewatch.lifecycle import DEFAULT_UNSAFE, Lifecycle
 from lapsewatch.registry import EmailDomain
 from lapsewatch.sweep.dispatch import DomainCollector, plan_shards
-from lapsewatch.sweep.finalize import BreakerLimits, Tally, hold_reason
+from lapsewatch.sweep.checking import place
+from lapsewatch.sweep.finalize import BreakerLimits, Tally, hold_reasons
 from lapsewatch.sweep.handlers import run_id_for
 from lapsewatch.sweep.messages import MessageError, PlannedDomain, Shard, finish_body, parse_finish_body
 from lapsewatch.sweep.schedule import MAX_INTERVAL, RUN_SLACK, is_due, next_check_at
@@ -75,46 +79,117 @@ def test_long_interval_checks_are_spread_over_the_cycle():
     assert max(days.values()) < 2 * min(days.values())
 
 
-def test_breaker_holds_above_the_absolute_limit():
-    tally = Tally(checked=1000)
-    assert hold_reason(tally, 50, BreakerLimits(50, 0.01)) is None
-    assert "51 unsafe domains" in hold_reason(tally, 51, BreakerLimits(50, 0.01))
+VERISIGN = "https://rdap.verisign.com/com/v1/"
+PIR = "https://rdap.publicinterestregistry.org/rdap/"
+IDENTITY = "https://rdap.identitydigital.services/rdap/"
 
 
-def test_breaker_fraction_wins_for_large_runs():
-    tally = Tally(checked=100_000)
-    assert hold_reason(tally, 1000, BreakerLimits(50, 0.01)) is None
-    assert hold_reason(tally, 1001, BreakerLimits(50, 0.01)) is not None
+def decision(domain, service=VERISIGN, addresses=1):
+    return SimpleNamespace(domain=domain, service=service, addresses=addresses)
 
 
-def test_breaker_holds_when_half_of_a_run_comes_back_unsafe():
-    tally = Tally(checked=30)
-    tally.by_tld.update({"com": 10, "org": 10, "net": 10})
-    tally.unsafe_by_tld.update({"com": 5, "org": 5, "net": 5})
-    reason = hold_reason(tally, 15, BreakerLimits(50, 0.01))
-    assert reason is not None and "15 of the 30" in reason
+def tally(checked_by_place, unsafe_by_place=()):
+    """A run's tally from {(tld, service): checked} and {(tld, service): unsafe}."""
+    result = Tally(checked=sum(checked_by_place.values()))
+    result.by_place.update({place(f"x.{t}", s): n for (t, s), n in checked_by_place.items()})
+    result.unsafe_by_place.update({place(f"x.{t}", s): n for (t, s), n in dict(unsafe_by_place).items()})
+    return result
 
 
-def test_breaker_lets_a_small_run_with_a_few_lapses_through():
-    tally = Tally(checked=9)
-    assert hold_reason(tally, 8, BreakerLimits(50, 0.01)) is None
-    tally = Tally(checked=20)
-    assert hold_reason(tally, 9, BreakerLimits(50, 0.01)) is None
+LIMITS = BreakerLimits(50, 0.01, max_addresses_per_domain=100, max_addresses_per_run=1000)
 
 
-def test_breaker_holds_when_one_tld_comes_back_unsafe_at_once():
-    tally = Tally(checked=40)
-    tally.by_tld.update({"com": 30, "test": 10})
-    tally.unsafe_by_tld.update({"test": 10})
-    reason = hold_reason(tally, 10, BreakerLimits(50, 0.01))
-    assert reason is not None and ".test" in reason
+def test_a_few_lapses_go_ahead():
+    decisions = [decision("a.com"), decision("b.org", PIR)]
+    assert hold_reasons(tally({("com", VERISIGN): 500, ("org", PIR): 300}), decisions, LIMITS) == {}
 
 
-def test_breaker_lets_a_few_lapses_in_a_small_tld_through():
-    tally = Tally(checked=24)
-    tally.by_tld.update({"test": 12, "com": 12})
-    tally.unsafe_by_tld.update({"test": 5})
-    assert hold_reason(tally, 5, BreakerLimits(50, 0.01)) is None
+def test_a_domain_with_more_addresses_than_the_limit_waits_alone():
+    decisions = [decision("bigcorp.com", addresses=3000), decision("small.com", addresses=2)]
+    held = hold_reasons(tally({("com", VERISIGN): 100}, {("com", VERISIGN): 2}), decisions, LIMITS)
+    assert set(held) == {"bigcorp.com"}
+    assert "MaxAddressesPerDomain" in held["bigcorp.com"]
+
+
+def test_a_protected_domain_always_waits():
+    limits = BreakerLimits(protected=frozenset({"gmail.com"}))
+    held = hold_reasons(tally({("com", VERISIGN): 100}), [decision("gmail.com")], limits)
+    assert set(held) == {"gmail.com"}
+
+
+def test_an_outage_at_one_service_holds_that_service_and_lets_the_rest_go():
+    decisions = [decision(f"d{i}.io", IDENTITY) for i in range(9)] + [decision("lapsed.com")]
+    checked = {("io", IDENTITY): 9, ("com", VERISIGN): 200}
+    held = hold_reasons(tally(checked, {("io", IDENTITY): 9, ("com", VERISIGN): 1}), decisions, LIMITS)
+    assert set(held) == {f"d{i}.io" for i in range(9)}
+    assert "9 of the 9 domains checked at " + IDENTITY in held["d0.io"]
+
+
+def test_an_outage_of_one_tld_at_a_shared_service_holds_that_tld_only():
+    decisions = [decision(f"d{i}.me", IDENTITY) for i in range(5)] + [decision("x.io", IDENTITY)]
+    checked = {("me", IDENTITY): 5, ("io", IDENTITY): 40}
+    held = hold_reasons(tally(checked, {("me", IDENTITY): 5, ("io", IDENTITY): 1}), decisions, LIMITS)
+    assert set(held) == {f"d{i}.me" for i in range(5)}
+    assert ".me domains" in held["d0.me"]
+
+
+@pytest.mark.parametrize("unsafe, checked", [(1, 1), (2, 2), (1, 2), (2, 40)])
+def test_one_or_two_lapses_at_a_small_service_are_just_lapses(unsafe, checked):
+    decisions = [decision(f"d{i}.gl", "https://rdap.centralnic.com/gl/") for i in range(unsafe)]
+    place_key = ("gl", "https://rdap.centralnic.com/gl/")
+    held = hold_reasons(tally({place_key: checked, ("com", VERISIGN): 100}, {place_key: unsafe}), decisions, LIMITS)
+    assert held == {}
+
+
+def test_more_unsafe_domains_than_the_limit_spread_over_services_hold_the_run():
+    services = [f"https://rdap{i}.example/" for i in range(60)]
+    decisions = [decision(f"d{i}.com", service) for i, service in enumerate(services)]
+    checked = {("com", service): 50 for service in services}
+    held = hold_reasons(tally(checked, {("com", service): 1 for service in services}), decisions, LIMITS)
+    assert set(held) == {d.domain for d in decisions}
+    assert held["d0.com"].startswith("the whole run: 60 unsafe domains")
+
+
+def test_the_fraction_wins_for_large_runs():
+    services = [f"https://rdap{i}.example/" for i in range(1000)]
+    decisions = [decision(f"d{i}.com", service) for i, service in enumerate(services)]
+    checked = {("com", service): 100 for service in services}
+    unsafe = {("com", service): 1 for service in services}
+    assert hold_reasons(tally(checked, unsafe), decisions, LIMITS) == {}
+    assert hold_reasons(tally(checked, unsafe), [*decisions, decision("one-more.com")], LIMITS) != {}
+
+
+def test_too_many_addresses_in_a_run_hold_the_run():
+    decisions = [decision(f"d{i}.com", f"https://rdap{i}.example/", addresses=90) for i in range(12)]
+    checked = {("com", f"https://rdap{i}.example/"): 100 for i in range(12)}
+    held = hold_reasons(tally(checked), decisions, LIMITS)
+    assert len(held) == 12 and "1080 addresses" in held["d0.com"]
+
+
+def test_half_of_a_run_unsafe_across_services_holds_the_run():
+    services = [f"https://rdap{i}.example/" for i in range(15)]
+    decisions = [decision(f"d{i}.com", service) for i, service in enumerate(services)]
+    checked = {("com", service): 2 for service in services}
+    held = hold_reasons(tally(checked, {("com", s): 1 for s in services}), decisions, LIMITS)
+    assert "15 of the 30 domains checked" in held["d0.com"]
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 5), st.integers(1, 5000), st.booleans()), min_size=0, max_size=40
+    )
+)
+def test_no_decision_above_the_address_limit_ever_goes_ahead(rows):
+    services = [f"https://rdap{i}.example/" for i in range(6)]
+    decisions = [
+        decision(f"d{i}.com", services[s], addresses) for i, (s, addresses, _) in enumerate(rows)
+    ]
+    checked = {("com", service): 50 for service in services}
+    unsafe = Counter(("com", services[s]) for s, _, _ in rows)
+    held = hold_reasons(tally(checked, unsafe), decisions, LIMITS)
+    going = [d for d in decisions if d.domain not in held]
+    assert all(d.addresses <= LIMITS.max_addresses_per_domain for d in going)
+    assert sum(d.addresses for d in going) <= LIMITS.max_addresses_per_run
 
 
 def test_shard_round_trips_through_its_body():
@@ -176,3 +251,11 @@ def test_a_collector_survives_a_checkpoint():
     restored = DomainCollector.from_bytes(collector.to_bytes())
     assert list(restored.planned()) == list(collector.planned())
     assert (restored.listed, restored.invalid) == (collector.listed, collector.invalid)
+
+
+def test_the_collector_adds_up_the_addresses_of_each_domain():
+    collector = DomainCollector()
+    collector.add_all([EmailDomain("mail.example.com", 3, NOW), EmailDomain("Example.com", 40, NOW)])
+    (planned,) = collector.planned()
+    assert planned.addresses == 43
+    assert Shard.from_body(Shard("run-1", 0, (planned,)).to_body()).domains == (planned,)

@@ -107,6 +107,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-unverify", metavar="N", type=_count, default=None)
     run.add_argument("--max-unverify-fraction", metavar="F", type=_fraction, default=None)
     run.add_argument("--all", action="store_true", help="check every domain, due or not")
+    run.add_argument(
+        "--state",
+        metavar="DIR",
+        default=None,
+        help="keep the local AWS state (the tables; and the demo registry) in DIR between runs, "
+        "so that consecutive runs behave like consecutive days",
+    )
+    run.add_argument(
+        "--now",
+        metavar="ISO8601",
+        type=_time_arg,
+        default=None,
+        help="the time of the schedule occurrence: the run's id and the functions' clock follow it",
+    )
     run.set_defaults(func=_cmd_run)
 
     registry = commands.add_parser("registry", help="the reference registry")
@@ -165,8 +179,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from lapsewatch.report import check_table
 
     try:
+        # An operator's own machine: plain http to loopback (a test server) is theirs to use.
         settings = ProviderSettings.from_env(
-            provider=args.provider, rdap_bootstrap=args.rdap_bootstrap, rdap_rate=args.rdap_rate
+            provider=args.provider,
+            rdap_bootstrap=args.rdap_bootstrap,
+            rdap_rate=args.rdap_rate,
+            allow_loopback_http=True,
         )
         provider = settings.build()
     except ValueError as exc:

@@ -3,6 +3,7 @@ template.yaml defines, created from its own definitions so that local and deploy
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -54,6 +55,9 @@ class LocalAws:
     template_path: Path
     parameters: Mapping[str, str] = field(default_factory=dict)
     prefix: str = "lapsewatch-local"
+    # Where the tables' items are kept between runs (`lapsewatch run --state DIR`): loaded on
+    # entry, saved on exit. Queues are not kept: a run leaves them empty.
+    state_dir: Path | None = None
 
     def __post_init__(self) -> None:
         self.template = load_template(self.template_path)
@@ -61,6 +65,7 @@ class LocalAws:
         self.arns: dict[str, str] = {}
         self._server: Any = None
         self._saved_env: dict[str, str | None] = {}
+        self._state_loaded = False
 
     def __enter__(self) -> LocalAws:
         from moto.server import ThreadedMotoServer
@@ -82,6 +87,9 @@ class LocalAws:
         try:
             self._reset()
             self._create_resources()
+            if self.state_dir is not None:
+                self._load_tables(self.state_dir)
+                self._state_loaded = True
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -89,6 +97,9 @@ class LocalAws:
 
     def __exit__(self, *exc_info) -> None:
         if self._server is not None:
+            # Saved only over a state that was loaded whole: a failed start keeps the old one.
+            if self.state_dir is not None and self._state_loaded:
+                self._save_tables(self.state_dir)
             self._reset()
             self._server.stop()
             self._server = None
@@ -176,6 +187,35 @@ class LocalAws:
         self.arns[logical] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
+
+    # Kept state ------------------------------------------------------------------------------
+    def _table_file(self, state_dir: Path, logical: str) -> Path:
+        return state_dir / "dynamodb" / f"{logical}.jsonl"
+
+    def _load_tables(self, state_dir: Path) -> None:
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        for logical in self._of_type("AWS::DynamoDB::Table"):
+            path = self._table_file(state_dir, logical)
+            if not path.is_file():
+                continue
+            with path.open(encoding="utf-8") as lines:
+                items = [_decode_item(json.loads(line)) for line in lines if line.strip()]
+            for start in range(0, len(items), 25):
+                requests = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+                dynamodb.batch_write_item(RequestItems={self.names[logical]: requests})
+
+    def _save_tables(self, state_dir: Path) -> None:
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        for logical in self._of_type("AWS::DynamoDB::Table"):
+            path = self._table_file(state_dir, logical)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(".partial")
+            with partial.open("w", encoding="utf-8") as out:
+                for page in dynamodb.get_paginator("scan").paginate(TableName=self.names[logical]):
+                    for item in page["Items"]:
+                        out.write(json.dumps(_encode_item(item), separators=(",", ":")) + "\n")
+            # Whole files only: a run stopped half-way leaves the previous day's state.
+            partial.replace(path)
 
     # Intrinsics --------------------------------------------------------------------------------
     def resolve(self, value: Any) -> Any:
@@ -266,3 +306,38 @@ class SqsSource:
     visibility_timeout: int
     max_receives: int | None
     dead_letter_url: str | None
+
+
+# DynamoDB items as JSON: binary values (the "B" and "BS" types) in base64.
+def _encode_item(item: dict) -> dict:
+    return {name: _encode_value(value) for name, value in item.items()}
+
+
+def _encode_value(value: dict) -> dict:
+    (kind, data), = value.items()
+    if kind == "B":
+        return {"B64": base64.b64encode(data).decode()}
+    if kind == "BS":
+        return {"BS64": [base64.b64encode(d).decode() for d in data]}
+    if kind == "M":
+        return {"M": _encode_item(data)}
+    if kind == "L":
+        return {"L": [_encode_value(v) for v in data]}
+    return value
+
+
+def _decode_item(item: dict) -> dict:
+    return {name: _decode_value(value) for name, value in item.items()}
+
+
+def _decode_value(value: dict) -> dict:
+    (kind, data), = value.items()
+    if kind == "B64":
+        return {"B": base64.b64decode(data)}
+    if kind == "BS64":
+        return {"BS": [base64.b64decode(d) for d in data]}
+    if kind == "M":
+        return {"M": _decode_item(data)}
+    if kind == "L":
+        return {"L": [_decode_value(v) for v in data]}
+    return value

@@ -50,6 +50,11 @@ class SweepOptions:
     max_unverify: int | None = None
     max_unverify_fraction: float | None = None
     check_all: bool = False
+    # Kept between runs (the tables, and the demo registry), so that runs follow each other
+    # like days in AWS.
+    state_dir: Path | None = None
+    # The schedule occurrence: the run's id, and the clock its functions see, start here.
+    now: datetime | None = None
 
 
 def project_root() -> Path:
@@ -70,6 +75,8 @@ def run_sweep_command(args) -> int:
         max_unverify=args.max_unverify,
         max_unverify_fraction=args.max_unverify_fraction,
         check_all=args.all,
+        state_dir=Path(args.state) if args.state else None,
+        now=args.now,
     )
     progress = _Progress(sys.stderr)
     try:
@@ -98,6 +105,15 @@ def run_local_sweep(
         raise SweepError("with --registry-url, set LAPSEWATCH_REGISTRY_TOKEN to the registry's token")
     if options.rdap_bootstrap and not options.rdap_bootstrap.is_file():
         raise SweepError(f"RDAP bootstrap file not found: {options.rdap_bootstrap}")
+    if options.state_dir is not None:
+        try:
+            options.state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SweepError(f"cannot use {options.state_dir} for the state: {exc.strerror}") from None
+    if options.now is not None:
+        occurrence = options.now.astimezone(UTC).replace(microsecond=0)
+    else:
+        occurrence = datetime.now(UTC).replace(second=0, microsecond=0)
 
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lapsewatch-run-")))
@@ -105,22 +121,26 @@ def run_local_sweep(
         bootstrap, rate = options.rdap_bootstrap, options.rdap_rate
         if registry_url is None:
             registry_url, token, demo_bootstrap = stack.enter_context(
-                _demo(workdir, with_rdap=bootstrap is None)
+                _demo(workdir, with_rdap=bootstrap is None, state_dir=options.state_dir)
             )
             if bootstrap is None:
                 bootstrap, rate = demo_bootstrap, rate or DEMO_RDAP_RATE
             log(f"demo registry at {registry_url}")
 
-        aws = stack.enter_context(LocalAws(root / "template.yaml"))
+        aws = stack.enter_context(LocalAws(root / "template.yaml", state_dir=options.state_dir))
         environment = aws.function_environment("DispatcherFunction")
         environment.update(
             LAPSEWATCH_REGISTRY_URL=registry_url,
             LAPSEWATCH_REGISTRY_TOKEN=token or "",
             LAPSEWATCH_REGISTRY_TOKEN_SECRET_ARN="",
             LAPSEWATCH_DRY_RUN="true" if options.dry_run else "false",
+            # The demo's and the tests' servers speak plain http on loopback; deployed, never.
+            LAPSEWATCH_ALLOW_LOOPBACK_HTTP="true",
             POWERTOOLS_TRACE_DISABLED="true",
             POWERTOOLS_DEV="false",
         )
+        if options.now is not None:
+            environment["LAPSEWATCH_LOCAL_NOW"] = occurrence.strftime("%Y-%m-%dT%H:%M:%SZ")
         if bootstrap is not None:
             environment["LAPSEWATCH_RDAP_BOOTSTRAP"] = str(bootstrap)
         if rate is not None:
@@ -153,7 +173,7 @@ def run_local_sweep(
         )
 
         try:
-            started = functions["DispatcherFunction"].invoke(_schedule_event(options.check_all))
+            started = functions["DispatcherFunction"].invoke(_schedule_event(occurrence, options.check_all))
         except Exception as exc:
             raise SweepError(f"the dispatcher failed: {exc}") from exc
         run_id = started["run_id"]
@@ -213,16 +233,15 @@ def _drive(
             poller.join(timeout=60)
 
 
-def _schedule_event(check_all: bool) -> dict:
-    """The event EventBridge's daily rule sends (events/schedule.json), for this minute."""
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
+def _schedule_event(occurrence: datetime, check_all: bool) -> dict:
+    """The event EventBridge's daily rule sends (events/schedule.json) at `occurrence`."""
     event: dict[str, object] = {
         "version": "0",
         "id": secrets.token_hex(16),
         "detail-type": "Scheduled Event",
         "source": "aws.events",
         "account": "000000000000",
-        "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": occurrence.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": "us-east-1",
         "resources": ["arn:aws:events:us-east-1:000000000000:rule/lapsewatch-daily"],
         "detail": {},
@@ -247,16 +266,26 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 
 @contextmanager
-def _demo(workdir: Path, *, with_rdap: bool) -> Iterator[tuple[str, str, Path | None]]:
-    """The reference registry with the demo data set, and a loopback RDAP server for it."""
+def _demo(
+    workdir: Path, *, with_rdap: bool, state_dir: Path | None
+) -> Iterator[tuple[str, str, Path | None]]:
+    """The reference registry with the demo data set, and a loopback RDAP server for it. With a
+    state folder the registry's database is kept there, seeded on the first run only."""
     from lapsewatch.local.rdap_server import DomainAnswer, LoopbackRdap
     from lapsewatch.registry.demo import demo_population
-    from lapsewatch.registry.server import RegistryServer
+    from lapsewatch.registry.server import RegistryApp, RegistryServer
 
     population = demo_population()
+    db_path = (state_dir or workdir) / "registry.sqlite3"
+    token_path = (state_dir or workdir) / "registry-token"
+    first_run = not db_path.exists()
+    if first_run or not token_path.is_file():
+        token_path.write_text(secrets.token_urlsafe(24))
     with ExitStack() as stack:
-        registry = stack.enter_context(RegistryServer())
-        registry.load_seed(json.dumps(record) for record in population.records)
+        app = RegistryApp(db_path, token=token_path.read_text().strip())
+        registry = stack.enter_context(RegistryServer(app))
+        if first_run:
+            registry.load_seed(json.dumps(record) for record in population.records)
         bootstrap = None
         if with_rdap:
             rdap = stack.enter_context(LoopbackRdap())
@@ -287,8 +316,11 @@ def summary_table(summary: dict) -> str:
         ("unverify calls", unverify["requested"]),
         ("addresses unverified", unverify["emails_unverified"]),
         ("unverify calls failed", unverify["failed"]),
-        ("held", summary["held_reason"] if summary["held"] else "no"),
+        ("decisions cancelled (stale)", summary["withheld"]["cancelled"]),
+        ("decisions deferred", summary["withheld"]["deferred"]),
+        ("held", "no" if not summary["held"] else ", ".join(summary["held_domains"])),
     ]
+    rows += [(f"  held: {group['reason']}", ", ".join(group["domains"])) for group in summary["held_groups"]]
     return key_values(rows)
 
 

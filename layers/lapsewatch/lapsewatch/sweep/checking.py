@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from lapsewatch.check import CheckResult, DomainChecker
-from lapsewatch.domains import tld
+from lapsewatch.domains import InvalidDomain, registrable_domain, tld
 from lapsewatch.lifecycle import Lifecycle
 from lapsewatch.registry import decision_key
 from lapsewatch.sweep.messages import PlannedDomain, Shard
@@ -25,9 +25,12 @@ from lapsewatch.sweep.store import (
     ShardRecord,
     shard_sk,
 )
+from lapsewatch.sweep.observability import logger
 from lapsewatch.timefmt import rfc3339
 
 ACTIVE_RUN = ("dispatching", "checking")
+# A checked domain, counted once: (domain, lifecycle, place). None when another shard counted it.
+_Counted = tuple[str, Lifecycle, str | None]
 
 
 class RunNotFound(LookupError):
@@ -41,6 +44,7 @@ class ShardOutcome:
     checked: int
     by_lifecycle: dict[str, int]
     unsafe: list[str]
+    refused: int = 0
 
 
 class ShardChecker:
@@ -67,33 +71,38 @@ class ShardChecker:
             # A late redelivery after the run moved on: its results were counted or written off.
             return ShardOutcome(shard.run_id, shard.number, 0, {}, [])
 
-        states = self.store.domain_states(d.domain for d in shard.domains)
+        planned_domains = [d for d in shard.domains if _registrable(d.domain)]
+        refused = len(shard.domains) - len(planned_domains)
+        states = self.store.domain_states(d.domain for d in planned_domains)
         unsafe = frozenset(self.checker.unsafe)
-        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(shard.domains)))) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(planned_domains)))) as pool:
             verdicts = list(
                 pool.map(
                     lambda planned: self._check_one(shard, planned, states.get(planned.domain), unsafe),
-                    shard.domains,
+                    planned_domains,
                 )
             )
 
         counted = [v for v in verdicts if v is not None]
-        by_lifecycle = Counter(str(lifecycle) for _, lifecycle in counted)
-        by_tld = Counter(tld(domain) for domain, _ in counted)
-        unsafe_domains = sorted(domain for domain, lifecycle in counted if lifecycle in unsafe)
-        unsafe_by_tld = Counter(tld(domain) for domain in unsafe_domains)
+        by_lifecycle = Counter(str(lifecycle) for _, lifecycle, _ in counted)
+        by_place = Counter(place for _, _, place in counted if place)
+        unsafe_domains = sorted(domain for domain, lifecycle, _ in counted if lifecycle in unsafe)
+        unsafe_by_place = Counter(place for _, lifecycle, place in counted if place and lifecycle in unsafe)
         record = ShardRecord(
             sk=shard_sk(shard.number),
             outcome="done",
             checked=len(counted),
+            refused=refused,
             by_lifecycle=dict(by_lifecycle),
-            by_tld=dict(by_tld),
-            unsafe_by_tld=dict(unsafe_by_tld),
+            by_place=dict(by_place),
+            unsafe_by_place=dict(unsafe_by_place),
         )
         updated = self.store.record_shard(shard.run_id, record)
         if updated is not None:
             finish_if_complete(updated, self.store, self.start_final)
-        return ShardOutcome(shard.run_id, shard.number, len(counted), dict(by_lifecycle), unsafe_domains)
+        return ShardOutcome(
+            shard.run_id, shard.number, len(counted), dict(by_lifecycle), unsafe_domains, refused
+        )
 
     def write_off(self, shard: Shard) -> None:
         """Count a shard that failed its last delivery as dead, so its run can still finish."""
@@ -106,14 +115,14 @@ class ShardChecker:
 
     def _check_one(
         self, shard: Shard, planned: PlannedDomain, state: DomainState | None, unsafe: frozenset[Lifecycle]
-    ) -> tuple[str, Lifecycle] | None:
+    ) -> _Counted | None:
         """Check one domain unless this run has already; None when another shard of the run
         counted it (the same domain listed twice), so that it is counted once."""
         if state is not None and state.last_run_id == shard.run_id:
             if state.last_shard != shard.number:
                 return None
             # A redelivery of this shard: the earlier attempt checked and recorded this domain.
-            return planned.domain, Lifecycle(state.lifecycle)
+            return planned.domain, Lifecycle(state.lifecycle), place(planned.domain, state.service)
 
         result = self.checker.check_domain(planned.domain, planned.oldest_verified_at)
         now = self.clock()
@@ -123,7 +132,24 @@ class ShardChecker:
         self.store.save_domain_state(
             updated_state(state, planned, result, now, unsafe=unsafe, run_id=shard.run_id, shard=shard.number)
         )
-        return planned.domain, result.lifecycle
+        return planned.domain, result.lifecycle, place(planned.domain, result.service)
+
+
+def _registrable(domain: str) -> bool:
+    """A garbled or forged shard message may name a public suffix or a name that is not a
+    registrable domain: such a name is refused, never looked up nor unverified."""
+    try:
+        if registrable_domain(domain) == domain:
+            return True
+    except InvalidDomain:
+        pass
+    logger.warning("refused a domain that is not a registrable domain", extra={"domain": domain[:300]})
+    return False
+
+
+def place(domain: str, service: str | None) -> str | None:
+    """Where a domain's answer comes from, as the breaker groups them: its TLD at its service."""
+    return f"{tld(domain)} {service}" if service else None
 
 
 def finish_if_complete(run: RunRecord, store: RunStore, start_final: Callable[[str], None]) -> bool:
@@ -143,6 +169,8 @@ def decision_for(run_id: str, planned: PlannedDomain, result: CheckResult, now: 
     return Decision(
         run_id=run_id,
         domain=planned.domain,
+        addresses=planned.addresses,
+        service=result.service,
         lifecycle=str(result.lifecycle),
         idempotency_key=decision_key(
             planned.domain, str(result.lifecycle), registered_at, planned.oldest_verified_at
@@ -191,6 +219,7 @@ def updated_state(
     state.unsafe = result.unsafe
     state.reason = result.reason
     state.provider = result.provider
+    state.service = result.service
     state.error = result.error
     state.last_checked_at = now
     if result.lifecycle is Lifecycle.UNKNOWN:

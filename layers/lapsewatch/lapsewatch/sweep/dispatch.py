@@ -13,6 +13,7 @@ from itertools import batched, islice
 
 from lapsewatch.domains import InvalidDomain, registrable_domain
 from lapsewatch.registry import EmailDomain, RegistryClient
+from lapsewatch.registry.client import DEFAULT_MAX_PAGES
 from lapsewatch.sweep.checking import finish_if_complete
 from lapsewatch.sweep.messages import PlannedDomain, Shard
 from lapsewatch.sweep.queues import ShardQueue
@@ -22,6 +23,7 @@ from lapsewatch.timefmt import parse_time_or_none, rfc3339
 
 _EARLIEST = 0
 _EMAIL_DOMAINS = 1
+_ADDRESSES = 2
 
 
 @dataclass
@@ -29,11 +31,15 @@ class DomainCollector:
     """Distinct registrable domains from the registry's listing.
 
     Memory grows with the number of distinct domains, never with the number of addresses:
-    each domain keeps its earliest verification time and a few of its raw email domains.
+    each domain keeps its earliest verification time, a few of its raw email domains and how
+    many verified addresses it has.
     """
 
     listed: int = 0
     invalid: Counter = field(default_factory=Counter)
+    # Listing pages read so far, across the invocations of a run: the budget that stops a
+    # registry whose listing never ends.
+    pages: int = 0
     _domains: dict[str, list] = field(default_factory=dict)
 
     def add(self, item: EmailDomain) -> None:
@@ -47,8 +53,9 @@ class DomainCollector:
         if entry is None:
             # Lists, not sets: at a million addresses the per-domain overhead is the dispatcher's
             # memory, and a list of a few names costs a third of a set.
-            self._domains[registrable] = [item.oldest_verified_at, [item.domain]]
+            self._domains[registrable] = [item.oldest_verified_at, [item.domain], item.verified_emails]
             return
+        entry[_ADDRESSES] += item.verified_emails
         earliest = entry[_EARLIEST]
         if item.oldest_verified_at and (earliest is None or item.oldest_verified_at < earliest):
             entry[_EARLIEST] = item.oldest_verified_at
@@ -70,8 +77,8 @@ class DomainCollector:
 
     def planned(self) -> Iterator[PlannedDomain]:
         for domain in sorted(self._domains):
-            earliest, email_domains = self._domains[domain]
-            yield PlannedDomain(domain, earliest, tuple(sorted(email_domains)))
+            earliest, email_domains, addresses = self._domains[domain]
+            yield PlannedDomain(domain, earliest, tuple(sorted(email_domains)), addresses)
 
     def keep_due(self, schedule: Iterable[tuple[str, datetime | None]], run_at: datetime) -> int:
         """Drop the domains that `schedule` (domain, next check) says are not due by `run_at`;
@@ -88,9 +95,12 @@ class DomainCollector:
         Written a line of a thousand domains at a time through a streaming compressor, so that
         saving it never holds a second, uncompressed copy of every domain."""
         compressor = zlib.compressobj(6)
-        header = {"listed": self.listed, "invalid": dict(self.invalid)}
+        header = {"listed": self.listed, "invalid": dict(self.invalid), "pages": self.pages}
         parts = [compressor.compress(_json_line(header))]
-        entries = ([domain, rfc3339(earliest), names] for domain, (earliest, names) in self._domains.items())
+        entries = (
+            [domain, rfc3339(earliest), names, addresses]
+            for domain, (earliest, names, addresses) in self._domains.items()
+        )
         for batch in batched(entries, 1000, strict=False):
             parts.append(compressor.compress(_json_line(batch)))
         parts.append(compressor.flush())
@@ -100,10 +110,10 @@ class DomainCollector:
     def from_bytes(cls, data: bytes) -> DomainCollector:
         lines = iter(zlib.decompress(data).splitlines())
         header = json.loads(next(lines))
-        collector = cls(listed=header["listed"], invalid=Counter(header["invalid"]))
+        collector = cls(listed=header["listed"], invalid=Counter(header["invalid"]), pages=header["pages"])
         for line in lines:
-            for domain, earliest, email_domains in json.loads(line):
-                collector._domains[domain] = [parse_time_or_none(earliest), email_domains]
+            for domain, earliest, email_domains, addresses in json.loads(line):
+                collector._domains[domain] = [parse_time_or_none(earliest), email_domains, addresses]
         return collector
 
 
@@ -146,6 +156,7 @@ class Dispatcher:
         shard_size: int,
         page_size: int,
         dry_run: bool,
+        max_pages: int = DEFAULT_MAX_PAGES,
         reserve_seconds: float = DEFAULT_RESERVE_SECONDS,
     ) -> None:
         self._registry = registry
@@ -157,6 +168,7 @@ class Dispatcher:
         self.shard_size = shard_size
         self.page_size = page_size
         self.dry_run = dry_run
+        self.max_pages = max_pages
         self.reserve_seconds = reserve_seconds
 
     def start(
@@ -220,7 +232,11 @@ class Dispatcher:
         # Resuming a checkpoint saved after the listing: the domains to send are settled already.
         settled = listing_done and bool(run.checkpoint_generation)
         if not listing_done:
-            for page in self._registry().pages(self.page_size, cursor):
+            # The budget spans the run's invocations: a listing that never ends fails the
+            # dispatch, and a run that never dispatches unverifies nothing.
+            budget = self.max_pages - collector.pages
+            for page in self._registry().pages(self.page_size, cursor, max_pages=budget):
+                collector.pages += 1
                 collector.add_all(page.items)
                 if page.next_cursor is not None and time_left() < self.reserve_seconds:
                     return self._hand_over(run, collector, page.next_cursor)

@@ -1,36 +1,39 @@
-"""The final step of a run: decide whether it may act, have the registry unverify, summarise.
+"""The final step of a run: weigh its decisions, hold what looks wrong, apply the rest, summarise.
 
-The circuit breaker stands between the checks and the registry. A run unverifies nothing, and
-is held until an operator approves or discards it, when it finds more unsafe domains than
-`max(max_unverify, max_unverify_fraction x checked)`, or when the unsafe look like an outage
-rather than lapses even below that limit: half or more of all the domains it checked, or 90%
-of one TLD's. Real lapses trickle in (a few in a thousand); a flood means a registry answering
-404 for everything, and must never unverify a whole TLD.
+The breaker stands between the checks and the registry, and holds narrowly: a decision that
+waits for an operator's approval waits alone or with its group, and the rest of the run goes
+ahead. What waits, and why:
+
+- a protected domain (a large mailbox provider, bundled, plus the operator's own list);
+- a domain with more verified addresses than `max_addresses_per_domain`: one false answer
+  about a big domain would lock out more people than a year of real lapses;
+- every decision of a place whose answers look like an outage rather than lapses: at least
+  `OUTAGE_MIN_UNSAFE` unsafe and at least `OUTAGE_SHARE` of what was checked there, where a
+  place is one status service (an RDAP bootstrap base URL), or one TLD at it. One or two lapses
+  at a service that serves one or two of our domains are just lapses;
+- everything else too, when what is left still looks like an anomaly spread over services: more
+  unsafe domains than `max(max_unverify, max_unverify_fraction x checked)`, half or more of the
+  domains checked, or more addresses than `max_addresses_per_run`.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from lapsewatch.registry import (
-    IdempotencyConflict,
-    RegistryClient,
-    RegistryError,
-    UnverifyRequest,
-    UnverifyResult,
-)
+from lapsewatch.sweep.apply import ApplyCounts, Applier
+from lapsewatch.sweep.checking import place
 from lapsewatch.sweep.store import Decision, RunRecord, RunStore
 from lapsewatch.timefmt import rfc3339
 
-# The outage guards apply from this many domains checked (in the run, or of one TLD)...
-OUTAGE_GUARD_MIN_CHECKED = 10
-# ...when at least this share of all of them, or of one TLD's, came back unsafe.
+OUTAGE_MIN_UNSAFE = 3
+OUTAGE_SHARE = 0.9
 RUN_OUTAGE_SHARE = 0.5
-TLD_OUTAGE_SHARE = 0.9
+# The run-wide share rule applies from this many domains checked.
+RUN_OUTAGE_MIN_CHECKED = 10
 
 
 class RunStateError(RuntimeError):
@@ -41,39 +44,118 @@ class RunStateError(RuntimeError):
 class BreakerLimits:
     max_unverify: int = 50
     max_unverify_fraction: float = 0.01
+    max_addresses_per_domain: int = 100
+    max_addresses_per_run: int = 1000
+    protected: frozenset[str] = frozenset()
 
     def limit(self, checked: int) -> int:
         return max(self.max_unverify, math.floor(self.max_unverify_fraction * checked))
+
+    def to_dict(self) -> dict:
+        return {
+            "max_unverify": self.max_unverify,
+            "max_unverify_fraction": self.max_unverify_fraction,
+            "max_addresses_per_domain": self.max_addresses_per_domain,
+            "max_addresses_per_run": self.max_addresses_per_run,
+            "protected_domains": len(self.protected),
+        }
 
 
 @dataclass(slots=True)
 class Tally:
     checked: int = 0
+    refused: int = 0
     by_lifecycle: Counter = field(default_factory=Counter)
-    by_tld: Counter = field(default_factory=Counter)
-    unsafe_by_tld: Counter = field(default_factory=Counter)
+    by_place: Counter = field(default_factory=Counter)
+    unsafe_by_place: Counter = field(default_factory=Counter)
     dead_domains: list[str] = field(default_factory=list)
 
 
-def hold_reason(tally: Tally, unsafe_count: int, limits: BreakerLimits) -> str | None:
+def hold_reasons(tally: Tally, decisions: Iterable[Decision], limits: BreakerLimits) -> dict[str, str]:
+    """The decisions that must wait for an operator: {domain: why}. Domains held for the same
+    reason form one group."""
+    decisions = list(decisions)
+    held: dict[str, str] = {}
+    for decision in decisions:
+        if decision.domain in limits.protected:
+            held[decision.domain] = "protected domains (large mailbox providers) wait for an operator"
+        elif int(decision.addresses or 0) > limits.max_addresses_per_domain:
+            held[decision.domain] = (
+                f"more than {limits.max_addresses_per_domain} verified addresses at one domain "
+                "(MaxAddressesPerDomain)"
+            )
+
+    outages, outage_checked = _outages(tally)
+    for decision in decisions:
+        where = place(decision.domain, decision.service)
+        if decision.domain in held or where is None:
+            continue
+        service_reason = outages.get(where.split(" ", 1)[1])
+        reason = service_reason or outages.get(where)
+        if reason:
+            held[decision.domain] = reason
+
+    rest = [d for d in decisions if d.domain not in held]
+    run_reason = _run_reason(tally, rest, limits, checked=tally.checked - outage_checked)
+    if run_reason:
+        held |= dict.fromkeys((d.domain for d in rest), f"the whole run: {run_reason}")
+    return held
+
+
+def _outages(tally: Tally) -> tuple[dict[str, str], int]:
+    """Places and services whose answers look like an outage: {place or service: why}, and how
+    many domains were checked there."""
+    by_service: Counter = Counter()
+    unsafe_by_service: Counter = Counter()
+    for where, checked in tally.by_place.items():
+        service = where.split(" ", 1)[1]
+        by_service[service] += checked
+        unsafe_by_service[service] += tally.unsafe_by_place.get(where, 0)
+
+    outages: dict[str, str] = {}
+    outage_checked = 0
+    for service, checked in sorted(by_service.items()):
+        unsafe = unsafe_by_service[service]
+        if _looks_like_outage(unsafe, checked):
+            outages[service] = (
+                f"{unsafe} of the {checked} domains checked at {service} came back unsafe: "
+                "that looks like an outage of that server, not lapses"
+            )
+            outage_checked += checked
+    for where, checked in sorted(tally.by_place.items()):
+        suffix, service = where.split(" ", 1)
+        unsafe = tally.unsafe_by_place.get(where, 0)
+        if service not in outages and _looks_like_outage(unsafe, checked):
+            outages[where] = (
+                f"{unsafe} of the {checked} .{suffix} domains checked at {service} came back unsafe: "
+                f"that looks like an outage of .{suffix} at that server, not lapses"
+            )
+            outage_checked += checked
+    return outages, outage_checked
+
+
+def _looks_like_outage(unsafe: int, checked: int) -> bool:
+    return unsafe >= OUTAGE_MIN_UNSAFE and unsafe >= OUTAGE_SHARE * checked
+
+
+def _run_reason(tally: Tally, rest: list[Decision], limits: BreakerLimits, *, checked: int) -> str | None:
     limit = limits.limit(tally.checked)
-    if unsafe_count > limit:
+    if len(rest) > limit:
         return (
-            f"{unsafe_count} unsafe domains is more than the limit of {limit} "
+            f"{len(rest)} unsafe domains is more than the limit of {limit} "
             f"(max({limits.max_unverify}, {limits.max_unverify_fraction:g} x {tally.checked} checked))"
         )
-    if tally.checked >= OUTAGE_GUARD_MIN_CHECKED and unsafe_count >= RUN_OUTAGE_SHARE * tally.checked:
+    if checked >= RUN_OUTAGE_MIN_CHECKED and len(rest) >= RUN_OUTAGE_SHARE * checked:
         return (
-            f"{unsafe_count} of the {tally.checked} domains checked came back unsafe: "
+            f"{len(rest)} of the {checked} domains checked came back unsafe: "
             "that looks like an outage, not lapses"
         )
-    for suffix, checked in sorted(tally.by_tld.items()):
-        unsafe = tally.unsafe_by_tld.get(suffix, 0)
-        if checked >= OUTAGE_GUARD_MIN_CHECKED and unsafe >= TLD_OUTAGE_SHARE * checked:
-            return (
-                f"{unsafe} of the {checked} .{suffix} domains checked came back unsafe: "
-                f"that looks like an outage at the .{suffix} registry, not lapses"
-            )
+    addresses = sum(int(d.addresses or 0) for d in rest)
+    if addresses > limits.max_addresses_per_run:
+        return (
+            f"{addresses} addresses would be unverified, more than {limits.max_addresses_per_run} "
+            "(MaxAddressesPerRun)"
+        )
     return None
 
 
@@ -82,31 +164,23 @@ class Finalizer:
         self,
         *,
         store: RunStore,
-        registry: Callable[[], RegistryClient],
+        applier: Applier,
         limits: BreakerLimits,
         clock: Callable[[], datetime],
         emit: Callable[[dict], None] = lambda summary: None,
     ) -> None:
         self.store = store
-        # The registry client is built on first use: a held or dry run never needs its token.
-        self._registry_factory = registry
-        self._registry: RegistryClient | None = None
+        self.applier = applier
         self.limits = limits
         self.clock = clock
         self.emit = emit
-
-    @property
-    def registry(self) -> RegistryClient:
-        if self._registry is None:
-            self._registry = self._registry_factory()
-        return self._registry
 
     def finish(self, run_id: str) -> dict:
         """The final step for a run whose shards are all done; safe to repeat."""
         run = self._run(run_id)
         if run.status != "finalizing":
-            return run.summary or summarize(run, self._tally(run_id), [], _zero())
-        return self._finish(run, approved=False)
+            return run.summary or self._summary(run, list(self.store.decisions(run_id)), ApplyCounts())
+        return self._finish(run)
 
     def close(self, run_id: str) -> dict:
         """An operator's end to a run stuck waiting for shards (one lost with the invocation that
@@ -116,15 +190,23 @@ class Finalizer:
             raise RunStateError(f"run {run_id} is {run.status}, not waiting for shards: nothing to close")
         if not self.store.transition(run, ("checking",), "finalizing"):
             raise RunStateError(f"run {run_id} changed state while closing it; look again")
-        return self._finish(run, approved=False)
+        return self._finish(run)
 
     def approve(self, run_id: str) -> dict:
+        """Send a held run's held decisions, each re-checked against its domain's latest state."""
         run = self._run(run_id)
         if run.status != "held":
             raise RunStateError(f"run {run_id} is {run.status}, not held: nothing to approve")
-        if not self.store.transition(run, ("held",), "finalizing", held_reason=None):
+        if not self.store.transition(run, ("held",), "finalizing"):
             raise RunStateError(f"run {run_id} changed state while approving it; look again")
-        return self._finish(run, approved=True)
+        decisions = list(self.store.decisions(run_id))
+        approved = [d for d in decisions if d.state == "held"]
+        for decision in approved:
+            # A dry run's approval sends nothing: its decisions go back to being a record.
+            decision.state = "recorded" if run.dry_run else "pending"
+            self.store.save_decision(decision)
+        counts = ApplyCounts() if run.dry_run else self.applier.apply(approved)
+        return self._settle(run, decisions, ApplyCounts.from_summary(run.summary) + counts, "done")
 
     def discard(self, run_id: str) -> dict:
         run = self._run(run_id)
@@ -132,74 +214,53 @@ class Finalizer:
             raise RunStateError(f"run {run_id} is {run.status}, not held: nothing to discard")
         decisions = list(self.store.decisions(run_id))
         for decision in decisions:
-            decision.state = "discarded"
-            self.store.save_decision(decision)
-        summary = summarize(run, self._tally(run_id), decisions, _zero(), status="discarded")
+            if decision.state == "held":
+                decision.state, decision.settled_at = "discarded", self.clock()
+                self.store.save_decision(decision)
+        summary = self._summary(run, decisions, ApplyCounts.from_summary(run.summary), status="discarded")
         if not self.store.transition(run, ("held",), "discarded", finished_at=self.clock(), summary=summary):
             raise RunStateError(f"run {run_id} changed state while discarding it; look again")
         return summary
 
-    def _finish(self, run: RunRecord, *, approved: bool) -> dict:
-        tally = self._tally(run.run_id)
+    def _finish(self, run: RunRecord) -> dict:
         decisions = list(self.store.decisions(run.run_id))
-        if not approved:
-            reason = hold_reason(tally, len(decisions), self.limits)
-            if reason:
-                summary = summarize(run, tally, decisions, _zero(), status="held", held_reason=reason)
-                self.store.transition(run, ("finalizing",), "held", held_reason=reason, summary=summary)
-                self.emit(summary)
-                return summary
+        recorded = [d for d in decisions if d.state == "recorded"]
+        held = hold_reasons(self._tally(run.run_id), recorded, self.limits)
+        queued = []
+        for decision in recorded:
+            if decision.domain in held:
+                decision.state, decision.hold_reason = "held", held[decision.domain]
+            elif not run.dry_run:
+                decision.state = "pending"
+                queued.append(decision)
+            else:
+                continue
+            self.store.save_decision(decision)
 
-        unverify = _zero()
-        if not run.dry_run:
-            unverify = self._apply(decisions)
-        status = "done"
-        summary = summarize(run, tally, decisions, unverify, status=status)
-        self.store.transition(run, ("finalizing",), status, finished_at=self.clock(), summary=summary)
+        counts = ApplyCounts() if run.dry_run else self.applier.apply(self._outstanding(queued))
+        status = "held" if held else "done"
+        return self._settle(run, decisions, counts, status)
+
+    def _settle(self, run: RunRecord, decisions: list[Decision], counts: ApplyCounts, status: str) -> dict:
+        summary = self._summary(run, decisions, counts, status=status)
+        changes = {"summary": summary, "held_reason": summary["held_reason"]}
+        if status != "held":
+            changes["finished_at"] = self.clock()
+        self.store.transition(run, ("finalizing",), status, **changes)
         self.emit(summary)
         return summary
 
-    def _apply(self, decisions: list[Decision]) -> dict:
-        """Queue this run's decisions with those still pending from earlier runs, and make the
-        calls. A call that fails stays pending for the next run: never dropped."""
-        for decision in decisions:
-            if decision.state == "recorded":
-                self.store.add_pending(decision)
-                decision.state = "pending"
-                self.store.save_decision(decision)
-        by_key = {(d.domain, d.idempotency_key): d for d in decisions}
-        counts = _zero()
-        for pending in list(self.store.pending()):
-            counts["requested"] += 1
-            pending.attempts = (pending.attempts or 0) + 1
-            request = UnverifyRequest(
-                domain=pending.domain,
-                reason=pending.lifecycle,
-                evidence=pending.evidence,
-                include_subdomains=True,
-                verified_before=pending.verified_before,
-            )
-            try:
-                result = self.registry.unverify(request, pending.idempotency_key)
-            except IdempotencyConflict:
-                # The registry has this decision under its key already, with the evidence of an
-                # earlier check: it was applied then. Nothing new to do.
-                result = UnverifyResult(unverified=0, replayed=True)
-            except RegistryError as exc:
-                counts["failed"] += 1
-                pending.error = str(exc)
-                self.store.save_decision(pending)
-                continue
-            counts["emails_unverified"] += result.unverified
-            self.store.remove_pending(pending)
-            own = by_key.get((pending.domain, pending.idempotency_key))
-            if own is not None:
-                own.state = "applied"
-                own.emails_unverified = result.unverified
-                own.replayed = result.replayed
-                own.attempts = pending.attempts
-                self.store.save_decision(own)
-        return counts
+    def _outstanding(self, queued: list[Decision]) -> list[Decision]:
+        """This run's queued decisions and every earlier one still pending, each once, oldest first."""
+        mine = {(d.pk, d.sk): d for d in queued}
+        earlier = [d for d in self.store.outstanding() if (d.pk, d.sk) not in mine]
+        return sorted([*earlier, *queued], key=lambda d: d.decided_at)
+
+    def _summary(
+        self, run: RunRecord, decisions: list[Decision], counts: ApplyCounts, *, status: str | None = None
+    ) -> dict:
+        settings = {**self.limits.to_dict(), "pending_recheck_days": self.applier.recheck_after.days}
+        return summarize(run, self._tally(run.run_id), decisions, counts, settings, status=status)
 
     def _run(self, run_id: str) -> RunRecord:
         run = self.store.get_run(run_id)
@@ -214,9 +275,10 @@ class Finalizer:
                 tally.dead_domains.extend(str(domain) for domain in shard.domains or [])
                 continue
             tally.checked += int(shard.checked or 0)
+            tally.refused += int(shard.refused or 0)
             tally.by_lifecycle.update(_counts(shard.by_lifecycle))
-            tally.by_tld.update(_counts(shard.by_tld))
-            tally.unsafe_by_tld.update(_counts(shard.unsafe_by_tld))
+            tally.by_place.update(_counts(shard.by_place))
+            tally.unsafe_by_place.update(_counts(shard.unsafe_by_place))
         return tally
 
 
@@ -225,44 +287,49 @@ def _counts(attribute) -> dict[str, int]:
     return {key: int(value) for key, value in data.items()}
 
 
-def _zero() -> dict:
-    return {"requested": 0, "emails_unverified": 0, "failed": 0}
-
-
 def summarize(
     run: RunRecord,
     tally: Tally,
     decisions: list[Decision],
-    unverify: dict,
+    counts: ApplyCounts,
+    settings: dict,
     *,
     status: str | None = None,
-    held_reason: str | None = None,
 ) -> dict:
     """The run summary: what `lapsewatch run --json` prints and the dashboard charts."""
     status = status or run.status
     invalid_reasons = run.invalid_reasons.as_dict() if run.invalid_reasons else {}
+    groups: dict[str, list[str]] = {}
+    for decision in sorted(decisions, key=lambda d: d.domain):
+        if decision.state == "held":
+            groups.setdefault(decision.hold_reason or "held", []).append(decision.domain)
     return {
         "run_id": run.run_id,
         "status": status,
         "dry_run": bool(run.dry_run),
-        "held": status == "held",
-        "held_reason": held_reason if status == "held" else None,
+        "held": bool(groups),
+        "held_domains": sorted(domain for domains in groups.values() for domain in domains),
+        "held_reason": "; ".join(groups) or None,
+        "held_groups": [{"reason": reason, "domains": domains} for reason, domains in groups.items()],
         "domains": {
             "listed": int(run.listed or 0),
             "invalid": int(run.invalid or 0),
             "distinct": int(run.distinct or 0),
             "skipped_not_due": int(run.skipped_not_due or 0),
             "checked": tally.checked,
+            "refused": tally.refused,
             "dead_lettered": len(tally.dead_domains),
         },
         "invalid_reasons": {key: int(value) for key, value in invalid_reasons.items()},
         "by_lifecycle": dict(sorted(tally.by_lifecycle.items())),
         "unsafe": sorted(d.domain for d in decisions),
-        "unverify": dict(unverify),
+        "unverify": counts.unverify(),
+        "withheld": counts.withheld(),
         "shards": {
             "count": int(run.shard_count or 0),
             "done": int(run.shards_done or 0),
             "dead": int(run.shards_dead or 0),
         },
+        "settings": settings,
         "started_at": rfc3339(run.created_at),
     }

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from lapsewatch.check import DomainChecker
-from lapsewatch.registry import IdempotencyConflict, RegistryClient, RegistryError, UnverifyRequest
+from lapsewatch.sweep.apply import Applier
 from lapsewatch.sweep.checking import decision_for, updated_state
 from lapsewatch.sweep.messages import PlannedDomain
 from lapsewatch.sweep.store import RunStore
@@ -25,12 +25,12 @@ class ManualCheck:
         *,
         checker: DomainChecker,
         store: RunStore,
-        registry: Callable[[], RegistryClient],
+        applier: Applier,
         clock: Callable[[], datetime],
     ) -> None:
         self.checker = checker
         self.store = store
-        self._registry = registry
+        self.applier = applier
         self.clock = clock
 
     def handle(self, event: dict) -> dict:
@@ -57,23 +57,19 @@ class ManualCheck:
         return response
 
     def _unverify(self, decision) -> dict:
-        request = UnverifyRequest(
-            domain=decision.domain,
-            reason=decision.lifecycle,
-            evidence={**decision.evidence, "trigger": "manual"},
-            include_subdomains=True,
-            verified_before=decision.verified_before,
-        )
-        try:
-            result = self._registry().unverify(request, decision.idempotency_key)
-        except IdempotencyConflict:
-            # This decision was applied before, under the same key.
-            return {"emails_unverified": 0, "replayed": True, "pending": False}
-        except RegistryError as exc:
-            # Not dropped: the next run's final step makes the call again.
-            self.store.add_pending(decision)
-            return {"emails_unverified": 0, "replayed": False, "pending": True, "error": str(exc)}
-        return {"emails_unverified": result.unverified, "replayed": result.replayed, "pending": False}
+        decision.evidence = {**decision.evidence, "trigger": "manual"}
+        # Recorded as pending first: a call that fails is made again by the next run's final step.
+        decision.state = "pending"
+        self.store.record_decision(decision)
+        self.applier.apply([decision])
+        answer = {
+            "emails_unverified": int(decision.emails_unverified or 0),
+            "replayed": bool(decision.replayed),
+            "pending": decision.state == "pending",
+        }
+        if decision.error:
+            answer["error"] = decision.error
+        return answer
 
 
 def parse_manual_event(event: object) -> tuple[str, datetime | None, bool]:

@@ -18,12 +18,15 @@ class PlannedDomain:
     domain: str
     oldest_verified_at: datetime | None = None
     email_domains: tuple[str, ...] = ()
+    # Verified addresses under the domain, as the registry counted them: what a decision weighs.
+    addresses: int = 0
 
     def to_json(self) -> dict:
         return {
             "domain": self.domain,
             "oldest_verified_at": rfc3339(self.oldest_verified_at),
             "email_domains": list(self.email_domains),
+            "addresses": self.addresses,
         }
 
     @classmethod
@@ -31,10 +34,14 @@ class PlannedDomain:
         if not isinstance(data, dict) or not isinstance(data.get("domain"), str):
             raise MessageError(f"not a planned domain: {data!r:.200}")
         email_domains = data.get("email_domains") or []
+        addresses = data.get("addresses", 0)
+        if not isinstance(addresses, int) or isinstance(addresses, bool) or addresses < 0:
+            raise MessageError(f"not a count of addresses: {addresses!r:.50}")
         return cls(
             domain=data["domain"],
             oldest_verified_at=parse_time_or_none(data.get("oldest_verified_at")),
             email_domains=tuple(d for d in email_domains if isinstance(d, str)),
+            addresses=addresses,
         )
 
 

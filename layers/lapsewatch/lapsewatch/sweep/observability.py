@@ -36,5 +36,9 @@ def emit_run_summary(summary: dict) -> None:
     metrics.add_metric("UnverifyRequested", MetricUnit.Count, summary["unverify"]["requested"])
     metrics.add_metric("EmailsUnverified", MetricUnit.Count, summary["unverify"]["emails_unverified"])
     metrics.add_metric("UnverifyFailed", MetricUnit.Count, summary["unverify"]["failed"])
+    metrics.add_metric("UnverifyCancelled", MetricUnit.Count, summary["withheld"]["cancelled"])
+    metrics.add_metric("UnverifyDeferred", MetricUnit.Count, summary["withheld"]["deferred"])
+    metrics.add_metric("DecisionsHeld", MetricUnit.Count, len(summary["held_domains"]))
+    metrics.add_metric("DomainsRefused", MetricUnit.Count, summary["domains"]["refused"])
     for lifecycle, count in summary["by_lifecycle"].items():
         metrics.add_metric(f"Lifecycle_{lifecycle}", MetricUnit.Count, count)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache, cached_property
 
 import boto3
@@ -19,6 +19,7 @@ from lapsewatch.providers import StatusProvider
 from lapsewatch.registry import RegistryClient
 from lapsewatch.registry.token import registry_token
 from lapsewatch.sweep import store as store_module
+from lapsewatch.sweep.apply import Applier
 from lapsewatch.sweep.checking import ShardChecker
 from lapsewatch.sweep.dispatch import Dispatcher
 from lapsewatch.sweep.finalize import BreakerLimits, Finalizer
@@ -51,11 +52,22 @@ class Runtime:
         if self.provider is None:
             self.provider = _provider(self.settings)
         if self.registry_client is None:
-            self.registry_client = cache(lambda: RegistryClient(self.settings.registry_url, registry_token()))
+            self.registry_client = cache(
+                lambda: RegistryClient(
+                    self.settings.registry_url,
+                    registry_token(),
+                    allow_loopback_http=self.settings.allow_loopback_http,
+                )
+            )
 
     @classmethod
     def from_env(cls) -> Runtime:
-        return cls(SweepSettings.from_env())
+        settings = SweepSettings.from_env()
+        if settings.local_now is None:
+            return cls(settings)
+        # A local run "on another day" (`lapsewatch run --now`): the clock starts there and runs.
+        offset = settings.local_now - _now()
+        return cls(settings, clock=lambda: _now() + offset)
 
     @cached_property
     def checker(self) -> DomainChecker:
@@ -81,6 +93,7 @@ class Runtime:
             shard_size=self.settings.shard_size,
             reserve_seconds=self.settings.dispatch_reserve_seconds,
             page_size=self.settings.page_size,
+            max_pages=self.settings.max_listing_pages,
             dry_run=self.settings.dry_run,
         )
 
@@ -95,22 +108,36 @@ class Runtime:
         )
 
     @cached_property
-    def finalizer(self) -> Finalizer:
+    def applier(self) -> Applier:
         assert self.registry_client is not None
-        return Finalizer(
+        return Applier(
             store=self.store,
             registry=self.registry_client,
-            limits=BreakerLimits(self.settings.max_unverify, self.settings.max_unverify_fraction),
+            checker=self.checker,
+            clock=self.clock,
+            recheck_after=timedelta(days=self.settings.pending_recheck_days),
+        )
+
+    @cached_property
+    def finalizer(self) -> Finalizer:
+        settings = self.settings
+        return Finalizer(
+            store=self.store,
+            applier=self.applier,
+            limits=BreakerLimits(
+                max_unverify=settings.max_unverify,
+                max_unverify_fraction=settings.max_unverify_fraction,
+                max_addresses_per_domain=settings.max_addresses_per_domain,
+                max_addresses_per_run=settings.max_addresses_per_run,
+                protected=settings.protected_domains,
+            ),
             clock=self.clock,
             emit=emit_run_summary,
         )
 
     @cached_property
     def manual(self) -> ManualCheck:
-        assert self.registry_client is not None
-        return ManualCheck(
-            checker=self.checker, store=self.store, registry=self.registry_client, clock=self.clock
-        )
+        return ManualCheck(checker=self.checker, store=self.store, applier=self.applier, clock=self.clock)
 
 
 def _provider(settings: SweepSettings) -> StatusProvider:

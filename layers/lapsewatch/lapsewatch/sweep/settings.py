@@ -9,9 +9,19 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
+from importlib import resources
 
 from lapsewatch.config import ProviderSettings
+from lapsewatch.domains import InvalidDomain, registrable_domain, to_ascii
 from lapsewatch.lifecycle import DEFAULT_UNSAFE, Lifecycle, parse_unsafe
+from lapsewatch.registry.client import DEFAULT_MAX_PAGES
+from lapsewatch.timefmt import parse_time
+
+# Set in every Lambda function's environment by the Lambda runtime itself.
+IN_LAMBDA = "AWS_LAMBDA_FUNCTION_NAME"
+# Local runs only: settings that a deployed function refuses.
+LOCAL_ONLY = ("LAPSEWATCH_ALLOW_LOOPBACK_HTTP", "LAPSEWATCH_LOCAL_NOW")
 
 
 class SettingsError(ValueError):
@@ -37,6 +47,15 @@ class SweepSettings:
     max_receives: int = 3
     page_size: int = 500
     check_workers: int = 16
+    max_addresses_per_domain: int = 100
+    max_addresses_per_run: int = 1000
+    protected_domains: frozenset[str] = frozenset()
+    pending_recheck_days: int = 3
+    max_listing_pages: int = DEFAULT_MAX_PAGES
+    # Local runs: plain http to loopback (the demo's servers), and the time the run's clock
+    # starts at (`lapsewatch run --now`). A Lambda function refuses both.
+    allow_loopback_http: bool = False
+    local_now: datetime | None = None
     provider: ProviderSettings = field(default_factory=ProviderSettings)
 
     @classmethod
@@ -61,12 +80,31 @@ class SweepSettings:
             max_receives=reader.integer("LAPSEWATCH_CHECK_MAX_RECEIVES", 3, minimum=1),
             page_size=reader.integer("LAPSEWATCH_PAGE_SIZE", 500, minimum=1, maximum=1000),
             check_workers=reader.integer("LAPSEWATCH_CHECK_WORKERS", 16, minimum=1, maximum=256),
+            max_addresses_per_domain=reader.integer("LAPSEWATCH_MAX_ADDRESSES_PER_DOMAIN", 100, minimum=1),
+            max_addresses_per_run=reader.integer("LAPSEWATCH_MAX_ADDRESSES_PER_RUN", 1000, minimum=0),
+            protected_domains=bundled_protected_domains() | reader.domains("LAPSEWATCH_PROTECTED_DOMAINS"),
+            pending_recheck_days=reader.integer("LAPSEWATCH_PENDING_RECHECK_DAYS", 3, minimum=0),
+            max_listing_pages=reader.integer("LAPSEWATCH_MAX_LISTING_PAGES", DEFAULT_MAX_PAGES, minimum=1),
+            allow_loopback_http=reader.flag("LAPSEWATCH_ALLOW_LOOPBACK_HTTP", False),
+            local_now=reader.time("LAPSEWATCH_LOCAL_NOW"),
         )
+        if env.get(IN_LAMBDA) and (settings.allow_loopback_http or settings.local_now):
+            raise SettingsError(f"{' and '.join(LOCAL_ONLY)} are for local runs; a Lambda function refuses them")
         try:
-            provider = ProviderSettings.from_env(domainr_credentials_later=bool(settings.domainr_secret_arn))
+            provider = ProviderSettings.from_env(
+                domainr_credentials_later=bool(settings.domainr_secret_arn),
+                allow_loopback_http=settings.allow_loopback_http,
+            )
         except ValueError as exc:
             raise SettingsError(str(exc)) from None
         return replace(settings, provider=provider)
+
+
+def bundled_protected_domains() -> frozenset[str]:
+    """The large mailbox providers bundled in lapsewatch/data/protected_domains.txt."""
+    text = (resources.files("lapsewatch") / "data" / "protected_domains.txt").read_text("utf-8")
+    lines = (line.strip() for line in text.splitlines())
+    return frozenset(line for line in lines if line and not line.startswith("#"))
 
 
 class _Reader:
@@ -114,6 +152,28 @@ class _Reader:
         if not 0 <= number <= 1:
             raise SettingsError(f"{name} must be between 0 and 1, not {number}")
         return number
+
+    def domains(self, name: str) -> frozenset[str]:
+        """A comma-separated list of registrable domains, each in any case or Unicode."""
+        chosen = set()
+        for text in filter(None, (part.strip() for part in self.env.get(name, "").split(","))):
+            try:
+                domain = registrable_domain(text)
+            except InvalidDomain as exc:
+                raise SettingsError(f"{name}: {text!r} is not a registrable domain: {exc}") from None
+            if domain != to_ascii(text.rstrip(".")):
+                raise SettingsError(f"{name}: {text!r} is not a registrable domain; did you mean {domain}?")
+            chosen.add(domain)
+        return frozenset(chosen)
+
+    def time(self, name: str) -> datetime | None:
+        value = self.env.get(name, "").strip()
+        if not value:
+            return None
+        try:
+            return parse_time(value)
+        except ValueError:
+            raise SettingsError(f"{name} must be an ISO 8601 time, not {value!r}") from None
 
     def unsafe(self, name: str) -> frozenset[Lifecycle]:
         value = self.env.get(name, "").strip()

@@ -6,7 +6,8 @@ Two tables, both keyed as template.yaml defines them:
   error streak, capped history of lifecycle changes and when it is next due;
 * the run table, one partition per run (`RUN#<id>`): the run record (`RUN`), one item per
   finished shard (`SHARD#<n>`) carrying that shard's counts, and one item per unsafe decision
-  (`UNSAFE#<domain>`); plus the `PENDING` partition of unverify calls still to make.
+  (`UNSAFE#<domain>`). A decision whose unverify call is still to make carries the sparse
+  `outstanding` attribute, and the `outstanding` index finds those across runs.
 
 No email address is ever stored: the registry keeps those.
 """
@@ -29,6 +30,7 @@ from pynamodb.attributes import (
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -54,6 +56,8 @@ class DomainState(Model):
     unsafe = BooleanAttribute(default=False)
     reason = UnicodeAttribute(null=True)
     provider = UnicodeAttribute(null=True)
+    # The provider's base URL that answered (an RDAP bootstrap entry).
+    service = UnicodeAttribute(null=True)
     statuses: ListAttribute = ListAttribute(of=UnicodeAttribute, default=list)
     registered_at = UTCDateTimeAttribute(null=True)
     expires_at = UTCDateTimeAttribute(null=True)
@@ -113,9 +117,13 @@ class ShardRecord(Model):
     sk = UnicodeAttribute(range_key=True)
     outcome = UnicodeAttribute()  # done | dead
     checked = NumberAttribute(default=0)
+    # Domains of the message that are not registrable domains: refused, never looked up.
+    refused = NumberAttribute(default=0)
     by_lifecycle: MapAttribute = MapAttribute(default=dict)
-    by_tld: MapAttribute = MapAttribute(default=dict)
-    unsafe_by_tld: MapAttribute = MapAttribute(default=dict)
+    # Checked and unsafe domains per place: "<tld> <service>", the service being the status
+    # provider's base URL (an RDAP bootstrap entry). The breaker weighs outages by place.
+    by_place: MapAttribute = MapAttribute(default=dict)
+    unsafe_by_place: MapAttribute = MapAttribute(default=dict)
     domains: ListAttribute = ListAttribute(of=UnicodeAttribute, default=list)
     expires = NumberAttribute(null=True)
 
@@ -132,6 +140,20 @@ class CheckpointChunk(Model):
     expires = NumberAttribute(null=True)
 
 
+OUTSTANDING = "outstanding"
+
+
+class OutstandingIndex(GlobalSecondaryIndex):
+    """The decisions whose unverify call is still to make, oldest first, across runs."""
+
+    class Meta:
+        index_name = "outstanding"
+        projection = AllProjection()
+
+    outstanding = UnicodeAttribute(hash_key=True)
+    decided_at = UTCDateTimeAttribute(range_key=True)
+
+
 class Decision(Model):
     """An unsafe domain found by a run, and what became of its unverify call."""
 
@@ -146,14 +168,24 @@ class Decision(Model):
     idempotency_key = UnicodeAttribute()
     verified_before = UTCDateTimeAttribute(null=True)
     evidence = JSONAttribute()
-    # recorded → pending → applied; a call that fails stays pending for the next run. A held
-    # run's decisions that an operator discards → discarded.
+    # recorded → pending → applied | cancelled (the domain recovered before the call went out).
+    # A call that fails, or that waits for a lookup that can tell, stays pending for the next
+    # run. recorded → held (the breaker) → pending once approved, or discarded. A dry run's
+    # decisions stay recorded.
     state = UnicodeAttribute(default="recorded")
+    # Set to OUTSTANDING while pending, absent otherwise: the sparse key of OutstandingIndex.
+    outstanding = UnicodeAttribute(null=True)
+    outstanding_index = OutstandingIndex()
+    addresses = NumberAttribute(default=0)
+    service = UnicodeAttribute(null=True)
+    hold_reason = UnicodeAttribute(null=True)
     emails_unverified = NumberAttribute(null=True)
     replayed = BooleanAttribute(null=True)
     attempts = NumberAttribute(default=0)
+    # Why the last call failed, why it waits, or why it was cancelled.
     error = UnicodeAttribute(null=True)
     decided_at = UTCDateTimeAttribute()
+    settled_at = UTCDateTimeAttribute(null=True)
 
 
 _MODELS = (DomainState, RunRecord, ShardRecord, CheckpointChunk, Decision)
@@ -176,9 +208,6 @@ def run_pk(run_id: str) -> str:
 
 def shard_sk(shard: int) -> str:
     return f"SHARD#{shard:06d}"
-
-
-PENDING_PK = "PENDING"
 
 
 class RunStore:
@@ -298,35 +327,20 @@ class RunStore:
     def record_decision(self, decision: Decision) -> None:
         decision.pk = run_pk(decision.run_id)
         decision.sk = f"UNSAFE#{decision.domain}"
-        decision.save()
+        self.save_decision(decision)
 
     def decisions(self, run_id: str) -> Iterator[Decision]:
         return Decision.query(run_pk(run_id), Decision.sk.startswith("UNSAFE#"))
 
     def save_decision(self, decision: Decision) -> None:
+        # Only a pending decision stays in the outstanding index.
+        decision.outstanding = OUTSTANDING if decision.state == "pending" else None
         decision.save()
 
-    def pending(self) -> Iterator[Decision]:
-        return Decision.query(PENDING_PK)
-
-    def add_pending(self, decision: Decision) -> Decision:
-        pending = Decision(
-            PENDING_PK,
-            f"{decision.domain}#{decision.idempotency_key}",
-            run_id=decision.run_id,
-            domain=decision.domain,
-            lifecycle=decision.lifecycle,
-            idempotency_key=decision.idempotency_key,
-            verified_before=decision.verified_before,
-            evidence=decision.evidence,
-            state="pending",
-            decided_at=decision.decided_at,
-        )
-        pending.save()
-        return pending
-
-    def remove_pending(self, decision: Decision) -> None:
-        decision.delete()
+    def outstanding(self) -> Iterator[Decision]:
+        """Every decision still to send, from any run, oldest first. The index is eventually
+        consistent: the caller adds the decisions it has just queued itself."""
+        return Decision.outstanding_index.query(OUTSTANDING)
 
     # Domains ---------------------------------------------------------------------------------
     def domain_states(self, domains: Iterable[str]) -> dict[str, DomainState]:

@@ -1,0 +1,194 @@
+"""What must never unverify a healthy maintainer: decisions weighed by addresses, holds confined to
+the anomaly, stale decisions cancelled, forged shard messages refused."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from lapsewatch.local.rdap_server import DomainAnswer
+from lapsewatch.registry.server import UNVERIFY, Fault
+from lapsewatch.sweep import handlers
+from lapsewatch.sweep.messages import PlannedDomain, Shard
+from lapsewatch.sweep.store import RunStore
+from sweep_harness import user
+
+pytestmark = pytest.mark.integration
+
+OLD = datetime(2015, 3, 1, tzinfo=UTC)
+FUTURE = datetime(2027, 9, 1, tzinfo=UTC)
+
+
+def answer(lifecycle):
+    return DomainAnswer.for_lifecycle(lifecycle, registered_at=OLD, expires_at=FUTURE)
+
+
+def fail_calls(sweep, calls):
+    """Make the next `calls` unverify calls fail, retries included (the harness tries 3 times)."""
+    sweep.registry.app.faults.add(UNVERIFY, *[Fault.unavailable()] * (3 * calls))
+
+
+def add_service(sweep, name, tlds, tmp_path, default=None):
+    """Another RDAP server (its own bootstrap base URL) for `tlds`."""
+    sweep.rdap.add_registry(name, tlds=tlds, default=default)
+    sweep.bootstrap = sweep.rdap.bootstrap_file(tmp_path / f"dns-{name}.json")
+    sweep.runtime = sweep.make_runtime()
+
+
+def test_a_giant_domain_answering_404_waits_while_a_small_lapse_goes(sweep):
+    sweep.seed(*[user(f"u{i}", f"u{i}@bigmail.test") for i in range(3000)])
+    sweep.seed(user("ann", "ann@small-lapse.test"), user("bea", "bea@fine.test"))
+    sweep.rdap.set_domain("small-lapse.test", answer("redemption"))
+    sweep.rdap.set_domain("fine.test", answer("active"))
+    # bigmail.test is not set: its registry answers 404, as a broken server might.
+
+    summary = sweep.run()
+
+    assert summary["held"] is True and summary["status"] == "held"
+    assert summary["held_domains"] == ["bigmail.test"]
+    assert "MaxAddressesPerDomain" in summary["held_reason"]
+    assert summary["unverify"]["emails_unverified"] == 1
+    assert sweep.emails("small-lapse.test") == {"ann@small-lapse.test": False}
+    assert all(sweep.emails("bigmail.test").values())
+
+
+def test_a_protected_mailbox_provider_always_waits(sweep, tmp_path):
+    add_service(sweep, "mailbox", ["com"], tmp_path)
+    sweep.seed(user("gus", "gus@gmail.com"), user("hu", "hu@lapsed.test"))
+    sweep.rdap.set_domain("lapsed.test", answer("redemption"))
+    # gmail.com answers 404 at its server.
+
+    summary = sweep.run()
+
+    assert summary["held_domains"] == ["gmail.com"]
+    assert sweep.emails("gmail.com") == {"gus@gmail.com": True}
+    assert sweep.emails("lapsed.test") == {"hu@lapsed.test": False}
+
+
+def test_an_outage_at_one_service_is_held_and_real_lapses_elsewhere_go(sweep, tmp_path):
+    add_service(sweep, "broken", ["broken"], tmp_path)  # 404 for every name
+    sweep.seed(*[user(f"b{i}", f"b{i}@shop{i}.broken") for i in range(9)])
+    sweep.seed(*[user(f"a{i}", f"a{i}@fine{i}.test") for i in range(8)])
+    sweep.seed(user("lu", "lu@lapsed.test"), user("mi", "mi@gone.example"))
+    for i in range(8):
+        sweep.rdap.set_domain(f"fine{i}.test", answer("active"))
+    sweep.rdap.set_domain("lapsed.test", answer("pending_delete"))
+    # gone.example is not set: a real 404 at a healthy server.
+
+    summary = sweep.run()
+
+    assert summary["held_domains"] == sorted(f"shop{i}.broken" for i in range(9))
+    assert "9 of the 9 domains checked at " + sweep.rdap.base_url("broken") in summary["held_reason"]
+    assert sweep.emails("lapsed.test") == {"lu@lapsed.test": False}
+    assert sweep.emails("gone.example") == {"mi@gone.example": False}
+    assert all(sweep.emails("shop0.broken").values())
+
+
+def test_approving_the_held_outage_later_sends_only_what_is_still_unsafe(sweep, tmp_path):
+    add_service(sweep, "broken", ["broken"], tmp_path)
+    sweep.seed(*[user(f"b{i}", f"b{i}@shop{i}.broken") for i in range(4)])
+    held = sweep.run()
+    assert held["held_domains"] == [f"shop{i}.broken" for i in range(4)]
+
+    # The outage ends; two of the four really were gone. Five days later an operator approves.
+    for i in range(2):
+        sweep.rdap.set_domain(f"shop{i}.broken", answer("active"), registry="broken")
+    sweep.now += timedelta(days=5)
+    approved = handlers.finalize({"approve_run": held["run_id"]}, sweep.runtime)
+
+    assert approved["status"] == "done" and approved["held"] is False
+    assert approved["withheld"]["cancelled"] == 2
+    assert approved["unverify"]["emails_unverified"] == 2
+    assert sweep.emails("shop0.broken") == {"b0@shop0.broken": True}
+    assert sweep.emails("shop3.broken") == {"b3@shop3.broken": False}
+
+
+def test_a_pending_unverify_is_cancelled_once_the_domain_recovers(sweep):
+    sweep.seed(user("ann", "ann@wobbly.test"), user("bea", "bea@fine.test"))
+    sweep.rdap.set_domain("wobbly.test", answer("redemption"))
+    sweep.rdap.set_domain("fine.test", answer("active"))
+    fail_calls(sweep, 1)
+    first = sweep.run()
+    assert first["unverify"]["failed"] == 1
+
+    sweep.rdap.set_domain("wobbly.test", answer("active"))  # renewed from redemption
+    second = sweep.run("2026-11-22T03:00:00Z")
+
+    assert second["unverify"] == {"requested": 0, "emails_unverified": 0, "failed": 0}
+    assert second["withheld"] == {"cancelled": 1, "deferred": 0}
+    assert sweep.emails("wobbly.test") == {"ann@wobbly.test": True}
+    assert list(RunStore().outstanding()) == []
+    (decision,) = RunStore().decisions(first["run_id"])
+    assert decision.state == "cancelled" and "active again" in decision.error
+
+
+def test_an_old_pending_decision_needs_a_fresh_lookup_that_confirms_it(sweep):
+    sweep.seed(user("ann", "ann@wobbly.test"), user("cy", "cy@gone.test"))
+    sweep.rdap.set_domain("wobbly.test", answer("redemption"))
+    fail_calls(sweep, 2)
+    assert sweep.run()["unverify"]["failed"] == 2
+    # Four days on, with no run in between: the stored states still say unsafe, but the
+    # registry now says wobbly.test was renewed.
+    sweep.rdap.set_domain("wobbly.test", answer("active"))
+    sweep.now += timedelta(days=4)
+    asked = sweep.rdap.asked("wobbly.test")
+
+    counts = sweep.runtime.applier.apply(list(RunStore().outstanding()))
+
+    assert sweep.rdap.asked("wobbly.test") > asked
+    assert (counts.cancelled, counts.requested, counts.emails_unverified) == (1, 1, 1)
+    assert sweep.emails("wobbly.test") == {"ann@wobbly.test": True}
+    assert sweep.emails("gone.test") == {"cy@gone.test": False}
+    assert RunStore().domain_state("wobbly.test").lifecycle == "active"
+
+
+def test_a_pending_decision_waits_while_lookups_cannot_tell(sweep):
+    sweep.seed(user("ann", "ann@wobbly.test"))
+    sweep.rdap.set_domain("wobbly.test", answer("redemption"))
+    fail_calls(sweep, 1)
+    first = sweep.run()
+    sweep.rdap.set_domain("wobbly.test", DomainAnswer.raw(503, b""))
+
+    second = sweep.run("2026-11-22T03:00:00Z")
+
+    assert second["unverify"]["requested"] == 0
+    assert second["withheld"] == {"cancelled": 0, "deferred": 1}
+    (decision,) = RunStore().decisions(first["run_id"])
+    assert decision.state == "pending" and "could not tell" in decision.error
+    assert sweep.emails("wobbly.test") == {"ann@wobbly.test": True}
+
+
+def test_a_re_registration_since_the_decision_cancels_it(sweep):
+    sweep.seed(user("ann", "ann@dropped.test"))
+    fail_calls(sweep, 1)
+    sweep.run()  # dropped.test answers 404: unregistered, and the call fails
+    # Someone registers it the next day; the old owner's address is still verified.
+    sweep.rdap.set_domain(
+        "dropped.test",
+        DomainAnswer.for_lifecycle("active", registered_at=datetime(2026, 11, 21, 12, tzinfo=UTC)),
+    )
+
+    second = sweep.run("2026-11-22T03:00:00Z")
+
+    # Today's decision (reregistered, verified_before the new registration) replaces it.
+    assert second["withheld"]["cancelled"] == 1
+    assert second["unverify"]["emails_unverified"] == 1
+    (call,) = sweep.audit()
+    assert call["reason"] == "reregistered" and call["verified_before"] == "2026-11-21T12:00:00Z"
+
+
+def test_a_forged_shard_naming_public_suffixes_is_refused_not_checked(sweep):
+    sweep.seed(user("ann", "ann@fine.test"))
+    sweep.rdap.set_domain("fine.test", answer("active"))
+    started = sweep.dispatch()
+    queue = sweep.shards.source.queue_url
+    sweep.sqs.purge_queue(QueueUrl=queue)
+    names = ("co.uk", "test", "mail.fine.test", "fine.test")
+    forged = Shard(started["run_id"], 0, tuple(PlannedDomain(name) for name in names))
+    sweep.sqs.send_message(QueueUrl=queue, MessageBody=forged.to_body())
+
+    sweep.drain()
+
+    shard = next(RunStore().shards(started["run_id"]))
+    assert (shard.checked, shard.refused) == (1, 3)
+    assert sweep.summary(started["run_id"])["domains"]["refused"] == 3
+    assert sweep.rdap.asked("co.uk", registry="testreg") == sweep.rdap.asked("mail.fine.test") == 0
