@@ -3,6 +3,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -13,6 +14,10 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "LapsewatchTests")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "lapsewatch")
+
+# Hypothesis's per-example deadline is a timing assertion, which a loaded CI machine breaks.
+settings.register_profile("lapsewatch", deadline=None)
+settings.load_profile("lapsewatch")
 
 
 @pytest.fixture

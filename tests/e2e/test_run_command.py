@@ -151,3 +151,38 @@ def test_a_sweep_that_cannot_run_says_why_and_fails(world):
     process = lapsewatch("run", "--registry-url", registry.url, "--rdap-bootstrap", str(bootstrap))
     assert process.returncode != 0
     assert "LAPSEWATCH_REGISTRY_TOKEN" in process.stderr
+
+
+def test_two_days_on_one_machine_a_failed_call_is_retried_unless_the_domain_recovered(world, tmp_path):
+    registry, rdap, bootstrap = world
+    state = str(tmp_path / "state")
+    # The registry refuses every unverify call of the first day.
+    registry.app.faults.add(UNVERIFY, *[Fault.unavailable(status=403)] * 3)
+
+    first = last_json(run_against(registry, bootstrap, "--state", state, "--now", "2026-11-21T03:00:00Z"))
+    assert first["run_id"] == "run-20261121T030000Z"
+    assert first["unverify"] == {"requested": 3, "emails_unverified": 0, "failed": 3}
+    assert registry.app.store.audit() == []
+
+    # Overnight lapsed.test is renewed: its pending decision must not go out.
+    rdap.set_domain(
+        "lapsed.test", DomainAnswer.for_lifecycle("active", registered_at=datetime(2012, 5, 1, tzinfo=UTC))
+    )
+    second = last_json(run_against(registry, bootstrap, "--state", state, "--now", "2026-11-22T03:00:00Z"))
+
+    assert second["run_id"] == "run-20261122T030000Z"
+    assert second["unverify"] == {"requested": 2, "emails_unverified": 2, "failed": 0}
+    assert second["withheld"] == {"cancelled": 1, "deferred": 0}
+    assert sorted(call["domain"] for call in registry.app.store.audit()) == ["bought.test", "gone.test"]
+    assert registry.app.store.emails("lapsed.test", verified=None)[0]["verified"] is True
+
+
+def test_without_state_nothing_persists(world):
+    registry, _, bootstrap = world
+    registry.app.faults.add(UNVERIFY, *[Fault.unavailable(status=403)] * 3)
+    assert last_json(run_against(registry, bootstrap))["unverify"]["failed"] == 3
+
+    second = last_json(run_against(registry, bootstrap))
+
+    # A new machine each time: the decisions are made afresh, and applied.
+    assert second["unverify"] == {"requested": 3, "emails_unverified": 3, "failed": 0}

@@ -37,6 +37,14 @@ def bootstrap(tmp_path_factory):
         server.add_registry("verisign", tlds=["com", "net"])
         server.add_registry("pir", tlds=["org"])
         server.add_registry("denic", tlds=["de"])
+        server.add_registry("google", tlds=["app"])
+        server.add_registry("registrar")
+        server.set_domain("lost-referral.com", DomainAnswer.not_found_empty(), registry="registrar")
+        server.set_domain(
+            "referred-redemption.com",
+            DomainAnswer.for_lifecycle("redemption", shape="registrar"),
+            registry="registrar",
+        )
         answers = {
             "active.com": DomainAnswer.for_lifecycle("active"),
             "grace.com": DomainAnswer.for_lifecycle("grace"),
@@ -52,6 +60,17 @@ def bootstrap(tmp_path_factory):
                 DomainAnswer.for_lifecycle("redemption"), 1, DomainAnswer.for_lifecycle("active")
             ),
             "broken.net": DomainAnswer.malformed(),
+            "verisign-404.com": DomainAnswer.not_found_empty(),
+            "balancer-404.com": DomainAnswer.error_page(404),
+            "lost-referral.com": DomainAnswer.redirect("/registrar/domain/{domain}"),
+            "referred-redemption.com": DomainAnswer.redirect("/registrar/domain/{domain}"),
+            "moved.com": DomainAnswer.redirect("/verisign/domain/unregistered.com"),
+            "from-the-future.com": DomainAnswer.for_lifecycle(
+                "active", registered_at=NOW + timedelta(days=30)
+            ),
+            "renewed.app": DomainAnswer.for_lifecycle(
+                "active", registered_at=datetime(2019, 5, 8, tzinfo=UTC), shape="nomulus"
+            ),
         }
         for domain, answer in answers.items():
             server.set_domain(domain, answer)
@@ -120,7 +139,54 @@ def test_any_unsafe_exits_1_with_the_evidence(capsys, bootstrap):
         True,
     )
     assert unregistered["statuses"] == []
+    assert unregistered["service"] == unregistered["source"].removesuffix("domain/unregistered.com")
     assert results["active.com"]["unsafe"] is False
+
+
+def test_only_the_registrys_own_answer_to_the_name_is_unsafe(capsys, bootstrap):
+    status, results = check(
+        capsys,
+        bootstrap,
+        "verisign-404.com",
+        "balancer-404.com",
+        "lost-referral.com",
+        "referred-redemption.com",
+        "moved.com",
+    )
+    assert status == 1
+    assert {k: (r["lifecycle"], r["unsafe"]) for k, r in results.items()} == {
+        "verisign-404.com": ("unregistered", True),
+        "balancer-404.com": ("unknown", False),
+        "lost-referral.com": ("unknown", False),
+        "referred-redemption.com": ("unknown", False),
+        "moved.com": ("unknown", False),
+    }
+    assert "neither empty nor an RDAP error" in results["balancer-404.com"]["error"]
+    assert "a 404 reached through a redirect" in results["moved.com"]["error"]
+    referred = results["referred-redemption.com"]
+    assert (
+        "only the registry's own server may say referred-redemption.com is redemption" in referred["reason"]
+    )
+    assert "/registrar/domain/referred-redemption.com" in referred["source"]
+    assert referred["service"].endswith("/verisign/")
+
+
+def test_dates_that_cannot_be_true_are_unknown(capsys, bootstrap):
+    status, results = check(
+        capsys,
+        bootstrap,
+        "from-the-future.com",
+        "renewed.app",
+        options=("--json", "--verified-at", "2023-01-10T00:00:00Z"),
+    )
+    assert status == 3
+    future = results["from-the-future.com"]
+    assert (future["lifecycle"], future["unsafe"]) == ("unknown", False)
+    assert "which is in the future" in future["reason"]
+    # Nomulus reports the last renewal as a "reregistration": not a new holder.
+    renewed = results["renewed.app"]
+    assert (renewed["lifecycle"], renewed["unsafe"]) == ("active", False)
+    assert renewed["registered_at"] == "2019-05-08T00:00:00Z"
 
 
 def test_reregistered_after_the_verification(capsys, bootstrap):

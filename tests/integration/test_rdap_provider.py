@@ -7,6 +7,7 @@ cannot break (an upper bound on elapsed time is always generous).
 import gzip
 import itertools
 import json
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +21,7 @@ import pytest
 from lapsewatch.lifecycle import Lifecycle
 from lapsewatch.local.rdap_server import MIB, DomainAnswer, LoopbackRdap, rdap_domain_json
 from lapsewatch.providers.domainr import DomainrProvider
+from lapsewatch.providers.http import Doubt
 from lapsewatch.providers.rdap import Bootstrap, RdapProvider
 from lapsewatch.ratelimit import RateLimiter
 
@@ -54,6 +56,7 @@ def make_provider(server, tmp_path, **kwargs):
     kwargs.setdefault("limiter", CountingLimiter())
     kwargs.setdefault("request_timeout", 1.0)
     kwargs.setdefault("lookup_budget", 4.0)
+    kwargs.setdefault("allow_loopback_http", True)
     provider = RdapProvider(bootstrap, **kwargs)
     provider.http.backoff = 0.05
     return provider
@@ -85,6 +88,8 @@ def test_each_lifecycle_reads_back(server, provider, lifecycle, shape):
     assert observation.lifecycle is Lifecycle(lifecycle)
     assert observation.error is None
     assert observation.source == server.domain_url(domain)
+    assert observation.authoritative
+    assert observation.service == server.base_url("verisign")
     assert observation.statuses
     if shape == "thick":
         assert observation.registered_at and observation.expires_at
@@ -110,6 +115,51 @@ def test_404_from_the_bootstrap_server_is_unregistered(server, provider):
     assert observation.lifecycle is Lifecycle.UNREGISTERED
     assert observation.error is None
     assert observation.source == server.domain_url("nobody-has-this.org")
+    assert observation.authoritative
+    assert observation.service == server.base_url("pir")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        DomainAnswer.not_found(),
+        DomainAnswer.not_found_empty(),  # Verisign's
+        DomainAnswer.raw(404, b" \r\n"),
+        DomainAnswer.raw(404, {"errorCode": 404, "title": "Not Found", "description": ["no such domain"]}),
+        DomainAnswer.raw(404, {}, {"Content-Type": "application/json"}),
+    ],
+    ids=["rdap-error", "empty", "blank", "described", "empty-object"],
+)
+def test_a_404_with_an_empty_or_rdap_error_body_is_unregistered(server, provider, answer):
+    server.set_domain("free-404.com", answer)
+    assert provider.lookup("free-404.com").lifecycle is Lifecycle.UNREGISTERED
+
+
+@pytest.mark.parametrize(
+    ("answer", "why"),
+    [
+        (DomainAnswer.error_page(404), "neither empty nor an RDAP error: the answer is not JSON"),
+        (DomainAnswer.raw(404, b"Not Found", {"Content-Type": "text/plain"}), "the answer is not JSON"),
+        (DomainAnswer.raw(404, b'{"errorCode": 404'), "the answer is not JSON"),
+        (DomainAnswer.raw(404, ["not", "found"]), "neither empty nor an RDAP error object"),
+        (DomainAnswer.raw(404, "Not Found"), "neither empty nor an RDAP error object"),
+        (
+            DomainAnswer.raw(404, rdap_domain_json("odd-404.com", ["active"])),
+            "neither empty nor an RDAP error object",
+        ),
+        (
+            DomainAnswer.raw(404, b'{"errorCode": 404, "title": "Not Found", "title": "Found"}'),
+            "names the member 'title' twice",
+        ),
+    ],
+    ids=["html", "text", "cut-json", "array", "string", "domain-object", "duplicate"],
+)
+def test_a_404_with_any_other_body_is_doubt(server, provider, answer, why):
+    server.set_domain("odd-404.com", answer)
+    observation = provider.lookup("odd-404.com")
+    assert doubt(observation, why)
+    assert "a 404 whose body is neither empty nor an RDAP error" in observation.error
+    assert observation.service == server.base_url("verisign")
 
 
 def test_a_body_that_is_json_counts_whatever_its_content_type(server, provider):
@@ -144,6 +194,7 @@ def test_up_to_three_redirects_are_followed(server, provider, hops):
     observation = provider.lookup(domain)
     assert observation.lifecycle is Lifecycle.REDEMPTION
     assert f"hop={hops}" in observation.source
+    assert not observation.authoritative
 
 
 def test_a_fourth_redirect_is_doubt(server, provider):
@@ -159,9 +210,52 @@ def test_a_404_from_a_server_redirected_to_is_doubt(server, provider):
     assert "/registrar/" in observation.source
 
 
-def test_a_404_after_a_redirect_within_the_bootstrap_server_is_unregistered(server, provider):
-    server.set_domain("Moved.com", DomainAnswer.redirect("/verisign/domain/gone-for-good.com", status=308))
-    assert provider.lookup("moved.com").lifecycle is Lifecycle.UNREGISTERED
+@pytest.mark.parametrize(
+    "answer",
+    [DomainAnswer.not_found(), DomainAnswer.not_found_empty()],
+    ids=["rdap-error", "empty"],
+)
+@pytest.mark.parametrize("absolute", [False, True], ids=["relative", "absolute"])
+def test_a_404_after_a_redirect_within_the_bootstrap_server_is_doubt(server, provider, absolute, answer):
+    # The chain ends under the registry's own base URL, which a prefix test would take for the
+    # registry speaking about the name asked; it speaks about another.
+    location = f"{server.base_url('verisign') if absolute else '/verisign/'}domain/gone-for-good.com"
+    server.set_domain("Moved.com", DomainAnswer.redirect(location, status=308))
+    server.set_domain("gone-for-good.com", answer)
+    observation = provider.lookup("moved.com")
+    assert doubt(observation, "a 404 reached through a redirect to ")
+    assert observation.source == server.domain_url("gone-for-good.com")
+
+
+def test_an_answer_through_a_redirect_is_not_authoritative(server, provider):
+    server.set_domain("referred-pd.com", DomainAnswer.redirect("/registrar/domain/{domain}"))
+    server.set_domain(
+        "referred-pd.com",
+        DomainAnswer.for_lifecycle("pending_delete", shape="registrar"),
+        registry="registrar",
+    )
+    observation = provider.lookup("referred-pd.com")
+    assert observation.lifecycle is Lifecycle.PENDING_DELETE
+    assert not observation.authoritative
+    assert observation.source == server.domain_url("referred-pd.com", "registrar")
+    assert observation.service == server.base_url("verisign")
+
+
+def test_plain_http_is_refused_unless_allowed(server, tmp_path):
+    server.set_domain("loopback-only.com", DomainAnswer.for_lifecycle("redemption"))
+    provider = make_provider(server, tmp_path, allow_loopback_http=False)
+    observation = provider.lookup("loopback-only.com")
+    assert doubt(observation, "plain http, which is refused")
+    assert server.asked("loopback-only.com") == 0
+
+
+def test_the_fetcher_refuses_plain_http_to_loopback_unless_allowed(server, tmp_path):
+    # Every URL, the first and each redirect's, passes the same check before it is fetched.
+    provider = make_provider(server, tmp_path, allow_loopback_http=False)
+    url = server.domain_url("never-asked.com")
+    with pytest.raises(Doubt, match=re.escape(f"refused {url}: only https")):
+        provider.http.get(url, headers={}, deadline=time.monotonic() + 2)
+    assert server.asked("never-asked.com") == 0
 
 
 def test_redirect_to_localhost_by_name_is_followed(server, provider):
@@ -387,7 +481,9 @@ def test_a_dropped_connection_then_an_answer_is_retried(server, provider):
 def test_a_closed_port_is_doubt(tmp_path):
     path = tmp_path / "dns.json"
     path.write_text(json.dumps({"services": [[["com"], ["http://127.0.0.1:9/"]]]}))
-    provider = RdapProvider(Bootstrap.load(path), limiter=RateLimiter(1000), max_tries=2)
+    provider = RdapProvider(
+        Bootstrap.load(path), limiter=RateLimiter(1000), max_tries=2, allow_loopback_http=True
+    )
     provider.http.backoff = 0.01
     assert doubt(provider.lookup("example.com"), "connection failed")
 
@@ -399,7 +495,9 @@ def test_https_is_preferred_when_a_tld_has_several_servers(server, tmp_path):
     path = tmp_path / "dns.json"
     services = [[["com"], [server.base_url("verisign"), "https://127.0.0.1:9/tls/"]]]
     path.write_text(json.dumps({"services": services}))
-    provider = RdapProvider(Bootstrap.load(path), limiter=RateLimiter(1000), max_tries=1)
+    provider = RdapProvider(
+        Bootstrap.load(path), limiter=RateLimiter(1000), max_tries=1, allow_loopback_http=True
+    )
     observation = provider.lookup("example.com")
     assert observation.source == "https://127.0.0.1:9/tls/domain/example.com"
 
@@ -408,7 +506,7 @@ def test_a_base_without_a_trailing_slash_gets_one(server, tmp_path):
     server.set_domain("slash.com", DomainAnswer.for_lifecycle("active"))
     path = tmp_path / "dns.json"
     path.write_text(json.dumps({"services": [[["com"], [server.base_url("verisign").rstrip("/")]]]}))
-    provider = RdapProvider(Bootstrap.load(path), limiter=RateLimiter(1000))
+    provider = RdapProvider(Bootstrap.load(path), limiter=RateLimiter(1000), allow_loopback_http=True)
     assert provider.lookup("slash.com").lifecycle is Lifecycle.ACTIVE
 
 
@@ -499,7 +597,9 @@ def _domainr_status(domain, status):
 
 def domainr_provider(stub, **kwargs):
     base = f"http://127.0.0.1:{stub.server_address[1]}"
-    provider = DomainrProvider(base_url=base, **({"client_id": "secret-id"} | kwargs))
+    provider = DomainrProvider(
+        base_url=base, allow_loopback_http=True, **({"client_id": "secret-id"} | kwargs)
+    )
     provider.http.backoff = 0.01
     return provider
 

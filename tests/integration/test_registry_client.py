@@ -26,6 +26,7 @@ from lapsewatch.registry import (
     decision_key,
     registry_token,
 )
+from lapsewatch.registry.client import MAX_LIMIT
 from lapsewatch.registry.server import (
     LIST_EMAIL_DOMAINS,
     UNVERIFY,
@@ -105,6 +106,14 @@ def test_iter_email_domains_follows_the_cursor_to_every_domain_once(registry, cl
         [f"domain{n:02}.com" for n in range(23)] + ["example.com", "mail.example.com"]
     )
     assert len(calls(registry, LIST_EMAIL_DOMAINS)) == -(-25 // limit)
+
+
+def test_a_listing_longer_than_max_pages_stops_at_the_reference_registry(registry, client):
+    with pytest.raises(PermanentRegistryError, match="did not end within 3 pages of up to 4"):
+        list(client.pages(4, max_pages=3))
+    assert len(calls(registry, LIST_EMAIL_DOMAINS)) == 3
+    # 25 domains at 4 a page end on page 7.
+    assert len(list(client.pages(4, max_pages=7))) == 7
 
 
 def test_a_page_holds_typed_items(client):
@@ -312,6 +321,28 @@ def test_a_cursor_handed_out_twice_stops_the_listing():
     ]
 
 
+def test_a_listing_that_keeps_handing_out_new_cursors_stops_at_max_pages():
+    answers = [page(f"d{n}.com", cursor=f"c{n}") for n in range(1, 6)]
+    seen = []
+    with scripted(*answers) as (server, client), pytest.raises(PermanentRegistryError) as raised:
+        seen.extend(p.items[0].domain for p in client.pages(max_pages=3))
+    assert "the listing did not end within 3 pages" in str(raised.value)
+    assert seen == ["d1.com", "d2.com"]
+    assert len(server.requests) == 3
+
+
+@pytest.mark.parametrize(("count", "limit"), [(3, 2), (MAX_LIMIT + 1, MAX_LIMIT)])
+def test_a_page_longer_than_the_limit_asked_for_breaks_the_contract(count, limit):
+    answer = page(*(f"d{n}.com" for n in range(count)))
+    with scripted(answer) as (server, client), pytest.raises(PermanentRegistryError) as raised:
+        client.page(limit=limit)
+    assert f"the answer breaks the contract: {count} items, more than the limit of {limit}" in str(
+        raised.value
+    )
+    assert not raised.value.retryable
+    assert len(server.requests) == 1
+
+
 def test_empty_pages_with_a_cursor_are_followed():
     with scripted(page(cursor="c1"), page(cursor="c2"), page("a.com")) as (_, client):
         assert [item.domain for item in client.iter_email_domains(limit=3)] == ["a.com"]
@@ -374,6 +405,22 @@ def test_a_page_outside_the_contract_is_a_permanent_error(body):
     assert len(server.requests) == 1
 
 
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [(200, "the body is JSON nested too deeply to read"), (400, "400 Bad Request: [[[[")],
+)
+def test_json_nested_too_deeply_to_read_is_a_permanent_error(status, message):
+    # json.loads raises RecursionError for it, not the ValueError of other bad JSON.
+    with (
+        scripted((status, {}, b"[" * 100_000)) as (server, client),
+        pytest.raises(PermanentRegistryError) as raised,
+    ):
+        client.page()
+    assert raised.value.status == status
+    assert message in str(raised.value)
+    assert len(server.requests) == 1
+
+
 def test_an_item_with_an_unreadable_date_keeps_its_domain(caplog):
     items = [
         {"domain": "a.com", "verified_emails": 2, "oldest_verified_at": "last spring"},
@@ -422,6 +469,12 @@ def test_the_request_is_the_contract_s():
     assert headers["Idempotency-Key"] == KEY
     assert headers["Content-Type"] == "application/json"
     assert json.loads(body) == REQUEST.to_body()
+
+
+def test_plain_http_to_the_reference_registry_can_be_turned_off(registry):
+    with pytest.raises(ValueError, match="allow_loopback_http=False"):
+        client_for(registry.url, allow_loopback_http=False)
+    assert registry.app.calls == []
 
 
 # The token stays secret

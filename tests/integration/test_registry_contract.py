@@ -14,7 +14,7 @@ import schemathesis
 from hypothesis import settings
 from schemathesis.core.parameters import ParameterLocation
 
-from lapsewatch.domains import InvalidDomain, to_ascii
+from lapsewatch.domains import InvalidDomain, registrable_domain, to_ascii
 from lapsewatch.registry.server import RegistryApp, RegistryServer
 
 SPEC = Path(__file__).resolve().parents[2] / "docs" / "registry-api.yaml"
@@ -53,9 +53,17 @@ def _is_a_label(domain):
         return False
 
 
+def _is_registrable(domain):
+    try:
+        return registrable_domain(domain) == domain
+    except InvalidDomain:
+        return False
+
+
 def _keep_valid_cases_valid(case, issued_cursor):
-    """JSON Schema cannot say which cursors the registry gave out, nor which names are valid IDNA
-    (a generated `xn--` label rarely is): in valid cases, such values are replaced by real ones."""
+    """JSON Schema cannot say which cursors the registry gave out, which names are valid IDNA (a
+    generated `xn--` label rarely is), nor which are registrable domains under the Public Suffix
+    List: in valid cases, such values are replaced by real ones."""
     if case.query and not case.meta.is_negative_at(ParameterLocation.QUERY):
         if "cursor" in case.query:
             case.query["cursor"] = issued_cursor
@@ -63,7 +71,7 @@ def _keep_valid_cases_valid(case, issued_cursor):
             case.query["domain"] = "example.com"
     body = case.body
     valid_body = isinstance(body, dict) and not case.meta.is_negative_at(ParameterLocation.BODY)
-    if valid_body and not _is_a_label(body["domain"]):
+    if valid_body and not _is_registrable(body["domain"]):
         body["domain"] = "example.com"
 
 

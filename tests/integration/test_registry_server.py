@@ -1,7 +1,9 @@
 """The reference registry over HTTP: the contract, the operator endpoints, seeds, faults, the CLI,
 and the demo data set it serves."""
 
+import base64
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -16,6 +18,7 @@ from lapsewatch.domains import parse_target
 from lapsewatch.lifecycle import Lifecycle
 from lapsewatch.registry.demo import DemoDomain, demo_population
 from lapsewatch.registry.server import (
+    MAX_BODY,
     UNVERIFY,
     Fault,
     FaultPlan,
@@ -314,6 +317,9 @@ def test_concurrent_duplicates_apply_once(registry):
         ({"domain": "10.0.0.1"}, "domain"),
         ({"domain": 42}, "domain"),
         ({"domain": None}, "domain"),
+        ({"domain": "co.uk"}, "'co.uk' is a public suffix"),
+        ({"domain": "mail.example.com"}, "'mail.example.com' is a name under 'example.com'"),
+        ({"domain": "dev.localhost"}, "localhost names are not registrable"),
         ({"reason": "active"}, "reason"),
         ({"reason": "unknown"}, "reason"),
         ({"reason": "Redemption"}, "reason"),
@@ -335,6 +341,43 @@ def test_a_malformed_body_is_400_with_an_error(registry, fields, error):
     assert answer.status_code == 400
     assert error in answer.json()["error"]
     assert len(verified_emails(registry, "example.com")) == 4
+
+
+UNDER_PUBLIC_SUFFIXES = {
+    "co.uk": {"x@co.uk", "ann@corp.co.uk", "dev@mail.corp.co.uk", "bo@shop.co.uk"},
+    "com.au": {"au@shop.com.au", "mel@com.au"},
+}
+
+
+@pytest.mark.parametrize("include_subdomains", [True, False])
+@pytest.mark.parametrize("suffix", sorted(UNDER_PUBLIC_SUFFIXES))
+def test_a_public_suffix_is_400_and_nobody_under_it_is_unverified(registry, suffix, include_subdomains):
+    registry.load_seed(
+        record(address)
+        for addresses in UNDER_PUBLIC_SUFFIXES.values()
+        for address in addresses
+        if address != "x@co.uk"
+    )
+    answer = unverify(registry, domain=suffix, include_subdomains=include_subdomains)
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert "registrable domain" in error
+    assert f"'{suffix}' is a public suffix" in error
+    assert verified_emails(registry, suffix) == UNDER_PUBLIC_SUFFIXES[suffix]
+    assert get(registry, "/v1/audit").json()["items"] == []
+
+
+def test_a_name_under_a_registrable_domain_is_400_and_changes_nothing(registry):
+    answer = unverify(registry, domain="mail.example.com", include_subdomains=False)
+    assert answer.status_code == 400
+    assert "'mail.example.com' is a name under 'example.com'" in answer.json()["error"]
+    assert verified_emails(registry, "mail.example.com") == {"dev@mail.example.com"}
+
+
+def test_registrable_follows_the_icann_section_of_the_public_suffix_list_alone(registry):
+    # github.io is a private-section suffix: under the ICANN section it is an .io name like any other.
+    registry.load_seed([record("me@github.io"), record("you@someone.github.io")])
+    assert unverify(registry, domain="github.io").json() == {"unverified": 2, "replayed": False}
 
 
 @pytest.mark.parametrize("missing", ["domain", "include_subdomains", "verified_before", "reason", "evidence"])
@@ -369,6 +412,106 @@ def test_a_body_that_is_not_a_json_object_is_400(registry, data, content_type, e
     )
     assert answer.status_code == 400
     assert error in answer.json()["error"]
+
+
+def test_json_nested_too_deeply_to_read_is_400_not_500(registry):
+    # json.loads raises RecursionError for it, not the ValueError of other bad JSON.
+    answer = requests.post(
+        f"{registry.url}/v1/email-domains/unverify",
+        data=b"[" * 100_000,
+        headers={
+            "Authorization": f"Bearer {TOKEN}",
+            "Idempotency-Key": "k",
+            "Content-Type": "application/json",
+        },
+    )
+    assert answer.status_code == 400
+    assert "nested too deeply" in answer.json()["error"]
+    cursor = base64.urlsafe_b64encode(b"[" * 40_000).decode()
+    answer = get(registry, "/v1/email-domains", cursor=cursor)
+    assert answer.status_code == 400
+    assert "cursor" in answer.json()["error"]
+
+
+def raw_post(registry, headers, body=b""):
+    """POST an unverify over a bare socket with exactly these extra headers (requests and
+    http.client add a Content-Length of their own); the status line and the decoded answer."""
+    host, port = registry.url.removeprefix("http://").rsplit(":", 1)
+    head = [
+        "POST /v1/email-domains/unverify HTTP/1.1",
+        f"Host: {host}",
+        f"Authorization: Bearer {TOKEN}",
+        "Idempotency-Key: raw",
+        "Content-Type: application/json",
+        *headers,
+    ]
+    with socket.create_connection((host, int(port)), timeout=5) as connection:
+        connection.sendall("\r\n".join([*head, "", ""]).encode() + body)
+        # The registry answers and closes; one waiting for a body would time out this recv.
+        answer = b"".join(iter(lambda: connection.recv(65536), b""))
+    status_line, _, rest = answer.partition(b"\r\n")
+    return status_line.decode().split(" ", 1)[1], json.loads(rest.partition(b"\r\n\r\n")[2])
+
+
+@pytest.mark.parametrize("headers", [[], ["Content-Length:"], ["Transfer-Encoding: chunked"]])
+def test_a_post_without_a_content_length_is_411_and_changes_nothing(registry, headers):
+    status, answer = raw_post(registry, headers)
+    assert status == "411 Length Required"
+    assert "Content-Length" in answer["error"]
+    assert len(verified_emails(registry, "example.com")) == 4
+
+
+@pytest.mark.parametrize("length", ["-5", "-0", "abc", "1.5", "+5", "1_0", "0x10", "5 5"])
+def test_a_negative_or_non_numeric_content_length_is_400(registry, length):
+    status, answer = raw_post(registry, [f"Content-Length: {length}"])
+    assert status == "400 Bad Request"
+    assert "Content-Length must be a whole number of bytes" in answer["error"]
+    assert len(verified_emails(registry, "example.com")) == 4
+
+
+@pytest.mark.parametrize("length", [str(MAX_BODY + 1), "9" * 5000])
+def test_a_content_length_over_the_limit_is_400(registry, length):
+    status, answer = raw_post(registry, [f"Content-Length: {length}"])
+    assert status == "400 Bad Request"
+    assert f"larger than {MAX_BODY} bytes" in answer["error"]
+
+
+@pytest.mark.parametrize("length", ["0" * 5000 + "2", "2 \t "])
+def test_a_content_length_with_leading_zeros_or_white_space_around_is_read_as_its_number(registry, length):
+    status, answer = raw_post(registry, [f"Content-Length: {length}"], body=b"{}")
+    assert status == "400 Bad Request"
+    assert "missing fields" in answer["error"]
+
+
+class Unreadable:
+    def read(self, *args):
+        raise AssertionError("the body was read")
+
+
+@pytest.mark.parametrize(
+    ("length", "status"),
+    [
+        (None, "411 Length Required"),
+        ("", "411 Length Required"),
+        ("-5", "400 Bad Request"),
+        ("abc", "400 Bad Request"),
+        (str(MAX_BODY + 1), "400 Bad Request"),
+    ],
+)
+def test_a_bad_content_length_is_answered_without_reading_the_body(length, status):
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/v1/email-domains/unverify",
+        "HTTP_AUTHORIZATION": f"Bearer {TOKEN}",
+        "HTTP_IDEMPOTENCY_KEY": "k",
+        "CONTENT_TYPE": "application/json",
+        "wsgi.input": Unreadable(),
+    }
+    if length is not None:
+        environ["CONTENT_LENGTH"] = length
+    started = []
+    RegistryApp(token=TOKEN)(environ, lambda line, headers: started.append(line))
+    assert started == [status]
 
 
 def test_the_idempotency_key_is_required_and_at_most_255_characters(registry):
@@ -468,6 +611,13 @@ def test_bad_seed_lines_are_reported_with_their_numbers_and_good_lines_load(tmp_
     assert "verified" in reasons[6]
     assert "verified_at" in reasons[7]
     assert "soon" in reasons[8]
+
+
+def test_a_seed_line_nested_too_deeply_is_a_bad_line():
+    report = RegistryApp(token=TOKEN).load_seed(["[" * 100_000, record("ok@example.com")])
+    assert report.loaded == 1
+    assert [line_no for line_no, _ in report.errors] == [1]
+    assert report.errors[0][1].startswith("not JSON")
 
 
 def test_seed_times_are_stored_in_utc_to_the_second(registry):

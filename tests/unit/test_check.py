@@ -1,5 +1,7 @@
-"""DomainChecker: doubt is never unsafe, and unsafe needs two agreeing lookups."""
+"""DomainChecker: doubt is never unsafe, only the registry's own server may say unsafe, and unsafe
+needs two agreeing lookups."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -138,6 +140,98 @@ def test_past_expiry_is_grace_and_safe():
     assert "expired on" in result.reason
 
 
+def test_a_registration_date_in_the_future_is_unknown_and_safe():
+    observation = Observation(
+        provider="scripted",
+        lifecycle=Lifecycle.ACTIVE,
+        registered_at=NOW + timedelta(days=30),
+        expires_at=NOW + timedelta(days=395),
+    )
+    result = checker(ScriptedProvider(observation))[0].check("example.com", NOW - timedelta(days=200))
+    assert result.lifecycle is Lifecycle.UNKNOWN
+    assert not result.unsafe
+    assert result.reason == (
+        "could not tell the state of example.com: the answer says it was registered on 2026-12-21, "
+        "which is in the future"
+    )
+
+
+REDIRECTED = "https://rdap.registrar.example/domain/example.com"
+
+
+def _redirected(lifecycle, **fields):
+    return Observation(
+        provider="scripted",
+        lifecycle=lifecycle,
+        source=REDIRECTED,
+        authoritative=False,
+        service="https://rdap.verisign.com/com/v1/",
+        **fields,
+    )
+
+
+@pytest.mark.parametrize(
+    "lifecycle",
+    [
+        Lifecycle.HOLD,
+        Lifecycle.REDEMPTION,
+        Lifecycle.PENDING_DELETE,
+        Lifecycle.UNREGISTERED,
+    ],
+)
+def test_only_the_registrys_own_server_may_say_more_than_held(lifecycle):
+    provider = ScriptedProvider(_redirected(lifecycle))
+    result = checker(provider)[0].check("example.com")
+    assert result.lifecycle is Lifecycle.UNKNOWN
+    assert not result.unsafe
+    assert result.reason == (
+        f"could not tell the state of example.com: only the registry's own server may say example.com "
+        f"is {lifecycle}; this answer came through a redirect to {REDIRECTED}"
+    )
+    assert result.source == REDIRECTED
+    assert result.service == "https://rdap.verisign.com/com/v1/"
+    assert len(provider.calls) == 1
+
+
+def test_a_redirected_answer_cannot_say_reregistered():
+    observation = _redirected(Lifecycle.ACTIVE, registered_at=NOW - timedelta(days=3))
+    result = checker(ScriptedProvider(observation))[0].check("example.com", NOW - timedelta(days=90))
+    assert result.lifecycle is Lifecycle.UNKNOWN
+    assert not result.unsafe
+    assert "may say example.com is reregistered; this answer came through a redirect" in result.reason
+
+
+def test_the_registrys_own_answer_may_say_reregistered():
+    observation = replace(
+        _redirected(Lifecycle.ACTIVE, registered_at=NOW - timedelta(days=3)), authoritative=True
+    )
+    result = checker(ScriptedProvider(observation))[0].check("example.com", NOW - timedelta(days=90))
+    assert result.lifecycle is Lifecycle.REREGISTERED
+    assert result.unsafe
+
+
+@pytest.mark.parametrize(
+    ("observation", "lifecycle"),
+    [
+        (_redirected(Lifecycle.ACTIVE), Lifecycle.ACTIVE),
+        (_redirected(Lifecycle.GRACE), Lifecycle.GRACE),
+        # Dates still apply: past its expiration, an active domain is in grace.
+        (_redirected(Lifecycle.ACTIVE, expires_at=NOW - timedelta(days=2)), Lifecycle.GRACE),
+    ],
+)
+def test_a_redirected_answer_may_confirm_a_domain_is_held(observation, lifecycle):
+    result = checker(ScriptedProvider(observation))[0].check("example.com")
+    assert result.lifecycle is lifecycle
+    assert not result.unsafe
+    assert result.source == REDIRECTED
+
+
+def test_a_redirected_doubt_keeps_its_own_reason():
+    observation = replace(_redirected(Lifecycle.UNKNOWN), error="the answer is not JSON")
+    result = checker(ScriptedProvider(observation))[0].check("example.com")
+    assert result.reason == "could not tell the state of example.com: the answer is not JSON"
+
+
 def test_the_unsafe_set_is_the_operators():
     provider = ScriptedProvider(Lifecycle.UNREGISTERED)
     result = checker(provider, unsafe=parse_unsafe("redemption"))[0].check("example.com")
@@ -170,8 +264,21 @@ def test_result_dictionary_fields():
         "checked_at": "2026-11-21T12:00:00Z",
         "verified_at": None,
         "source": None,
+        "service": None,
         "error": None,
     }
+
+
+def test_the_result_names_the_service_asked():
+    observation = Observation(
+        provider="rdap",
+        lifecycle=Lifecycle.ACTIVE,
+        source="https://rdap.verisign.com/com/v1/domain/example.com",
+        service="https://rdap.verisign.com/com/v1/",
+    )
+    result = checker(ScriptedProvider(observation))[0].check("example.com")
+    assert result.to_dict()["service"] == "https://rdap.verisign.com/com/v1/"
+    assert result.to_dict()["source"] == "https://rdap.verisign.com/com/v1/domain/example.com"
 
 
 def _result(lifecycle, unsafe=False):

@@ -10,6 +10,7 @@ from lapsewatch.lifecycle import (
     SAFE,
     Lifecycle,
     apply_dates,
+    contradiction,
     lifecycle_from_statuses,
     most_severe,
     normalize_status,
@@ -53,10 +54,47 @@ def test_status_spellings_are_one(spelling):
         (["pending delete"], Lifecycle.PENDING_DELETE),
         (["pendingDelete", "serverHold"], Lifecycle.PENDING_DELETE),
         (["client hold", 7, None], Lifecycle.HOLD),
+        (["active", "auto renew period"], Lifecycle.GRACE),  # Nomulus in autorenew grace
+        (["active", "client hold"], Lifecycle.HOLD),
+        (["active", "redemption period"], Lifecycle.UNKNOWN),
+        (["ok", "pendingDelete"], Lifecycle.UNKNOWN),
+        (["Active", "Pending Restore", "Pending Delete"], Lifecycle.UNKNOWN),
     ],
 )
 def test_lifecycle_from_statuses(statuses, lifecycle):
     assert lifecycle_from_statuses(statuses) is lifecycle
+
+
+def test_lifecycle_from_statuses_reads_a_generator_once():
+    assert lifecycle_from_statuses(s for s in ["redemption period"]) is Lifecycle.REDEMPTION
+
+
+@pytest.mark.parametrize(
+    ("statuses", "why"),
+    [
+        (["active", "redemption period"], "'active' beside 'redemption period'"),
+        (["ok", "pendingRestore"], "'ok' beside 'pendingRestore'"),
+        (["client transfer prohibited", "Active", "Pending Delete"], "'Active' beside 'Pending Delete'"),
+    ],
+)
+def test_active_beside_a_deletion_state_is_a_contradiction(statuses, why):
+    assert contradiction(statuses) == f"the statuses contradict each other: {why}"
+
+
+@pytest.mark.parametrize(
+    "statuses",
+    [
+        [],
+        ["active"],
+        ["active", "client transfer prohibited", "server delete prohibited", "client update prohibited"],
+        ["ok", "server transfer prohibited"],
+        ["redemption period", "pending delete"],
+        ["inactive", "pending delete"],
+        ["active", 7, None],
+    ],
+)
+def test_no_contradiction(statuses):
+    assert contradiction(statuses) is None
 
 
 def test_most_severe_follows_the_table():
@@ -128,6 +166,33 @@ def test_dates_do_not_touch_doubt_or_absence(lifecycle):
         verified=NOW - timedelta(days=100),
     )
     assert got == (lifecycle, None)
+
+
+@pytest.mark.parametrize("lifecycle", [Lifecycle.ACTIVE, Lifecycle.GRACE, Lifecycle.REDEMPTION])
+def test_a_registration_date_in_the_future_is_doubt(lifecycle):
+    got, why = _dates(
+        lifecycle, registered=NOW + timedelta(minutes=1), expires=NOW + timedelta(days=365), verified=NOW
+    )
+    assert got is Lifecycle.UNKNOWN
+    assert why == "the answer says it was registered on 2026-11-21, which is in the future"
+
+
+def test_a_registration_date_after_the_expiration_is_doubt():
+    got, why = _dates(
+        Lifecycle.ACTIVE,
+        registered=NOW - timedelta(days=3),
+        expires=NOW - timedelta(days=10),
+        verified=NOW - timedelta(days=100),
+    )
+    assert got is Lifecycle.UNKNOWN
+    assert why == "the answer says it was registered on 2026-11-18, after it expires on 2026-11-11"
+
+
+def test_a_registration_date_of_now_is_no_doubt():
+    assert _dates(Lifecycle.ACTIVE, registered=NOW, expires=NOW + timedelta(days=365)) == (
+        Lifecycle.ACTIVE,
+        None,
+    )
 
 
 def test_future_expiry_changes_nothing():

@@ -88,6 +88,37 @@ CORPUS = [
     ("idn_bucher_com.json", "xn--bcher-kva.com", Lifecycle.ACTIVE, "2004-03-10T12:00", "2027-03-10T12:00"),
     # Non-string statuses are skipped; unreadable events too; eventAction is read case-blind.
     ("trap_odd_fields.json", "lapsewatch-odd.com", Lifecycle.GRACE, None, "2027-01-01T00:00"),
+    # Nomulus reports each renewal as a "reregistration": the holder registered in 2019.
+    (
+        "nomulus_app_renewed.json",
+        "lapsewatch-renewed.app",
+        Lifecycle.ACTIVE,
+        "2019-05-08T17:09:31.112",
+        "2027-05-08T17:09:31.112",
+    ),
+    # Nomulus's expiration for a deleted name is the end of time, past what a datetime holds.
+    (
+        "nomulus_dev_redemption.json",
+        "lapsewatch-deleted.dev",
+        Lifecycle.REDEMPTION,
+        "2020-02-19T11:32:05.667",
+        None,
+    ),
+    (
+        "centralnic_xyz_autorenew.json",
+        "lapsewatch-central.xyz",
+        Lifecycle.GRACE,
+        "2021-11-02T14:05:19",
+        "2026-11-02T23:59:59",
+    ),
+    # "active" beside a lock is normal.
+    (
+        "afnic_fr_active.json",
+        "lapsewatch-afnic.fr",
+        Lifecycle.ACTIVE,
+        "2004-03-19T09:27:10",
+        "2027-03-19T09:27:10",
+    ),
 ]
 
 
@@ -148,10 +179,30 @@ def test_odd_events_give_no_dates(events):
     assert (observation.registered_at, observation.expires_at) == (None, None)
 
 
-def test_the_latest_registration_wins():
+def test_a_reregistration_event_is_not_a_registration():
     document = rdap_domain_json("example.com", ["active"], registered_at=at("2001-01-01T00:00"))
     document["events"].append({"eventAction": "reregistration", "eventDate": "2026-10-01T00:00:00Z"})
-    assert _answer(document).registered_at == at("2026-10-01T00:00")
+    assert _answer(document).registered_at == at("2001-01-01T00:00")
+    document["events"] = [{"eventAction": "reregistration", "eventDate": "2026-10-01T00:00:00Z"}]
+    assert _answer(document).registered_at is None
+
+
+def test_the_same_registration_date_twice_is_one_date():
+    document = rdap_domain_json("example.com", ["active"], registered_at=at("2001-01-01T00:00"))
+    document["events"].append({"eventAction": "Registration", "eventDate": "2001-01-01T00:00:00.000Z"})
+    observation = _answer(document)
+    assert observation.error is None
+    assert observation.registered_at == at("2001-01-01T00:00")
+
+
+def test_registrations_with_different_dates_are_doubt():
+    document = rdap_domain_json("example.com", ["active"], registered_at=at("2001-01-01T00:00"))
+    document["events"].append({"eventAction": "registration", "eventDate": "2026-10-01T00:00:00Z"})
+    observation = _answer(document)
+    assert observation.lifecycle is Lifecycle.UNKNOWN
+    assert observation.error == (
+        "the answer has registration events with different dates: 2001-01-01, 2026-10-01"
+    )
 
 
 @pytest.mark.parametrize(
@@ -177,6 +228,28 @@ def test_the_latest_registration_wins():
         (b'{"objectClassName": "domain", "unicodeName": "example.com"}', "is for None"),
         (b'{"objectClassName": "domain", "ldhName": ["example.com"]}', "is for ['example.com']"),
         (b'{"errorCode": 404, "title": "Not Found"}', "objectClassName is None"),
+        (
+            (FIXTURES / "trap_duplicate_status.json").read_bytes(),
+            "names the member 'status' twice in one object",
+        ),
+        (
+            b'{"objectClassName": "domain", "ldhName": "example.com", "ldhName": "example.net"}',
+            "names the member 'ldhName' twice",
+        ),
+        (
+            b'{"objectClassName": "domain", "ldhName": "example.com", "events": '
+            b'[{"eventAction": "registration", "eventAction": "expiration", "eventDate": "2020-01-01"}]}',
+            "names the member 'eventAction' twice",
+        ),
+        (
+            b'{"objectClassName": "domain", "ldhName": "example.com", '
+            b'"status": ["active", "redemption period"]}',
+            "the statuses contradict each other: 'active' beside 'redemption period'",
+        ),
+        (
+            b'{"objectClassName": "domain", "ldhName": "example.com", "status": ["ok", "pendingDelete"]}',
+            "the statuses contradict each other: 'ok' beside 'pendingDelete'",
+        ),
     ],
 )
 def test_anything_but_the_domain_asked_is_doubt(body, why):
@@ -188,7 +261,7 @@ def test_anything_but_the_domain_asked_is_doubt(body, why):
 
 
 @pytest.mark.parametrize("lifecycle", sorted(LIFECYCLE_STATUSES))
-@pytest.mark.parametrize("shape", ["thick", "cctld", "registrar"])
+@pytest.mark.parametrize("shape", ["thick", "cctld", "registrar", "nomulus"])
 def test_the_loopback_shapes_read_back(lifecycle, shape):
     document = rdap_domain_json("example.com", LIFECYCLE_STATUSES[lifecycle], shape=shape)
     expected = Lifecycle.ACTIVE if lifecycle == "reregistered" else Lifecycle(lifecycle)
@@ -267,11 +340,21 @@ def test_no_server_for_the_tld_is_unknown_without_a_request():
     assert observation.error == "no RDAP server for .xyz in the bootstrap file"
 
 
-def test_a_plain_http_server_elsewhere_is_refused_without_a_request():
-    provider = RdapProvider(_bootstrap([[["kg"], ["http://rdap.example.kg/"]]]), limiter=RateLimiter(1000))
+@pytest.mark.parametrize("allow_loopback_http", [False, True])
+def test_a_plain_http_server_elsewhere_is_refused_without_a_request(allow_loopback_http):
+    bootstrap = _bootstrap([[["kg"], ["http://rdap.example.kg/"]]])
+    provider = RdapProvider(bootstrap, limiter=RateLimiter(1000), allow_loopback_http=allow_loopback_http)
     observation = provider.lookup("example.kg")
     assert observation.lifecycle is Lifecycle.UNKNOWN
     assert "plain http" in observation.error
+
+
+def test_a_plain_http_loopback_server_is_refused_unless_allowed():
+    provider = RdapProvider(_bootstrap([[["com"], ["http://127.0.0.1:9/"]]]), limiter=RateLimiter(1000))
+    observation = provider.lookup("example.com")
+    assert (
+        observation.error == "the RDAP server for .com is plain http, which is refused: http://127.0.0.1:9/"
+    )
 
 
 @pytest.mark.parametrize("domain", ["", "-bad.com", "a..com", "x" * 70 + ".com"])
@@ -280,29 +363,32 @@ def test_lookup_never_raises(domain):
     assert provider.lookup(domain).lifecycle is Lifecycle.UNKNOWN
 
 
+# url, allowed by default, allowed with allow_loopback_http
 @pytest.mark.parametrize(
-    ("url", "allowed"),
+    ("url", "allowed", "allowed_with_loopback_http"),
     [
-        ("https://rdap.verisign.com/com/v1/domain/example.com", True),
-        ("https://127.0.0.1:8443/x", True),
-        ("http://127.0.0.1:8080/x", True),
-        ("http://127.8.9.10/x", True),
-        ("http://[::1]:8080/x", True),
-        ("http://localhost:8080/x", True),
-        ("http://LOCALHOST/x", True),
-        ("http://rdap.example.com/x", False),
-        ("http://10.0.0.1/x", False),
-        ("http://[::2]/x", False),
-        ("http://127.0.0.1.nip.io/x", False),
-        ("http://localhost.example.com/x", False),
-        ("ftp://127.0.0.1/x", False),
-        ("file:///etc/passwd", False),
-        ("https:///nohost", False),
-        ("//rdap.example.com/x", False),
+        ("https://rdap.verisign.com/com/v1/domain/example.com", True, True),
+        ("https://127.0.0.1:8443/x", True, True),
+        ("http://127.0.0.1:8080/x", False, True),
+        ("http://127.8.9.10/x", False, True),
+        ("http://[::1]:8080/x", False, True),
+        ("http://localhost:8080/x", False, True),
+        ("http://LOCALHOST/x", False, True),
+        ("http://rdap.example.com/x", False, False),
+        ("http://10.0.0.1/x", False, False),
+        ("http://[::2]/x", False, False),
+        ("http://127.0.0.1.nip.io/x", False, False),
+        ("http://localhost.example.com/x", False, False),
+        ("ftp://127.0.0.1/x", False, False),
+        ("file:///etc/passwd", False, False),
+        ("https:///nohost", False, False),
+        ("//rdap.example.com/x", False, False),
     ],
 )
-def test_url_policy(url, allowed):
+def test_url_policy(url, allowed, allowed_with_loopback_http):
     assert url_allowed(url) is allowed
+    assert url_allowed(url, allow_loopback_http=False) is allowed
+    assert url_allowed(url, allow_loopback_http=True) is allowed_with_loopback_http
 
 
 def test_is_loopback():

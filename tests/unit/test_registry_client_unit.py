@@ -1,11 +1,13 @@
-"""The registry client without a network: decision keys, request bodies, answer parsing, retry
-settings, and the token from the environment."""
+"""The registry client without a network: decision keys, request bodies, answer parsing, paging
+limits, the URLs it accepts, retry settings, and the token from the environment."""
 
+import itertools
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import requests
 
+from lapsewatch.domains import registrable_domain
 from lapsewatch.lifecycle import Lifecycle
 from lapsewatch.registry import (
     EmailDomain,
@@ -18,7 +20,13 @@ from lapsewatch.registry import (
     decision_key,
     registry_token,
 )
-from lapsewatch.registry.client import CappedRetry, _parse_page, _parse_unverify_result
+from lapsewatch.registry.client import (
+    DEFAULT_MAX_PAGES,
+    MAX_LIMIT,
+    CappedRetry,
+    _parse_page,
+    _parse_unverify_result,
+)
 
 REGISTERED = datetime(2026, 9, 1, tzinfo=UTC)
 VERIFIED = datetime(2019, 5, 1, 12, tzinfo=UTC)
@@ -101,13 +109,58 @@ def test_an_unverify_request_needs_a_lowercase_a_label_domain(domain):
         UnverifyRequest(domain, "redemption", {})
 
 
+@pytest.mark.parametrize(
+    ("domain", "why"),
+    [
+        ("co.uk", "public suffix"),
+        ("com.au", "public suffix"),
+        ("xn--fiqs8s", "A-label"),  # 中国: one label
+        ("mail.example.com", "a name under 'example.com'"),
+        ("www.corp.co.uk", "a name under 'corp.co.uk'"),
+        ("mail.xn--bcher-kva.de", "a name under 'xn--bcher-kva.de'"),
+        ("dev.localhost", "localhost"),
+    ],
+)
+def test_an_unverify_request_needs_a_registrable_domain(domain, why):
+    # With include_subdomains, an unverify of co.uk would unverify everyone under it.
+    with pytest.raises(ValueError, match=why):
+        UnverifyRequest(domain, "redemption", {})
+
+
+@pytest.mark.parametrize(
+    "domain",
+    [
+        "example.com",
+        "corp.co.uk",
+        "xn--bcher-kva.de",
+        "example.com.au",
+        # Only the PSL's ICANN section counts: github.io is registrable there, like any .io name.
+        "github.io",
+        # A TLD missing from the list is a public suffix all the same (the PSL's "*" rule).
+        "name.example",
+    ],
+)
+def test_an_unverify_request_takes_a_domain_exactly_as_registrable_domain_gives_it(domain):
+    assert registrable_domain(domain) == domain
+    assert UnverifyRequest(domain, "redemption", {}).domain == domain
+
+
 @pytest.mark.parametrize("reason", ["active", "unknown", "invalid", "expired", Lifecycle.ACTIVE])
 def test_an_unverify_request_needs_a_reason_from_the_contract(reason):
     with pytest.raises(ValueError, match="reason"):
         UnverifyRequest("example.com", reason, {})
 
 
-@pytest.mark.parametrize("evidence", [["a"], "text", {"when": datetime(2026, 1, 1)}])
+def nested(depth):
+    value = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "evidence", [["a"], "text", {"when": datetime(2026, 1, 1)}, {"deep": nested(100_000)}]
+)
 def test_an_unverify_request_needs_json_evidence(evidence):
     with pytest.raises(ValueError, match="evidence"):
         UnverifyRequest("example.com", "redemption", evidence)
@@ -128,11 +181,11 @@ def test_a_page_is_parsed_into_typed_items():
         ],
         "next_cursor": "abc",
     }
-    assert _parse_page(body) == Page(
+    assert _parse_page(body, 2) == Page(
         [EmailDomain("Mail.Example.COM", 3, VERIFIED), EmailDomain("", 1, VERIFIED)],
         "abc",
     )
-    assert _parse_page({"items": [], "next_cursor": None}) == Page([], None)
+    assert _parse_page({"items": [], "next_cursor": None}, 1) == Page([], None)
 
 
 @pytest.mark.parametrize("oldest", ["yesterday", None, 20190501, "", ["2019-05-01T12:00:00Z"]])
@@ -141,7 +194,7 @@ def test_an_unreadable_oldest_verified_at_keeps_the_domain(oldest):
         "items": [{"domain": "a.com", "verified_emails": 1, "oldest_verified_at": oldest}],
         "next_cursor": None,
     }
-    assert _parse_page(body).items == [EmailDomain("a.com", 1, None)]
+    assert _parse_page(body, 500).items == [EmailDomain("a.com", 1, None)]
 
 
 @pytest.mark.parametrize(
@@ -165,9 +218,27 @@ def test_an_unreadable_oldest_verified_at_keeps_the_domain(oldest):
 )
 def test_a_page_of_another_shape_is_a_permanent_error(body):
     with pytest.raises(PermanentRegistryError) as raised:
-        _parse_page(body)
+        _parse_page(body, 500)
     assert not raised.value.retryable
     assert "contract" in str(raised.value)
+
+
+def items(count):
+    return [{"domain": f"d{n}.com", "verified_emails": 1, "oldest_verified_at": None} for n in range(count)]
+
+
+@pytest.mark.parametrize(("count", "limit"), [(2, 1), (501, 500), (MAX_LIMIT + 1, MAX_LIMIT)])
+def test_a_page_longer_than_the_limit_asked_for_is_a_permanent_error(count, limit):
+    with pytest.raises(
+        PermanentRegistryError, match=f"{count} items, more than the limit of {limit}"
+    ) as raised:
+        _parse_page({"items": items(count), "next_cursor": None}, limit)
+    assert not raised.value.retryable
+    assert "contract" in str(raised.value)
+
+
+def test_a_page_as_long_as_the_limit_is_kept():
+    assert len(_parse_page({"items": items(MAX_LIMIT), "next_cursor": None}, MAX_LIMIT).items) == MAX_LIMIT
 
 
 def test_an_unverify_answer_is_parsed():
@@ -189,6 +260,72 @@ def test_an_unverify_answer_is_parsed():
 def test_an_unverify_answer_of_another_shape_is_a_permanent_error(body):
     with pytest.raises(PermanentRegistryError):
         _parse_unverify_result(body)
+
+
+# Paging to the end, or to max_pages
+
+
+class ScriptedListing(RegistryClient):
+    """A client whose pages come from a list of next cursors, without a network."""
+
+    def __init__(self, cursors):
+        super().__init__("https://registry.example", "token")
+        self.cursors = iter(cursors)
+        self.asked = []
+
+    def page(self, cursor=None, limit=500):
+        self.asked.append(cursor)
+        return Page([EmailDomain(f"d{len(self.asked)}.com", 1, None)], next(self.cursors))
+
+
+def endless():
+    return (f"c{n}" for n in itertools.count(1))
+
+
+def test_a_listing_that_does_not_end_within_max_pages_stops():
+    listing = ScriptedListing(endless())
+    read = []
+    with pytest.raises(PermanentRegistryError, match="did not end within 3 pages of up to 10") as raised:
+        read.extend(listing.pages(10, max_pages=3))
+    assert not raised.value.retryable
+    # The third page, still with a next cursor, is read but not handed on.
+    assert listing.asked == [None, "c1", "c2"]
+    assert [page.next_cursor for page in read] == ["c1", "c2"]
+
+
+def test_a_listing_of_exactly_max_pages_ends_normally():
+    listing = ScriptedListing(["c1", "c2", None])
+    assert [page.next_cursor for page in listing.pages(max_pages=3, cursor="c0")] == ["c1", "c2", None]
+    assert listing.asked == ["c0", "c1", "c2"]
+
+
+def test_by_default_a_listing_stops_after_20_000_pages():
+    assert DEFAULT_MAX_PAGES == 20_000
+    listing = ScriptedListing(endless())
+    with pytest.raises(PermanentRegistryError, match="did not end within 20000 pages"):
+        for _ in listing.iter_email_domains():
+            pass
+    assert len(listing.asked) == DEFAULT_MAX_PAGES
+
+
+def test_max_pages_none_pages_to_the_end():
+    listing = ScriptedListing([*(f"c{n}" for n in range(1, 50)), None])
+    assert len(list(listing.pages(max_pages=None))) == 50
+
+
+def test_the_repeated_cursor_guard_still_applies_within_max_pages():
+    listing = ScriptedListing(["c1", "c2", "c1", "c2"])
+    with pytest.raises(PermanentRegistryError, match="cursor it had returned before"):
+        list(listing.pages(max_pages=None))
+    assert listing.asked == [None, "c1", "c2"]
+
+
+@pytest.mark.parametrize("max_pages", [0, -1])
+def test_max_pages_must_be_at_least_1(max_pages):
+    listing = ScriptedListing([None])
+    with pytest.raises(ValueError, match="max_pages"):
+        listing.pages(max_pages=max_pages)  # refused at the call, before any page is asked for
+    assert listing.asked == []
 
 
 # The client's settings
@@ -229,11 +366,55 @@ def test_the_token_is_not_in_the_client_repr():
 
 
 @pytest.mark.parametrize(
-    ("url", "token"), [("127.0.0.1:8080", "t"), ("ftp://registry", "t"), ("http://r", "")]
+    "url", ["127.0.0.1:8080", "ftp://registry.example", "registry.example", "https://", "https:///v1"]
 )
-def test_the_client_needs_an_http_url_and_a_token(url, token):
-    with pytest.raises(ValueError):
-        RegistryClient(url, token)
+def test_the_client_needs_an_https_url(url):
+    with pytest.raises(ValueError, match="registry URL"):
+        RegistryClient(url, "t")
+
+
+def test_the_client_needs_a_token():
+    with pytest.raises(ValueError, match="token"):
+        RegistryClient("https://registry.example", "")
+
+
+@pytest.mark.parametrize("allow_loopback_http", [True, False])
+@pytest.mark.parametrize(
+    "url", ["https://registry.example/api", "https://10.0.0.1", "https://127.0.0.1:8443"]
+)
+def test_https_is_allowed_anywhere(url, allow_loopback_http):
+    assert RegistryClient(url, "t", allow_loopback_http=allow_loopback_http).base_url == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:8080", "http://127.5.6.7", "http://[::1]:8080/registry", "http://localhost:8080"],
+)
+def test_plain_http_reaches_a_loopback_host(url):
+    assert RegistryClient(url, "t").base_url == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://registry.example",
+        "http://10.0.0.1:8080",
+        "http://0.0.0.0:8080",
+        "http://[::2]",
+        "http://127.0.0.1.nip.io",
+        "http://localhost.example.com",
+        "http://",
+    ],
+)
+def test_plain_http_to_any_other_host_is_refused(url):
+    with pytest.raises(ValueError, match="loopback host"):
+        RegistryClient(url, "t")
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://[::1]", "http://localhost"])
+def test_plain_http_to_loopback_is_refused_when_not_allowed(url):
+    with pytest.raises(ValueError, match="allow_loopback_http=False"):
+        RegistryClient(url, "t", allow_loopback_http=False)
 
 
 @pytest.mark.parametrize("limit", [0, 1001, -5])

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from lapsewatch.lifecycle import DEFAULT_UNSAFE, Lifecycle
 from lapsewatch.registry import EmailDomain
-from lapsewatch.sweep.dispatch import DomainCollector, plan_shards
 from lapsewatch.sweep.checking import place
+from lapsewatch.sweep.dispatch import DomainCollector, plan_shards
 from lapsewatch.sweep.finalize import BreakerLimits, Tally, hold_reasons
 from lapsewatch.sweep.handlers import run_id_for
 from lapsewatch.sweep.messages import MessageError, PlannedDomain, Shard, finish_body, parse_finish_body
@@ -137,7 +137,9 @@ def test_an_outage_of_one_tld_at_a_shared_service_holds_that_tld_only():
 def test_one_or_two_lapses_at_a_small_service_are_just_lapses(unsafe, checked):
     decisions = [decision(f"d{i}.gl", "https://rdap.centralnic.com/gl/") for i in range(unsafe)]
     place_key = ("gl", "https://rdap.centralnic.com/gl/")
-    held = hold_reasons(tally({place_key: checked, ("com", VERISIGN): 100}, {place_key: unsafe}), decisions, LIMITS)
+    held = hold_reasons(
+        tally({place_key: checked, ("com", VERISIGN): 100}, {place_key: unsafe}), decisions, LIMITS
+    )
     assert held == {}
 
 
@@ -174,16 +176,10 @@ def test_half_of_a_run_unsafe_across_services_holds_the_run():
     assert "15 of the 30 domains checked" in held["d0.com"]
 
 
-@given(
-    st.lists(
-        st.tuples(st.integers(0, 5), st.integers(1, 5000), st.booleans()), min_size=0, max_size=40
-    )
-)
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(1, 5000), st.booleans()), min_size=0, max_size=40))
 def test_no_decision_above_the_address_limit_ever_goes_ahead(rows):
     services = [f"https://rdap{i}.example/" for i in range(6)]
-    decisions = [
-        decision(f"d{i}.com", services[s], addresses) for i, (s, addresses, _) in enumerate(rows)
-    ]
+    decisions = [decision(f"d{i}.com", services[s], addresses) for i, (s, addresses, _) in enumerate(rows)]
     checked = {("com", service): 50 for service in services}
     unsafe = Counter(("com", services[s]) for s, _, _ in rows)
     held = hold_reasons(tally(checked, unsafe), decisions, LIMITS)

@@ -1,9 +1,10 @@
 """Is the domain behind an address still safe to trust for account recovery?
 
-DomainChecker turns a provider's observation into a verdict with evidence. Two rules guard the
+DomainChecker turns a provider's observation into a verdict with evidence. Three rules guard the
 two errors that matter: doubt is never unsafe (errors, odd answers and unknown TLDs are
-`unknown`), and no domain is called unsafe on one answer: a second lookup, at least a second
-later, must agree.
+`unknown`), only the registry's own server may call a domain unsafe (an answer that came through
+a redirect can only confirm that a domain is still held), and no domain is called unsafe on one
+answer: a second lookup, at least a second later, must agree.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from lapsewatch.timefmt import rfc3339
 LOOKUP_BUDGET = 30.0
 CHECK_BUDGET = 36.0
 CONFIRM_DELAY = 1.0
+# What an answer that is not the registry's own (it came through a redirect) may still say.
+UNAUTHORITATIVE_ALLOWED = frozenset({Lifecycle.ACTIVE, Lifecycle.GRACE})
 
 
 @dataclass(slots=True)
@@ -43,6 +46,7 @@ class CheckResult:
     error: str | None = None
     verified_at: datetime | None = None
     source: str | None = None
+    service: str | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -58,6 +62,7 @@ class CheckResult:
             "checked_at": rfc3339(self.checked_at),
             "verified_at": rfc3339(self.verified_at),
             "source": self.source,
+            "service": self.service,
             "error": self.error,
         }
 
@@ -146,6 +151,12 @@ class DomainChecker:
             verified_at=verified_at,
             now=self._clock(),
         )
+        if not observation.authoritative and lifecycle not in {*UNAUTHORITATIVE_ALLOWED, Lifecycle.UNKNOWN}:
+            note = (
+                f"only the registry's own server may say {domain} is {lifecycle}; this answer came "
+                f"through a redirect to {observation.source}"
+            )
+            lifecycle = Lifecycle.UNKNOWN
         return _Verdict(observation, lifecycle, note, self._monotonic())
 
     def _result(
@@ -166,6 +177,7 @@ class DomainChecker:
             error=observation.error,
             verified_at=verified_at,
             source=observation.source,
+            service=observation.service,
         )
 
 

@@ -32,6 +32,9 @@ class ProviderSettings:
     domainr_client_id: str | None = None
     domainr_api_key: str | None = None
     domainr_url: str | None = None
+    # Plain http to this machine, for loopback servers: the CLI allows it, the Lambda functions
+    # never do.
+    allow_loopback_http: bool = False
 
     @classmethod
     def from_env(
@@ -43,11 +46,13 @@ class ProviderSettings:
         domainr_client_id: str | None = None,
         domainr_api_key: str | None = None,
         domainr_credentials_later: bool = False,
+        allow_loopback_http: bool = False,
     ) -> ProviderSettings:
         """Arguments win over the environment (LAPSEWATCH_*); raises ValueError on bad values.
 
         `domainr_credentials_later`: the Domainr credentials come from a secret, read when the
-        provider is built.
+        provider is built. `allow_loopback_http` is the caller's to give, never the
+        environment's: a variable set by mistake must not open plain http in production.
         """
         env = os.environ
         name = (provider or env.get("LAPSEWATCH_PROVIDER") or "rdap").strip().lower()
@@ -64,6 +69,7 @@ class ProviderSettings:
             domainr_client_id=domainr_client_id or env.get("LAPSEWATCH_DOMAINR_CLIENT_ID") or None,
             domainr_api_key=domainr_api_key or env.get("LAPSEWATCH_DOMAINR_API_KEY") or None,
             domainr_url=env.get("LAPSEWATCH_DOMAINR_URL") or None,
+            allow_loopback_http=allow_loopback_http,
         )
         has_credentials = settings.domainr_client_id or settings.domainr_api_key
         if name == "domainr" and not has_credentials and not domainr_credentials_later:
@@ -77,8 +83,15 @@ class ProviderSettings:
             from lapsewatch.providers.domainr import DomainrProvider
 
             return DomainrProvider(
-                client_id=self.domainr_client_id, api_key=self.domainr_api_key, base_url=self.domainr_url
+                client_id=self.domainr_client_id,
+                api_key=self.domainr_api_key,
+                base_url=self.domainr_url,
+                allow_loopback_http=self.allow_loopback_http,
             )
         from lapsewatch.providers.rdap import Bootstrap, RdapProvider
 
-        return RdapProvider(Bootstrap.load(self.rdap_bootstrap), rate=self.rdap_rate)
+        return RdapProvider(
+            Bootstrap.load(self.rdap_bootstrap),
+            rate=self.rdap_rate,
+            allow_loopback_http=self.allow_loopback_http,
+        )

@@ -80,19 +80,39 @@ def normalize_status(status: str) -> str:
     return _SEPARATORS.sub(" ", spaced).lower().strip()
 
 
+_ACTIVE = {"active", "ok"}
 _REDEMPTION = {"redemption period", "pending restore"}
 _PENDING_DELETE = {"pending delete"}
 _HOLD = {"client hold", "server hold"}
 _GRACE = {"auto renew period"}
 
 
+def contradiction(statuses: Iterable[str]) -> str | None:
+    """Why the status values cannot all be true, or None when they can.
+
+    A domain in good standing is not also on its way out: "active" (or EPP's "ok") beside a
+    deletion state means the server's data is broken, so neither half can be believed. Locks
+    such as "client transfer prohibited" beside "active" are normal.
+    """
+    written = {normalize_status(s): s for s in statuses if isinstance(s, str)}
+    active = sorted(written.keys() & _ACTIVE)
+    leaving = sorted(written.keys() & (_REDEMPTION | _PENDING_DELETE))
+    if active and leaving:
+        return f"the statuses contradict each other: {written[active[0]]!r} beside {written[leaving[0]]!r}"
+    return None
+
+
 def lifecycle_from_statuses(statuses: Iterable[str]) -> Lifecycle:
-    """The lifecycle a registered domain's status values show.
+    """The lifecycle a registered domain's status values show; unknown when they contradict
+    each other (see `contradiction`).
 
     A domain in redemption also carries "pending delete" (EPP puts the RGP state beside it), so
     "pending delete" means the final pre-release stage only when no redemption or restore
     state is present.
     """
+    statuses = list(statuses)
+    if contradiction(statuses):
+        return Lifecycle.UNKNOWN
     found = {normalize_status(s) for s in statuses if isinstance(s, str)}
     if found & _REDEMPTION:
         return Lifecycle.REDEMPTION
@@ -119,6 +139,17 @@ def apply_dates(
     """
     if lifecycle in (Lifecycle.UNKNOWN, Lifecycle.INVALID, Lifecycle.UNREGISTERED):
         return lifecycle, None
+    # A name is not registered in the future, nor after it expires: such a date is broken data,
+    # and read as it stands it would say "registered again" of a name nobody else holds.
+    if registered_at and registered_at > now:
+        return Lifecycle.UNKNOWN, (
+            f"the answer says it was registered on {registered_at:%Y-%m-%d}, which is in the future"
+        )
+    if registered_at and expires_at and registered_at > expires_at:
+        return Lifecycle.UNKNOWN, (
+            f"the answer says it was registered on {registered_at:%Y-%m-%d}, after it expires on "
+            f"{expires_at:%Y-%m-%d}"
+        )
     if verified_at and registered_at and registered_at > verified_at + REREGISTRATION_SLACK:
         return Lifecycle.REREGISTERED, (
             f"registered again on {registered_at:%Y-%m-%d}, after the address was verified on "

@@ -314,7 +314,7 @@ def _encode_item(item: dict) -> dict:
 
 
 def _encode_value(value: dict) -> dict:
-    (kind, data), = value.items()
+    ((kind, data),) = value.items()
     if kind == "B":
         return {"B64": base64.b64encode(data).decode()}
     if kind == "BS":
@@ -331,7 +331,7 @@ def _decode_item(item: dict) -> dict:
 
 
 def _decode_value(value: dict) -> dict:
-    (kind, data), = value.items()
+    ((kind, data),) = value.items()
     if kind == "B64":
         return {"B": base64.b64decode(data)}
     if kind == "BS64":

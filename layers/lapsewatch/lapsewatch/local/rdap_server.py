@@ -70,9 +70,13 @@ def rdap_domain_json(
               IANA id, events, nameservers, secureDNS, notices and a "related" registrar link
     cctld     a ccTLD registry such as DENIC: lower-case, no events, few notices
     registrar the registrar's answer a registry refers to: events, a redacted registrant
+    nomulus   Google's registry software (.app, .dev): lower-case, and the last renewal, a year
+              before the expiration, reported as a "reregistration" event
     """
     statuses = list(statuses)
     name = domain.lower()
+    if shape == "nomulus":
+        return _nomulus_domain_json(name, statuses, registered_at, expires_at)
     if shape == "cctld":
         return {
             "rdapConformance": ["rdap_level_0"],
@@ -142,7 +146,7 @@ def rdap_domain_json(
             "nameservers": [_nameserver(f"ns1.{name}")],
         }
     if shape != "thick":
-        raise ValueError(f"unknown RDAP shape {shape!r}: choose thick, cctld or registrar")
+        raise ValueError(f"unknown RDAP shape {shape!r}: choose thick, cctld, registrar or nomulus")
     upper = name.upper()
     tld = name.rsplit(".", 1)[-1]
     return {
@@ -187,6 +191,52 @@ def rdap_domain_json(
                 "links": [{"href": "https://icann.org/epp", "type": "text/html"}],
             },
         ],
+    }
+
+
+def _nomulus_domain_json(
+    name: str, statuses: list[str], registered_at: datetime | None, expires_at: datetime | None
+) -> dict:
+    now = datetime.now(UTC)
+    events = []
+    if registered_at:
+        events.append(
+            {"eventAction": "registration", "eventActor": "TheRegistrar", "eventDate": rfc3339(registered_at)}
+        )
+    # Nomulus reports renewals (and autorenewals) as "reregistration": the holder is the same.
+    renewed = expires_at - timedelta(days=365) if expires_at else None
+    if renewed and (registered_at is None or registered_at < renewed) and renewed < now:
+        events.append(
+            {"eventAction": "reregistration", "eventActor": "TheRegistrar", "eventDate": rfc3339(renewed)}
+        )
+    if expires_at:
+        events.append({"eventAction": "expiration", "eventDate": rfc3339(expires_at)})
+    events.append({"eventAction": "last update of RDAP database", "eventDate": rfc3339(now)})
+    return {
+        "rdapConformance": [
+            "rdap_level_0",
+            "icann_rdap_response_profile_1",
+            "icann_rdap_technical_implementation_guide_1",
+        ],
+        "objectClassName": "domain",
+        "handle": f"{zlib.crc32(name.encode()):X}-{name.rsplit('.', 1)[-1].upper()}",
+        "ldhName": name,
+        "status": statuses or ["active"],
+        "events": events,
+        "entities": [
+            {
+                "objectClassName": "entity",
+                "handle": "1",
+                "roles": ["registrar"],
+                "publicIds": [{"type": "IANA Registrar ID", "identifier": "1"}],
+                "vcardArray": [
+                    "vcard",
+                    [["version", {}, "text", "4.0"], ["fn", {}, "text", "The Registrar"]],
+                ],
+            }
+        ],
+        "nameservers": [_nameserver(f"ns1.{name}")],
+        "secureDNS": {"delegationSigned": False, "zoneSigned": True},
     }
 
 
@@ -259,7 +309,20 @@ class DomainAnswer:
 
     @classmethod
     def not_found(cls) -> DomainAnswer:
+        """404 with an RDAP error object, as most registries answer."""
         return cls.raw(404, _error_json(404, "Not Found"))
+
+    @classmethod
+    def not_found_empty(cls) -> DomainAnswer:
+        """404 with an empty body, as Verisign answers."""
+        return cls.raw(404, b"")
+
+    @classmethod
+    def error_page(cls, status: int = 404) -> DomainAnswer:
+        """An HTML error page, as a load balancer or proxy in front of a registry sends it."""
+        page = f"<html><head><title>{status}</title></head><body><center><h1>{status}</h1></center>"
+        page += "<hr><center>nginx</center></body></html>"
+        return cls.raw(status, page.encode(), {"Content-Type": "text/html"})
 
     @classmethod
     def wrong_ldh_name(cls, other: str = "someone-else.com") -> DomainAnswer:

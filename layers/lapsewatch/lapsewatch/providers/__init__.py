@@ -28,10 +28,19 @@ class Observation:
     error: str | None = None
     # Where the answer came from (the final URL), for the audit trail.
     source: str | None = None
+    # False when the answer came through a redirect: then it is not the registry's own word, and
+    # the checker lets it confirm only that a domain is still held (active or grace).
+    authoritative: bool = True
+    # The service asked: the RDAP base URL the bootstrap file names, or Domainr's base URL.
+    service: str | None = None
 
     @classmethod
-    def doubt(cls, provider: str, error: str, source: str | None = None) -> Observation:
-        return cls(provider=provider, lifecycle=Lifecycle.UNKNOWN, error=error, source=source)
+    def doubt(
+        cls, provider: str, error: str, source: str | None = None, service: str | None = None
+    ) -> Observation:
+        return cls(
+            provider=provider, lifecycle=Lifecycle.UNKNOWN, error=error, source=source, service=service
+        )
 
 
 class StatusProvider(Protocol):

@@ -28,7 +28,6 @@ someone else looks `active`: re-registration cannot be detected. RDAP can.
 
 from __future__ import annotations
 
-import json
 import time
 from urllib.parse import urlencode
 
@@ -36,7 +35,7 @@ import requests
 
 from lapsewatch.lifecycle import Lifecycle, most_severe
 from lapsewatch.providers import Observation
-from lapsewatch.providers.http import Doubt, HttpFetcher
+from lapsewatch.providers.http import Doubt, HttpFetcher, read_json
 
 CLIENT_ID_URL = "https://api.domainr.com"
 RAPIDAPI_URL = "https://domainr.p.rapidapi.com"
@@ -72,7 +71,12 @@ def lifecycle_from_tokens(tokens: list[str]) -> Lifecycle:
 
 
 class DomainrProvider:
-    """Domain status from Domainr, with a client id (api.domainr.com) or a RapidAPI key."""
+    """Domain status from Domainr, with a client id (api.domainr.com) or a RapidAPI key.
+
+    The RapidAPI key goes only to the origin of `base_url`, never to a server a redirect names.
+    `allow_loopback_http` lets plain http through to this machine (tests' stubs); otherwise only
+    https is used.
+    """
 
     name = "domainr"
 
@@ -86,6 +90,7 @@ class DomainrProvider:
         request_timeout: float = 10.0,
         lookup_budget: float = 30.0,
         max_tries: int = 3,
+        allow_loopback_http: bool = False,
     ) -> None:
         if not (client_id or api_key):
             raise ValueError("Domainr needs a client id or an API key")
@@ -95,7 +100,11 @@ class DomainrProvider:
         self.lookup_budget = lookup_budget
         # Domainr meters by plan and answers 429 with Retry-After when a plan's rate is passed.
         self.http = HttpFetcher(
-            limiter=None, session=session, request_timeout=request_timeout, max_tries=max_tries
+            limiter=None,
+            session=session,
+            request_timeout=request_timeout,
+            max_tries=max_tries,
+            allow_loopback_http=allow_loopback_http,
         )
 
     def lookup(self, domain: str, *, deadline: float | None = None) -> Observation:
@@ -107,26 +116,30 @@ class DomainrProvider:
         try:
             return self._lookup(domain, ends, source)
         except Doubt as exc:
-            return Observation.doubt(self.name, self._redact(str(exc)), source=source)
+            return Observation.doubt(self.name, self._redact(str(exc)), source=source, service=self.base_url)
         except Exception as exc:  # a bug or a surprise must be doubt, never a verdict
-            return Observation.doubt(self.name, self._redact(f"lookup failed: {exc!r}"), source=source)
+            return Observation.doubt(
+                self.name, self._redact(f"lookup failed: {exc!r}"), source=source, service=self.base_url
+            )
 
     def _lookup(self, domain: str, deadline: float, source: str) -> Observation:
         query = {"domain": domain}
         headers = {"Accept": "application/json"}
+        credentials = {}
         if self.client_id:
             query["client_id"] = self.client_id
         else:
-            headers |= {"X-RapidAPI-Key": self.api_key or "", "X-RapidAPI-Host": RAPIDAPI_HOST}
+            headers["X-RapidAPI-Host"] = RAPIDAPI_HOST
+            credentials["X-RapidAPI-Key"] = self.api_key or ""
         answer = self.http.get(
-            f"{self.base_url}/v2/status?{urlencode(query)}", headers=headers, deadline=deadline
+            f"{self.base_url}/v2/status?{urlencode(query)}",
+            headers=headers,
+            deadline=deadline,
+            credentials=credentials,
         )
         if answer.status != 200:
             raise Doubt(f"HTTP {answer.status}")
-        try:
-            document = json.loads(answer.body)
-        except (ValueError, RecursionError):
-            raise Doubt("the answer is not JSON") from None
+        document = read_json(answer.body)
         entries = document.get("status") if isinstance(document, dict) else None
         if not isinstance(entries, list):
             raise Doubt('the answer has no "status" list')
@@ -143,7 +156,10 @@ class DomainrProvider:
             lifecycle=lifecycle,
             statuses=tuple(tokens),
             error=f"Domainr's status {status!r} gives no verdict" if lifecycle is Lifecycle.UNKNOWN else None,
-            source=source,
+            # Where a redirect led, for the audit trail; the query string may carry the client id.
+            source=self._redact(answer.url) if answer.redirected else source,
+            authoritative=not answer.redirected,
+            service=self.base_url,
         )
 
     def _redact(self, message: str) -> str:

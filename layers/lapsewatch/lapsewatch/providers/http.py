@@ -2,8 +2,9 @@
 
 One deadline across a lookup's tries and redirects, a wall-clock limit on each request (a
 server trickling bytes cannot hold a lookup), bodies cut at a size, capped Retry-After, every
-attempt through the per-server rate limiter, and plain http only to loopback. Whatever goes
-wrong comes out as `Doubt`, which a provider turns into an `unknown` observation.
+attempt through the per-server rate limiter, https only (plain http to loopback when the caller
+allows it), and credentials sent to no origin but the first. Whatever goes wrong comes out as
+`Doubt`, which a provider turns into an `unknown` observation.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import heapq
 import http.cookiejar
 import ipaddress
 import itertools
+import json
 import random
 import socket
 import threading
@@ -48,15 +50,16 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
-def url_allowed(url: str) -> bool:
-    """https anywhere; plain http only to this machine (the loopback servers tests use).
+def url_allowed(url: str, *, allow_loopback_http: bool = False) -> bool:
+    """https anywhere; plain http never, or with `allow_loopback_http` only to this machine (the
+    loopback servers of tests and local runs).
 
     A plain-http answer could be forged on the way, and a forged 404 would unverify addresses.
     """
     parts = urlsplit(url)
     if parts.scheme == "https":
         return bool(parts.hostname)
-    return parts.scheme == "http" and is_loopback(parts.hostname)
+    return allow_loopback_http and parts.scheme == "http" and is_loopback(parts.hostname)
 
 
 class Doubt(Exception):
@@ -65,6 +68,30 @@ class Doubt(Exception):
     def __init__(self, message: str, url: str | None = None) -> None:
         super().__init__(message)
         self.url = url
+
+
+class _DuplicateMember(ValueError):
+    """A JSON object that names a member twice."""
+
+
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    members: dict[str, object] = {}
+    for name, value in pairs:
+        if name in members:
+            raise _DuplicateMember(name)
+        members[name] = value
+    return members
+
+
+def read_json(body: bytes) -> object:
+    """An answer's JSON, or Doubt. A member named twice is doubt too: parsers disagree on which
+    of the two counts, so whatever a reader here takes, the server may have meant the other."""
+    try:
+        return json.loads(body, object_pairs_hook=_no_duplicates)
+    except _DuplicateMember as exc:
+        raise Doubt(f"the answer names the member {exc.args[0]!r} twice in one object") from None
+    except (ValueError, RecursionError):
+        raise Doubt("the answer is not JSON") from None
 
 
 class _Transient(Exception):
@@ -84,6 +111,7 @@ class HttpAnswer:
     url: str  # where the answer came from, after any redirects
     status: int
     body: bytes
+    redirected: bool  # whether any redirect was followed to get here
 
 
 class HttpFetcher:
@@ -96,6 +124,10 @@ class HttpFetcher:
 
     A Session of the caller's own is used as it is; only one from new_session() can cut off a
     server that trickles its headers (the body is timed either way).
+
+    Credentials (an API key header) go only to the origin (scheme, host and port) of the URL
+    first asked: a redirect elsewhere, by the service itself or by whoever answers in its name,
+    must not collect them.
     """
 
     max_redirects = 3
@@ -111,20 +143,33 @@ class HttpFetcher:
         session: requests.Session | None = None,
         request_timeout: float = 10.0,
         max_tries: int = 3,
+        allow_loopback_http: bool = False,
     ) -> None:
         self.limiter = limiter
         self.session = session or new_session()
         self.request_timeout = request_timeout
         self.max_tries = max_tries
+        self.allow_loopback_http = allow_loopback_http
 
-    def get(self, url: str, *, headers: Mapping[str, str], deadline: float) -> HttpAnswer:
+    def get(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        deadline: float,
+        credentials: Mapping[str, str] | None = None,
+    ) -> HttpAnswer:
+        """GET `url`, following redirects; `credentials` are headers sent only to its origin."""
+        origin = _origin(url)
         failures = 0
         hops = 0
         while True:
-            if not url_allowed(url):
-                raise Doubt(f"refused {url}: only https, or plain http to this machine", url)
+            if not url_allowed(url, allow_loopback_http=self.allow_loopback_http):
+                allowed = "https, or plain http to this machine" if self.allow_loopback_http else "https"
+                raise Doubt(f"refused {url}: only {allowed}", url)
+            sent = {**headers, **credentials} if credentials and _origin(url) == origin else headers
             try:
-                response_headers, status, body = self._attempt(url, headers, deadline)
+                response_headers, status, body = self._attempt(url, sent, deadline)
             except _Transient as exc:
                 failure, pause = str(exc), self._backoff(failures)
             else:
@@ -138,7 +183,7 @@ class HttpFetcher:
                     url = urljoin(url, location)
                     continue
                 if status != 429 and status < 500:
-                    return HttpAnswer(url, status, body)
+                    return HttpAnswer(url, status, body, redirected=hops > 0)
                 failure = f"HTTP {status}"
                 retry_after = self._retry_after(response_headers.get("Retry-After"))
                 pause = self._backoff(failures) if retry_after is None else retry_after
@@ -232,10 +277,14 @@ def new_session() -> requests.Session:
     return session
 
 
-def _host_port(url: str) -> str:
+def _origin(url: str) -> tuple[str, str | None, int]:
     parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname
+    return parts.scheme, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def _host_port(url: str) -> str:
+    _, host, port = _origin(url)
+    host = f"[{host}]" if host and ":" in host else host
     return f"{host}:{port}"
 
 

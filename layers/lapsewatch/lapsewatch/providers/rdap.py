@@ -3,8 +3,11 @@
 A lookup asks the registry's server for ``domain/{a-label}`` and reads its answer strictly, since
 an attacker-controlled or broken server must never be able to get an address unverified:
 
-- 404 means "not registered" only from the server the bootstrap file names (see `RdapProvider`).
-- A 200 counts only as a JSON object with objectClassName "domain" and the ldhName asked for.
+- 404 means "not registered" only as the answer to that very request, with no redirect followed,
+  and with an empty or JSON-object body (see `RdapProvider`).
+- A 200 counts only as a JSON object with objectClassName "domain" and the ldhName asked for, no
+  member named twice in any object, statuses that do not contradict each other and at most one
+  registration date. An answer that came through a redirect is marked not authoritative.
 - Everything else (other statuses, refused redirects, bodies over 1 MiB, timeouts, a TLD with no
   server) is doubt: an Observation with lifecycle `unknown` and the reason.
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -24,9 +28,9 @@ from urllib.parse import urlsplit
 import requests
 
 from lapsewatch.domains import tld, to_ascii
-from lapsewatch.lifecycle import Lifecycle, lifecycle_from_statuses
+from lapsewatch.lifecycle import Lifecycle, contradiction, lifecycle_from_statuses
 from lapsewatch.providers import Observation
-from lapsewatch.providers.http import Doubt, HttpFetcher, url_allowed
+from lapsewatch.providers.http import Doubt, HttpFetcher, read_json, url_allowed
 from lapsewatch.ratelimit import RateLimiter, shared_limiter
 from lapsewatch.timefmt import parse_time_or_none
 
@@ -103,11 +107,16 @@ class Bootstrap:
 class RdapProvider:
     """Domain status from the registry's RDAP server.
 
-    A 404 means "not registered" only when it comes from the server the bootstrap file names.
-    RFC 7480 redirects point from the registry to a registrar's server, and a registrar that
-    does not know a name says nothing about whether the registry does: a lost transfer or a
-    stale referral would read as "free". So a 404 at the end of a redirect to another server is
-    doubt; a redirect that stays under the bootstrap base URL is still the registry speaking.
+    A 404 means "not registered" only when it answers the request for the name itself at the
+    base URL the bootstrap file names, with no redirect followed. RFC 7480 redirects point from
+    the registry to a registrar's server, and a registrar that does not know a name says nothing
+    about whether the registry does: a lost transfer or a stale referral would read as "free".
+    Even a redirect back to the registry's own server may name another domain, so a 404 reached
+    through any redirect is doubt. So is a 404 whose body is neither empty (Verisign sends
+    none) nor a JSON object (an RDAP error): an HTML page is a proxy or load balancer talking.
+
+    `allow_loopback_http` lets plain http through to this machine, for the loopback servers of
+    tests and the CLI's local runs; otherwise only https is used.
     """
 
     name = "rdap"
@@ -122,54 +131,77 @@ class RdapProvider:
         request_timeout: float = 10.0,
         lookup_budget: float = 30.0,
         max_tries: int = 3,
+        allow_loopback_http: bool = False,
     ) -> None:
         self.bootstrap = bootstrap
         self.lookup_budget = lookup_budget
+        self.allow_loopback_http = allow_loopback_http
         self.http = HttpFetcher(
             limiter=limiter or shared_limiter(rate),
             session=session,
             request_timeout=request_timeout,
             max_tries=max_tries,
+            allow_loopback_http=allow_loopback_http,
         )
 
     def lookup(self, domain: str, *, deadline: float | None = None) -> Observation:
         ends = time.monotonic() + self.lookup_budget
         if deadline is not None:
             ends = min(ends, deadline)
+        base = None
         try:
-            return self._lookup(domain, ends)
+            a_label = to_ascii(domain.rstrip("."))
+            base = self._server_for(a_label)
+            return self._lookup(a_label, base, ends)
         except Doubt as exc:
-            return Observation.doubt(self.name, str(exc), source=exc.url)
+            return Observation.doubt(self.name, str(exc), source=exc.url, service=base)
         except Exception as exc:  # a bug or a surprise must be doubt, never a verdict
-            return Observation.doubt(self.name, f"lookup failed: {exc!r}")
+            return Observation.doubt(self.name, f"lookup failed: {exc!r}", service=base)
 
-    def _lookup(self, domain: str, deadline: float) -> Observation:
-        a_label = to_ascii(domain.rstrip("."))
-        base = self._server_for(a_label)
+    def _lookup(self, a_label: str, base: str, deadline: float) -> Observation:
         url = f"{base}domain/{a_label}"
         answer = self.http.get(url, headers={"Accept": RDAP_MEDIA_TYPE}, deadline=deadline)
         if answer.status == 404:
-            if answer.url.startswith(base):
-                return Observation(provider=self.name, lifecycle=Lifecycle.UNREGISTERED, source=answer.url)
-            raise Doubt(
-                "a server the registry redirected to answered 404; only the registry's own 404 "
-                "means the name is free",
-                answer.url,
+            if answer.redirected:
+                raise Doubt(
+                    f"a 404 reached through a redirect to {answer.url}; only the registry's own 404, "
+                    "to the request for the name itself, means the name is free",
+                    answer.url,
+                )
+            _check_not_found_body(answer.body, answer.url)
+            return Observation(
+                provider=self.name, lifecycle=Lifecycle.UNREGISTERED, source=answer.url, service=base
             )
         if answer.status != 200:
             raise Doubt(f"HTTP {answer.status}", answer.url)
-        return read_answer(answer.body, a_label, source=answer.url)
+        observation = read_answer(answer.body, a_label, source=answer.url)
+        return replace(observation, authoritative=not answer.redirected, service=base)
 
     def _server_for(self, domain: str) -> str:
         servers = self.bootstrap.servers_for(domain)
         if not servers:
             raise Doubt(f"no RDAP server for .{tld(domain)} in the bootstrap file")
         # Listed order, https first; a server we may not talk to is no server.
-        usable = sorted(filter(url_allowed, servers), key=lambda url: not url.startswith("https:"))
+        usable = sorted(
+            (url for url in servers if url_allowed(url, allow_loopback_http=self.allow_loopback_http)),
+            key=lambda url: not url.startswith("https:"),
+        )
         if not usable:
             raise Doubt(f"the RDAP server for .{tld(domain)} is plain http, which is refused: {servers[0]}")
         base = usable[0]
         return base if base.endswith("/") else base + "/"
+
+
+def _check_not_found_body(body: bytes, url: str) -> None:
+    """Doubt unless a 404's body is empty or an RDAP error object."""
+    if not body.strip():
+        return
+    try:
+        document = read_json(body)
+    except Doubt as exc:
+        raise Doubt(f"a 404 whose body is neither empty nor an RDAP error: {exc}", url) from None
+    if not isinstance(document, dict) or "objectClassName" in document:
+        raise Doubt("a 404 whose body is neither empty nor an RDAP error object", url)
 
 
 def read_answer(body: bytes, domain: str, *, source: str | None = None) -> Observation:
@@ -179,9 +211,9 @@ def read_answer(body: bytes, domain: str, *, source: str | None = None) -> Obser
         return Observation.doubt(RdapProvider.name, why, source=source)
 
     try:
-        document = json.loads(body)
-    except (ValueError, RecursionError):
-        return doubt("the answer is not JSON")
+        document = read_json(body)
+    except Doubt as exc:
+        return doubt(str(exc))
     if not isinstance(document, dict):
         return doubt(f"the answer is a JSON {type(document).__name__}, not an object")
     object_class = document.get("objectClassName")
@@ -194,36 +226,33 @@ def read_answer(body: bytes, domain: str, *, source: str | None = None) -> Obser
     status = document.get("status")
     # Tolerant: a status list with odd entries keeps its strings; anything else is no status.
     statuses = tuple(s for s in status if isinstance(s, str)) if isinstance(status, list) else ()
-    registered_at, expires_at = _dates(document.get("events"))
+    if why := contradiction(statuses):
+        return doubt(why)
+    events = document.get("events")
+    registrations = set(_event_dates(events, "registration"))
+    if len(registrations) > 1:
+        dates = ", ".join(f"{moment:%Y-%m-%d}" for moment in sorted(registrations))
+        return doubt(f"the answer has registration events with different dates: {dates}")
     return Observation(
         provider=RdapProvider.name,
         lifecycle=lifecycle_from_statuses(statuses),
         statuses=statuses,
-        registered_at=registered_at,
-        expires_at=expires_at,
+        registered_at=next(iter(registrations), None),
+        expires_at=max(_event_dates(events, "expiration"), default=None),
         source=source,
     )
 
 
-# RFC 9083 event actions. "reregistration" is a later registration of the same name, which is
-# exactly what re-registration detection is looking for.
-_REGISTRATION = {"registration", "reregistration"}
-_EXPIRATION = {"expiration"}
-
-
-def _dates(events: object) -> tuple[datetime | None, datetime | None]:
-    """The latest registration and expiration dates among the events; unreadable ones are skipped."""
-    registered: list[datetime] = []
-    expires: list[datetime] = []
+# RFC 9083 event actions. Only "registration" says when the current holder registered the name:
+# Nomulus (behind .app, .dev and others) reports every renewal as a "reregistration", so reading
+# that as a registration would call each renewed domain re-registered by someone else.
+def _event_dates(events: object, action: str) -> list[datetime]:
+    """The dates of the events with this eventAction (case-blind); unreadable events are skipped."""
+    dates = []
     for event in events if isinstance(events, list) else ():
         if not isinstance(event, dict) or not isinstance(event.get("eventAction"), str):
             continue
-        action = event["eventAction"].strip().lower()
         moment = parse_time_or_none(event.get("eventDate"))
-        if moment is None:
-            continue
-        if action in _REGISTRATION:
-            registered.append(moment)
-        elif action in _EXPIRATION:
-            expires.append(moment)
-    return max(registered, default=None), max(expires, default=None)
+        if moment is not None and event["eventAction"].strip().lower() == action:
+            dates.append(moment)
+    return dates

@@ -6,8 +6,14 @@ too, because each carries an Idempotency-Key derived from the decision: a retry,
 decision sent again tomorrow, replays instead of acting twice.
 
 Answers are checked against the contract strictly: an answer of the wrong shape is an error,
-never a guess. One exception: an item whose `oldest_verified_at` cannot be read keeps its
-domain (with no date), because dropping the domain would hide it from the checks.
+never a guess; so is a page longer than the `limit` asked for, or a listing that does not end
+within `max_pages` pages. One exception: an item whose `oldest_verified_at` cannot be read
+keeps its domain (with no date), because dropping the domain would hide it from the checks.
+
+Requests are checked as strictly before they go out: an unverify names a registrable domain,
+never a public suffix (one call for `co.uk` would unverify everyone under it) nor a name under a
+registrable domain. The registry is reached over https; plain http only to this machine, for
+the reference registry in local runs and tests.
 
 The bearer token never appears in a log line, an error message or a repr.
 """
@@ -15,6 +21,7 @@ The bearer token never appears in a log line, an error message or a repr.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import time
@@ -22,6 +29,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -29,13 +37,16 @@ from requests.auth import AuthBase
 from urllib3.exceptions import InvalidHeader
 from urllib3.util.retry import Retry
 
-from lapsewatch.domains import is_a_label_domain
+from lapsewatch.domains import InvalidDomain, is_a_label_domain, registrable_domain
 from lapsewatch.lifecycle import UNVERIFIABLE, Lifecycle
+from lapsewatch.providers.http import is_loopback
 from lapsewatch.timefmt import parse_time_or_none, rfc3339
 
 log = logging.getLogger(__name__)
 
 MAX_LIMIT = 1000
+# Ten million domains at 500 a page: a listing still handing out cursors after that is looping.
+DEFAULT_MAX_PAGES = 20_000
 MAX_IDEMPOTENCY_KEY = 255
 UNVERIFY_REASONS = frozenset(str(lifecycle) for lifecycle in UNVERIFIABLE)
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -88,7 +99,8 @@ class Page:
 
 @dataclass(frozen=True, slots=True)
 class UnverifyRequest:
-    """What to unverify and why. `domain` is a registrable domain in lowercase A-label form."""
+    """What to unverify and why. `domain` is a registrable domain (a public suffix of the PSL's
+    ICANN section plus one label) in lowercase A-label form, exactly as registrable_domain gives it."""
 
     domain: str
     reason: str
@@ -99,6 +111,7 @@ class UnverifyRequest:
     def __post_init__(self) -> None:
         if not is_a_label_domain(self.domain):
             raise ValueError(f"not a lowercase A-label domain: {self.domain!r}")
+        _check_registrable(self.domain)
         if str(self.reason) not in UNVERIFY_REASONS:
             choices = ", ".join(sorted(UNVERIFY_REASONS))
             raise ValueError(f"reason must be one of {choices}, not {self.reason!r}")
@@ -106,7 +119,7 @@ class UnverifyRequest:
             raise ValueError("evidence must be a mapping")
         try:
             json.dumps(self.evidence)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:
             raise ValueError(f"evidence must be JSON-serialisable: {exc}") from None
 
     def to_body(self) -> dict[str, Any]:
@@ -117,6 +130,17 @@ class UnverifyRequest:
             "reason": str(self.reason),
             "evidence": dict(self.evidence),
         }
+
+
+def _check_registrable(domain: str) -> None:
+    # A public suffix with include_subdomains would unverify every address under it, and a name
+    # under a registrable domain would leave its siblings verified at the same lapsed domain.
+    try:
+        registrable = registrable_domain(domain)
+    except InvalidDomain as exc:
+        raise ValueError(f"{domain!r} cannot be unverified: {exc}") from None
+    if registrable != domain:
+        raise ValueError(f"{domain!r} is not a registrable domain: it is a name under {registrable!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +206,29 @@ class CappedRetry(Retry):
         return min(seconds, self.retry_after_cap)
 
 
+def _check_url(base_url: str, allow_loopback_http: bool) -> None:
+    # Over plain http the token could be read on the way, and a forged listing or answer believed.
+    parts = urlsplit(base_url)
+    if parts.scheme == "https":
+        if not parts.hostname:
+            raise ValueError(f"the registry URL has no host: {base_url!r}")
+        return
+    if parts.scheme != "http":
+        raise ValueError(
+            f"the registry URL must start with https:// (or http:// to a loopback host), not {base_url!r}"
+        )
+    if not is_loopback(parts.hostname):
+        raise ValueError(
+            f"the registry URL must be https: plain http only reaches a loopback host "
+            f"(127.0.0.0/8, ::1, localhost), not {base_url!r}"
+        )
+    if not allow_loopback_http:
+        raise ValueError(
+            f"the registry URL must be https: plain http, even to loopback, is off here "
+            f"(allow_loopback_http=False), not {base_url!r}"
+        )
+
+
 class _BearerAuth(AuthBase):
     def __init__(self, token: str) -> None:
         self._token = token
@@ -204,6 +251,9 @@ class RegistryClient:
     Each request is retried up to `retries` times on 429, 5xx, connection errors and read
     timeouts; an answer cut short is sent again only while fewer than `retries` + 1 requests
     have gone out for the call. `timeout` is (connect, read) in seconds, per request.
+
+    `base_url` is https, or plain http to a loopback host (127.0.0.0/8, ::1, localhost) while
+    `allow_loopback_http` is true; the Lambda functions turn that off.
     """
 
     def __init__(
@@ -216,9 +266,9 @@ class RegistryClient:
         retries: int = 5,
         backoff_factor: float = 0.5,
         retry_after_cap: float = 60.0,
+        allow_loopback_http: bool = True,
     ) -> None:
-        if not base_url.startswith(("http://", "https://")):
-            raise ValueError(f"the registry URL must start with http:// or https://, not {base_url!r}")
+        _check_url(base_url, allow_loopback_http)
         if not token:
             raise ValueError("the registry token is empty")
         self.base_url = base_url.rstrip("/")
@@ -258,23 +308,37 @@ class RegistryClient:
         self.close()
 
     def page(self, cursor: str | None = None, limit: int = 500) -> Page:
-        """One page of the distinct domains that have a verified address."""
+        """One page of the distinct domains that have a verified address, at most `limit` of them
+        (so never more than MAX_LIMIT)."""
         if not 1 <= limit <= MAX_LIMIT:
             raise ValueError(f"limit must be from 1 to {MAX_LIMIT}, not {limit}")
         params: dict[str, Any] = {"limit": limit}
         if cursor is not None:
             params["cursor"] = cursor
-        return _parse_page(self._call("GET", "/v1/email-domains", params=params))
+        return _parse_page(self._call("GET", "/v1/email-domains", params=params), limit)
 
-    def pages(self, limit: int = 500, cursor: str | None = None) -> Iterator[Page]:
+    def pages(
+        self, limit: int = 500, cursor: str | None = None, *, max_pages: int | None = DEFAULT_MAX_PAGES
+    ) -> Iterator[Page]:
         """The listing page by page, from `cursor` (the start when None) to the end.
 
-        Raises PermanentRegistryError if the registry hands out a cursor it handed out before,
-        which would otherwise page forever.
+        Raises PermanentRegistryError, rather than page forever, when the registry hands out a
+        cursor it handed out before (after yielding that page), or when page number `max_pages`
+        still has a next cursor (without yielding it). `max_pages=None` sets no limit.
         """
+        if max_pages is not None and max_pages < 1:
+            raise ValueError(f"max_pages must be at least 1, or None, not {max_pages}")
+        return self._pages(limit, cursor, max_pages)
+
+    def _pages(self, limit: int, cursor: str | None, max_pages: int | None) -> Iterator[Page]:
         seen: set[str] = set()
-        while True:
+        for number in itertools.count(1):
             page = self.page(cursor, limit)
+            if page.next_cursor is not None and number == max_pages:
+                raise PermanentRegistryError(
+                    f"the listing did not end within {max_pages} pages of up to {limit} domains: "
+                    "stopping, not paging forever"
+                )
             yield page
             if page.next_cursor is None:
                 return
@@ -353,6 +417,8 @@ class RegistryClient:
                 return json.loads(content)
             except ValueError:
                 raise _Malformed(what, "the body is not JSON") from None
+            except RecursionError:
+                raise _Malformed(what, "the body is JSON nested too deeply to read") from None
         message = self._auth.redact(f"{what}: {status} {reason}: {_error_message(content)}")
         if status == 401:
             raise PermanentRegistryError(f"{message} (is the registry token right?)", status=status)
@@ -368,7 +434,7 @@ class RegistryClient:
 def _error_message(content: bytes) -> str:
     try:
         error = json.loads(content)["error"]
-    except (ValueError, TypeError, KeyError, IndexError):
+    except (ValueError, TypeError, KeyError, IndexError, RecursionError):
         error = None
     if isinstance(error, str):
         return error[:500]
@@ -381,13 +447,15 @@ class _Malformed(PermanentRegistryError):
         super().__init__(f"{what}: the answer breaks the contract: {problem}", status=200)
 
 
-def _parse_page(body: object) -> Page:
+def _parse_page(body: object, limit: int) -> Page:
     what = "GET /v1/email-domains"
     if not isinstance(body, dict):
         raise _Malformed(what, "the body is not an object")
     items = body.get("items")
     if not isinstance(items, list):
         raise _Malformed(what, "items is not a list")
+    if len(items) > limit:
+        raise _Malformed(what, f"{len(items)} items, more than the limit of {limit} asked for")
     if "next_cursor" not in body:
         raise _Malformed(what, "next_cursor is missing")
     next_cursor = body["next_cursor"]

@@ -39,7 +39,7 @@ from socketserver import ThreadingMixIn
 from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
-from lapsewatch.domains import InvalidDomain, is_a_label_domain, to_ascii
+from lapsewatch.domains import InvalidDomain, is_a_label_domain, registrable_domain, to_ascii
 from lapsewatch.lifecycle import UNVERIFIABLE
 from lapsewatch.timefmt import parse_time
 
@@ -60,6 +60,7 @@ UNVERIFY_FIELDS = frozenset({"domain", "include_subdomains", "verified_before", 
 
 _SEED_BATCH = 10_000
 _LIMIT = re.compile(r"[0-9]{1,4}")
+_DIGITS = re.compile(r"[0-9]+")
 _RFC3339 = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
@@ -194,7 +195,15 @@ class FaultPlan:
 
 
 class BadRequest(ValueError):
-    """A request the contract does not allow; answered 400 with the message."""
+    """A request the contract does not allow; answered `status` (400) with the message."""
+
+    status = 400
+
+
+class LengthRequired(BadRequest):
+    """A body sent without a Content-Length (chunked, say): this registry reads none but those."""
+
+    status = 411
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,7 +425,7 @@ def _match_clause(reversed_name: str, include_subdomains: bool) -> tuple[str, di
 def _seed_row(line: str) -> tuple:
     try:
         record = json.loads(line)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ValueError(f"not JSON: {exc}") from None
     if not isinstance(record, dict):
         raise ValueError("not a JSON object")
@@ -532,7 +541,7 @@ class RegistryApp:
         try:
             status, payload = handler(environ)
         except BadRequest as exc:
-            return 400, {"error": str(exc)}, []
+            return exc.status, {"error": str(exc)}, []
         except Exception:
             log.exception("%s failed", endpoint)
             return 500, {"error": "internal error"}, []
@@ -588,6 +597,7 @@ _STATUS_LINES = {
     404: "404 Not Found",
     405: "405 Method Not Allowed",
     409: "409 Conflict",
+    411: "411 Length Required",
     429: "429 Too Many Requests",
     500: "500 Internal Server Error",
     502: "502 Bad Gateway",
@@ -622,7 +632,7 @@ def _encode_cursor(last_domain: str) -> str:
 def _decode_cursor(cursor: str) -> str:
     try:
         version, last_domain = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, TypeError, binascii.Error):
+    except (ValueError, TypeError, binascii.Error, RecursionError):
         raise BadRequest("cursor is not one this registry gave out") from None
     if version != "v1" or not isinstance(last_domain, str):
         raise BadRequest("cursor is not one this registry gave out")
@@ -630,16 +640,27 @@ def _decode_cursor(cursor: str) -> str:
 
 
 def _json_body(environ: dict) -> object:
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        raise BadRequest("Content-Length is not a number") from None
-    if length > MAX_BODY:
-        raise BadRequest(f"the body is larger than {MAX_BODY} bytes")
+    # Checked before a byte is read: read(-5) would wait for the client to close the connection.
+    length = _content_length(environ.get("CONTENT_LENGTH", ""))
     try:
         return json.loads(environ["wsgi.input"].read(length))
     except ValueError as exc:
         raise BadRequest(f"the body is not JSON: {exc}") from None
+    except RecursionError:
+        raise BadRequest("the body is JSON nested too deeply to read") from None
+
+
+def _content_length(text: str) -> int:
+    text = text.strip(" \t")
+    if not text:
+        raise LengthRequired("a Content-Length header is required")
+    if not _DIGITS.fullmatch(text):
+        raise BadRequest(f"Content-Length must be a whole number of bytes, not {text[:20]!r}")
+    digits = text.lstrip("0") or "0"
+    # Compared by length first: int() refuses numbers of more than 4,300 digits.
+    if len(digits) > len(str(MAX_BODY)) or int(digits) > MAX_BODY:
+        raise BadRequest(f"the body is larger than {MAX_BODY} bytes")
+    return int(digits)
 
 
 def _unverify_request(body: object) -> _Unverify:
@@ -655,6 +676,7 @@ def _unverify_request(body: object) -> _Unverify:
             f"domain must be a lowercase A-label domain name such as example.com or xn--bcher-kva.de, "
             f"not {domain!r}"
         )
+    _check_registrable(domain)
     if not isinstance(body["include_subdomains"], bool):
         raise BadRequest("include_subdomains must be true or false")
     reason = body["reason"]
@@ -669,6 +691,20 @@ def _unverify_request(body: object) -> _Unverify:
         reason=reason,
         evidence=body["evidence"],
     )
+
+
+def _check_registrable(domain: str) -> None:
+    # A public suffix has no one holder: `co.uk` with include_subdomains would unverify every
+    # address under it. lapsewatch decides about registrable domains, and the contract takes no other.
+    try:
+        registrable = registrable_domain(domain)
+    except InvalidDomain as exc:
+        raise BadRequest(
+            f"domain must be a registrable domain under the ICANN section of the Public Suffix List, "
+            f"never a public suffix: {exc}"
+        ) from None
+    if registrable != domain:
+        raise BadRequest(f"domain must be a registrable domain: {domain!r} is a name under {registrable!r}")
 
 
 def _rfc3339_or_none(value: object) -> str | None:

@@ -39,7 +39,11 @@ class ApplyCounts:
     deferred: int = 0
 
     def unverify(self) -> dict[str, int]:
-        return {"requested": self.requested, "emails_unverified": self.emails_unverified, "failed": self.failed}
+        return {
+            "requested": self.requested,
+            "emails_unverified": self.emails_unverified,
+            "failed": self.failed,
+        }
 
     def withheld(self) -> dict[str, int]:
         return {"cancelled": self.cancelled, "deferred": self.deferred}
@@ -50,7 +54,9 @@ class ApplyCounts:
         return cls(**summary.get("unverify", {}), **summary.get("withheld", {}))
 
     def __add__(self, other: ApplyCounts) -> ApplyCounts:
-        return ApplyCounts(*(mine + theirs for mine, theirs in zip(astuple(self), astuple(other), strict=True)))
+        return ApplyCounts(
+            *(mine + theirs for mine, theirs in zip(astuple(self), astuple(other), strict=True))
+        )
 
 
 @dataclass(frozen=True, slots=True)

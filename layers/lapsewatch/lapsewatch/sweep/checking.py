@@ -13,6 +13,7 @@ from lapsewatch.domains import InvalidDomain, registrable_domain, tld
 from lapsewatch.lifecycle import Lifecycle
 from lapsewatch.registry import decision_key
 from lapsewatch.sweep.messages import PlannedDomain, Shard
+from lapsewatch.sweep.observability import logger
 from lapsewatch.sweep.schedule import next_check_at
 from lapsewatch.sweep.store import (
     EMAIL_DOMAIN_LIMIT,
@@ -25,7 +26,6 @@ from lapsewatch.sweep.store import (
     ShardRecord,
     shard_sk,
 )
-from lapsewatch.sweep.observability import logger
 from lapsewatch.timefmt import rfc3339
 
 ACTIVE_RUN = ("dispatching", "checking")

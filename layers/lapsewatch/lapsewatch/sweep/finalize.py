@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from lapsewatch.sweep.apply import ApplyCounts, Applier
+from lapsewatch.sweep.apply import Applier, ApplyCounts
 from lapsewatch.sweep.checking import place
 from lapsewatch.sweep.store import Decision, RunRecord, RunStore
 from lapsewatch.timefmt import rfc3339

@@ -89,7 +89,9 @@ class SweepSettings:
             local_now=reader.time("LAPSEWATCH_LOCAL_NOW"),
         )
         if env.get(IN_LAMBDA) and (settings.allow_loopback_http or settings.local_now):
-            raise SettingsError(f"{' and '.join(LOCAL_ONLY)} are for local runs; a Lambda function refuses them")
+            raise SettingsError(
+                f"{' and '.join(LOCAL_ONLY)} are for local runs; a Lambda function refuses them"
+            )
         try:
             provider = ProviderSettings.from_env(
                 domainr_credentials_later=bool(settings.domainr_secret_arn),
