@@ -140,7 +140,7 @@ def child(args: argparse.Namespace) -> dict:
 
     if args.mode == "storage":
         return _storage(args)
-    provider = RdapProvider(Bootstrap.load(Path(args.bootstrap)), rate=args.rate)
+    provider = RdapProvider(Bootstrap.load(Path(args.bootstrap)), rate=args.rate, allow_loopback_http=True)
     checker = DomainChecker(provider)
     names = domains(args.lookups, args.mode)
     cpu, wall = time.process_time(), time.perf_counter()
@@ -181,7 +181,12 @@ def _storage(args: argparse.Namespace) -> dict:
     from lapsewatch.sweep.store import RunRecord, RunStore, configure, run_pk
 
     counter = AwsRequests().install()
-    os.environ.update(LAPSEWATCH_RDAP_BOOTSTRAP=args.bootstrap, LAPSEWATCH_RDAP_RATE=str(args.rate))
+    # The bench's registries speak plain http on loopback, as in `lapsewatch run`.
+    os.environ.update(
+        LAPSEWATCH_RDAP_BOOTSTRAP=args.bootstrap,
+        LAPSEWATCH_RDAP_RATE=str(args.rate),
+        LAPSEWATCH_ALLOW_LOOPBACK_HTTP="true",
+    )
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     template = LocalAws(TEMPLATE)
     function = LocalFunction(template, "CheckerFunction", TEMPLATE.parent)

@@ -225,7 +225,8 @@ class Finalizer:
     def _finish(self, run: RunRecord) -> dict:
         decisions = list(self.store.decisions(run.run_id))
         recorded = [d for d in decisions if d.state == "recorded"]
-        held = hold_reasons(self._tally(run.run_id), recorded, self.limits)
+        tally = self._tally(run.run_id)
+        held = hold_reasons(tally, recorded, self.limits)
         queued = []
         for decision in recorded:
             if decision.domain in held:
@@ -239,10 +240,17 @@ class Finalizer:
 
         counts = ApplyCounts() if run.dry_run else self.applier.apply(self._outstanding(queued))
         status = "held" if held else "done"
-        return self._settle(run, decisions, counts, status)
+        return self._settle(run, decisions, counts, status, tally)
 
-    def _settle(self, run: RunRecord, decisions: list[Decision], counts: ApplyCounts, status: str) -> dict:
-        summary = self._summary(run, decisions, counts, status=status)
+    def _settle(
+        self,
+        run: RunRecord,
+        decisions: list[Decision],
+        counts: ApplyCounts,
+        status: str,
+        tally: Tally | None = None,
+    ) -> dict:
+        summary = self._summary(run, decisions, counts, status=status, tally=tally)
         changes = {"summary": summary, "held_reason": summary["held_reason"]}
         if status != "held":
             changes["finished_at"] = self.clock()
@@ -257,10 +265,17 @@ class Finalizer:
         return sorted([*earlier, *queued], key=lambda d: d.decided_at)
 
     def _summary(
-        self, run: RunRecord, decisions: list[Decision], counts: ApplyCounts, *, status: str | None = None
+        self,
+        run: RunRecord,
+        decisions: list[Decision],
+        counts: ApplyCounts,
+        *,
+        status: str | None = None,
+        tally: Tally | None = None,
     ) -> dict:
         settings = {**self.limits.to_dict(), "pending_recheck_days": self.applier.recheck_after.days}
-        return summarize(run, self._tally(run.run_id), decisions, counts, settings, status=status)
+        tally = tally or self._tally(run.run_id)
+        return summarize(run, tally, decisions, counts, settings, status=status)
 
     def _run(self, run_id: str) -> RunRecord:
         run = self.store.get_run(run_id)
