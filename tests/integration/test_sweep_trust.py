@@ -46,6 +46,7 @@ def test_a_giant_domain_answering_404_waits_while_a_small_lapse_goes(sweep):
     assert summary["held"] is True and summary["status"] == "held"
     assert summary["held_domains"] == ["bigmail.test"]
     assert "MaxAddressesPerDomain" in summary["held_reason"]
+    assert summary["settings"]["max_addresses_per_domain"] == 100
     assert summary["unverify"]["emails_unverified"] == 1
     assert sweep.emails("small-lapse.test") == {"ann@small-lapse.test": False}
     assert all(sweep.emails("bigmail.test").values())

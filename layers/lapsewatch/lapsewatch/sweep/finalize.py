@@ -51,15 +51,6 @@ class BreakerLimits:
     def limit(self, checked: int) -> int:
         return max(self.max_unverify, math.floor(self.max_unverify_fraction * checked))
 
-    def to_dict(self) -> dict:
-        return {
-            "max_unverify": self.max_unverify,
-            "max_unverify_fraction": self.max_unverify_fraction,
-            "max_addresses_per_domain": self.max_addresses_per_domain,
-            "max_addresses_per_run": self.max_addresses_per_run,
-            "protected_domains": len(self.protected),
-        }
-
 
 @dataclass(slots=True)
 class Tally:
@@ -167,11 +158,14 @@ class Finalizer:
         applier: Applier,
         limits: BreakerLimits,
         clock: Callable[[], datetime],
+        settings: dict | None = None,
         emit: Callable[[dict], None] = lambda summary: None,
     ) -> None:
         self.store = store
         self.applier = applier
         self.limits = limits
+        # The settings in force, as each run summary reports them.
+        self.settings = settings or {}
         self.clock = clock
         self.emit = emit
 
@@ -273,9 +267,8 @@ class Finalizer:
         status: str | None = None,
         tally: Tally | None = None,
     ) -> dict:
-        settings = {**self.limits.to_dict(), "pending_recheck_days": self.applier.recheck_after.days}
         tally = tally or self._tally(run.run_id)
-        return summarize(run, tally, decisions, counts, settings, status=status)
+        return summarize(run, tally, decisions, counts, self.settings, status=status)
 
     def _run(self, run_id: str) -> RunRecord:
         run = self.store.get_run(run_id)

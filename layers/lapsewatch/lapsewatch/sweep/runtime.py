@@ -132,6 +132,7 @@ class Runtime:
                 protected=settings.protected_domains,
             ),
             clock=self.clock,
+            settings=settings.in_summary(),
             emit=emit_run_summary,
         )
 

@@ -101,6 +101,20 @@ class SweepSettings:
             raise SettingsError(str(exc)) from None
         return replace(settings, provider=provider)
 
+    def in_summary(self) -> dict:
+        """The settings that decide what is unverified, as every run summary reports them."""
+        return {
+            "dry_run": self.dry_run,
+            "unsafe_lifecycles": sorted(self.unsafe),
+            "max_unverify": self.max_unverify,
+            "max_unverify_fraction": self.max_unverify_fraction,
+            "max_addresses_per_domain": self.max_addresses_per_domain,
+            "max_addresses_per_run": self.max_addresses_per_run,
+            "protected_domains": len(self.protected_domains),
+            "pending_recheck_days": self.pending_recheck_days,
+            "max_listing_pages": self.max_listing_pages,
+        }
+
 
 def bundled_protected_domains() -> frozenset[str]:
     """The large mailbox providers bundled in lapsewatch/data/protected_domains.txt."""
