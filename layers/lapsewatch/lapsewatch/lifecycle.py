@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 
 
 class Lifecycle(StrEnum):
@@ -73,6 +74,8 @@ _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _SEPARATORS = re.compile(r"[\s_\-]+")
 
 
+# Registries use a few dozen spellings between them: normalise each once.
+@lru_cache(maxsize=1024)
 def normalize_status(status: str) -> str:
     """One spelling for RDAP (RFC 8056) and EPP status values: "redemptionPeriod",
     "Redemption Period" and "redemption_period" all become "redemption period"."""

@@ -252,7 +252,8 @@ def _event_dates(events: object, action: str) -> list[datetime]:
     for event in events if isinstance(events, list) else ():
         if not isinstance(event, dict) or not isinstance(event.get("eventAction"), str):
             continue
-        moment = parse_time_or_none(event.get("eventDate"))
-        if moment is not None and event["eventAction"].strip().lower() == action:
-            dates.append(moment)
+        if event["eventAction"].strip().lower() == action:
+            moment = parse_time_or_none(event.get("eventDate"))
+            if moment is not None:
+                dates.append(moment)
     return dates
