@@ -62,9 +62,9 @@ check: $(STAMP)
 	$(BIN)/lapsewatch check $(DOMAIN)
 
 lint: $(STAMP)
-	$(BIN)/ruff check layers functions tests bench
-	$(BIN)/ruff format --check layers functions tests bench
-	$(BIN)/mypy layers/lapsewatch/lapsewatch
+	$(BIN)/ruff check layers tools functions tests bench
+	$(BIN)/ruff format --check layers tools functions tests bench
+	$(BIN)/mypy layers/lapsewatch/lapsewatch tools/lapsewatch_tools
 
 $(SAM_STAMP): | python313
 	"$(PY313)" -m venv $(SAM_VENV)
@@ -74,8 +74,15 @@ $(SAM_STAMP): | python313
 validate: $(SAM_STAMP)
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --region $(AWS_DEFAULT_REGION)
 
+LAYER_BUILD := .aws-sam/build/LapsewatchLayer/python
+
 build: $(SAM_STAMP) $(STAMP)
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build --region $(AWS_DEFAULT_REGION)
+	@# The layer ships the runtime alone: none of the tools that never run in AWS.
+	@if ls -d $(LAYER_BUILD)/lapsewatch_tools $(LAYER_BUILD)/lapsewatch/local $(LAYER_BUILD)/lapsewatch/simulate.py \
+	  $(LAYER_BUILD)/lapsewatch/cli.py $(LAYER_BUILD)/lapsewatch/registry/server.py 2>/dev/null; then \
+	  echo "error: the built layer contains tools (above)" >&2; exit 1; fi
+	@echo "the built layer holds the runtime package alone"
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

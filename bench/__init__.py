@@ -151,7 +151,7 @@ class MotoProcess:
         raise RuntimeError(f"moto's server did not start on {self.endpoint}")
 
     def _create_resources(self) -> dict[str, str]:
-        from lapsewatch.local.aws import LocalAws
+        from lapsewatch_tools.local.aws import LocalAws
 
         saved = dict(os.environ)
         os.environ.update(aws_environment(self.endpoint))

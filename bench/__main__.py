@@ -35,16 +35,16 @@ SIMULATION_SEED = 7
 
 
 def simulator() -> Result:
-    """Benchmark 4: the lifecycle simulator (lapsewatch.simulate), when it is there."""
+    """Benchmark 4: the lifecycle simulator (lapsewatch_tools.simulate), when it is there."""
     started = time.perf_counter()
     try:
-        from lapsewatch.simulate import simulate
+        from lapsewatch_tools.simulate import simulate
     except ImportError as exc:
         return Result(
             name="simulator",
             title="Lifecycle simulator",
             command=command("simulator"),
-            notes=[f"Skipped: lapsewatch.simulate cannot be imported ({exc})."],
+            notes=[f"Skipped: lapsewatch_tools.simulate cannot be imported ({exc})."],
             figures={"skipped": True},
         )
     report = simulate(domains=SIMULATED_DOMAINS, days=SIMULATED_DAYS, seed=SIMULATION_SEED)
@@ -60,7 +60,7 @@ def simulator() -> Result:
         blocks=[report.table()],
         targets=targets,
         notes=[
-            f"`lapsewatch.simulate.simulate(domains={SIMULATED_DOMAINS:,}, days={SIMULATED_DAYS}, "
+            f"`lapsewatch_tools.simulate.simulate(domains={SIMULATED_DOMAINS:,}, days={SIMULATED_DAYS}, "
             f"seed={SIMULATION_SEED})`, its own error rate and population shares; the lapsewatch column is "
             "the sweep's schedule, the PyPI column the policy it is compared with. Benchmark 3 takes the "
             "share of domains due on a typical day from it.",
@@ -127,7 +127,7 @@ def machine() -> dict[str, str]:
 
 
 def text_tables(result: Result) -> str:
-    from lapsewatch.report import table
+    from lapsewatch_tools.report import table
 
     parts = [f"== {NUMBERS[result.name]}. {result.title} ({result.seconds:.0f} s) =="]
     for block in result.tables:

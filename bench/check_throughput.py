@@ -18,10 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from lapsewatch.lifecycle import Lifecycle
-from lapsewatch.local.rdap_server import DomainAnswer, LoopbackRdap
 from lapsewatch.providers.rdap import DEFAULT_RATE, Bootstrap, RdapProvider
 from lapsewatch.ratelimit import RateLimiter
-from lapsewatch.report import table
+from lapsewatch_tools.local.rdap_server import DomainAnswer, LoopbackRdap
+from lapsewatch_tools.report import table
 
 
 def measure(bootstrap: Bootstrap, *, rate: float, threads: int, lookups: int) -> tuple[float, int]:

@@ -51,8 +51,8 @@ STORAGE_SHARDS = 40
 # The registries' process -------------------------------------------------------------------------
 def serve(conn, bootstrap_path: str, latency: float, limit: float, burst: int) -> None:
     """Four registries on four ports, answering every name as an active registration."""
-    from lapsewatch.local.rdap_server import DomainAnswer, LoopbackRdap
     from lapsewatch.timefmt import rfc3339
+    from lapsewatch_tools.local.rdap_server import DomainAnswer, LoopbackRdap
 
     servers = {name: LoopbackRdap().start() for name in REGISTRIES}
     services = []
@@ -175,10 +175,10 @@ def _storage(args: argparse.Namespace) -> dict:
     import warnings
 
     from bench import TEMPLATE
-    from lapsewatch.local.aws import LocalAws
-    from lapsewatch.local.lambdas import LocalFunction
     from lapsewatch.sweep.messages import PlannedDomain, Shard
     from lapsewatch.sweep.store import RunRecord, RunStore, configure, run_pk
+    from lapsewatch_tools.local.aws import LocalAws
+    from lapsewatch_tools.local.lambdas import LocalFunction
 
     counter = AwsRequests().install()
     # The bench's registries speak plain http on loopback, as in `lapsewatch run`.

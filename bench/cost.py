@@ -68,7 +68,7 @@ class Template:
 
     @classmethod
     def load(cls) -> Template:
-        from lapsewatch.local.aws import load_template
+        from lapsewatch_tools.local.aws import load_template
 
         template = load_template(TEMPLATE)
         resources, defaults = template["Resources"], template["Globals"]["Function"]

@@ -24,9 +24,9 @@ settings.load_profile("lapsewatch")
 def sweep(tmp_path):
     """A sweep's world: moto with the template's tables and queues, the reference registry, and a
     loopback RDAP server answering for the TLDs `test` and `example` (404 for unknown names)."""
-    from lapsewatch.local.aws import LocalAws
-    from lapsewatch.local.rdap_server import LoopbackRdap
-    from lapsewatch.registry.server import RegistryServer
+    from lapsewatch_tools.local.aws import LocalAws
+    from lapsewatch_tools.local.rdap_server import LoopbackRdap
+    from lapsewatch_tools.registry.server import RegistryServer
     from sweep_harness import TEMPLATE, Sweep
 
     with LocalAws(TEMPLATE) as aws, RegistryServer() as registry, LoopbackRdap() as rdap:

@@ -11,17 +11,17 @@ from pathlib import Path
 import boto3
 import requests
 
-from lapsewatch.local.aws import LocalAws
-from lapsewatch.local.lambdas import EventSourceMapping, LocalContext
-from lapsewatch.local.rdap_server import LoopbackRdap
 from lapsewatch.providers.rdap import Bootstrap, RdapProvider
 from lapsewatch.registry import RegistryClient
-from lapsewatch.registry.server import RegistryServer
 from lapsewatch.sweep import handlers
 from lapsewatch.sweep.runtime import Runtime
 from lapsewatch.sweep.settings import SweepSettings
 from lapsewatch.sweep.store import RunStore
 from lapsewatch.timefmt import parse_time
+from lapsewatch_tools.local.aws import LocalAws
+from lapsewatch_tools.local.lambdas import EventSourceMapping, LocalContext
+from lapsewatch_tools.local.rdap_server import LoopbackRdap
+from lapsewatch_tools.registry.server import RegistryServer
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"

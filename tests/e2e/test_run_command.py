@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lapsewatch.local.rdap_server import DomainAnswer, LoopbackRdap
-from lapsewatch.registry.server import LIST_EMAIL_DOMAINS, UNVERIFY, Fault, RegistryServer
+from lapsewatch_tools.local.rdap_server import DomainAnswer, LoopbackRdap
+from lapsewatch_tools.registry.server import LIST_EMAIL_DOMAINS, UNVERIFY, Fault, RegistryServer
 
 pytestmark = pytest.mark.e2e
 

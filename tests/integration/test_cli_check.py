@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from lapsewatch.cli import main
-from lapsewatch.local.rdap_server import DomainAnswer, LoopbackRdap
+from lapsewatch_tools.cli import main
+from lapsewatch_tools.local.rdap_server import DomainAnswer, LoopbackRdap
 
 pytestmark = pytest.mark.integration
 

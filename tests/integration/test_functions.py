@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from lapsewatch.local.lambdas import LocalFunction
-from lapsewatch.local.rdap_server import DomainAnswer
 from lapsewatch.sweep.manual import BadEvent
+from lapsewatch_tools.local.lambdas import LocalFunction
+from lapsewatch_tools.local.rdap_server import DomainAnswer
 from sweep_harness import ROOT, user
 
 pytestmark = pytest.mark.integration

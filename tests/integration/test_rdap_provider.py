@@ -19,11 +19,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from lapsewatch.lifecycle import Lifecycle
-from lapsewatch.local.rdap_server import MIB, DomainAnswer, LoopbackRdap, rdap_domain_json
 from lapsewatch.providers.domainr import DomainrProvider
 from lapsewatch.providers.http import Doubt
 from lapsewatch.providers.rdap import Bootstrap, RdapProvider
 from lapsewatch.ratelimit import RateLimiter
+from lapsewatch_tools.local.rdap_server import MIB, DomainAnswer, LoopbackRdap, rdap_domain_json
 
 pytestmark = pytest.mark.integration
 

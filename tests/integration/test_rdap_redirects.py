@@ -14,12 +14,17 @@ from hypothesis import strategies as st
 
 from lapsewatch.check import DomainChecker
 from lapsewatch.lifecycle import Lifecycle
-from lapsewatch.local.rdap_server import LIFECYCLE_STATUSES, DomainAnswer, LoopbackRdap, rdap_domain_json
 from lapsewatch.providers.domainr import DomainrProvider
 from lapsewatch.providers.http import HttpFetcher
 from lapsewatch.providers.rdap import Bootstrap, RdapProvider
 from lapsewatch.ratelimit import RateLimiter
 from lapsewatch.timefmt import rfc3339
+from lapsewatch_tools.local.rdap_server import (
+    LIFECYCLE_STATUSES,
+    DomainAnswer,
+    LoopbackRdap,
+    rdap_domain_json,
+)
 
 pytestmark = pytest.mark.integration
 

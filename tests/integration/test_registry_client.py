@@ -27,7 +27,7 @@ from lapsewatch.registry import (
     registry_token,
 )
 from lapsewatch.registry.client import MAX_LIMIT
-from lapsewatch.registry.server import (
+from lapsewatch_tools.registry.server import (
     LIST_EMAIL_DOMAINS,
     UNVERIFY,
     Fault,

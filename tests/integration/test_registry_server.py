@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from lapsewatch.cli import main
 from lapsewatch.domains import parse_target
 from lapsewatch.lifecycle import Lifecycle
-from lapsewatch.registry.demo import DemoDomain, demo_population
-from lapsewatch.registry.server import (
+from lapsewatch_tools.cli import main
+from lapsewatch_tools.registry.demo import DemoDomain, demo_population
+from lapsewatch_tools.registry.server import (
     MAX_BODY,
     UNVERIFY,
     Fault,

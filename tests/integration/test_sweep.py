@@ -5,14 +5,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lapsewatch.local.lambdas import LocalContext
-from lapsewatch.local.rdap_server import DomainAnswer
 from lapsewatch.registry import RegistryClient
-from lapsewatch.registry.server import UNVERIFY, Fault
 from lapsewatch.sweep import handlers
 from lapsewatch.sweep.finalize import RunStateError
 from lapsewatch.sweep.messages import Shard
 from lapsewatch.sweep.store import RunStore
+from lapsewatch_tools.local.lambdas import LocalContext
+from lapsewatch_tools.local.rdap_server import DomainAnswer
+from lapsewatch_tools.registry.server import UNVERIFY, Fault
 from sweep_harness import user
 
 pytestmark = pytest.mark.integration

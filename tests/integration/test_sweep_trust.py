@@ -5,11 +5,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lapsewatch.local.rdap_server import DomainAnswer
-from lapsewatch.registry.server import UNVERIFY, Fault
 from lapsewatch.sweep import handlers
 from lapsewatch.sweep.messages import PlannedDomain, Shard
 from lapsewatch.sweep.store import RunStore
+from lapsewatch_tools.local.rdap_server import DomainAnswer
+from lapsewatch_tools.registry.server import UNVERIFY, Fault
 from sweep_harness import user
 
 pytestmark = pytest.mark.integration

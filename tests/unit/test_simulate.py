@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from lapsewatch.check import DomainChecker
-from lapsewatch.cli import main
 from lapsewatch.lifecycle import Lifecycle
-from lapsewatch.simulate import (
+from lapsewatch.sweep.schedule import next_check_at
+from lapsewatch_tools.cli import main
+from lapsewatch_tools.simulate import (
     DAY,
     PENDING_DELETE,
     REDEMPTION,
@@ -22,7 +23,6 @@ from lapsewatch.simulate import (
     simulate,
     simulate_population,
 )
-from lapsewatch.sweep.schedule import next_check_at
 
 # Many lapses, late renewals and holds in a small population, so that a few seconds of tests
 # see every story many times.

@@ -1,8 +1,7 @@
-"""The registry API v1 (docs/registry-api.yaml): the client lapsewatch calls registries with, and
-the reference registry that stands in for one locally and in tests.
+"""The registry API v1 (docs/registry-api.yaml): the client lapsewatch calls registries with.
 
-The reference registry (lapsewatch.registry.server) and the demo data (lapsewatch.registry.demo)
-are imported from their modules: the Lambda functions need only the client.
+The reference registry that stands in for one locally and in tests is a tool
+(lapsewatch_tools.registry), outside the runtime.
 """
 
 from lapsewatch.registry.client import (

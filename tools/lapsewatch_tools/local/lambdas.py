@@ -16,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from lapsewatch.local.aws import LocalAws, SqsSource
+from lapsewatch_tools.local.aws import LocalAws, SqsSource
 
 _loaded = itertools.count()
 

@@ -26,9 +26,9 @@ from pathlib import Path
 import boto3
 
 from lapsewatch.domains import tld
-from lapsewatch.local.aws import LocalAws
-from lapsewatch.local.lambdas import EventSourceMapping, LocalFunction
-from lapsewatch.report import key_values
+from lapsewatch_tools.local.aws import LocalAws
+from lapsewatch_tools.local.lambdas import EventSourceMapping, LocalFunction
+from lapsewatch_tools.report import key_values
 
 # Our own loopback RDAP server can take far more than a real registry's 5 requests a second.
 DEMO_RDAP_RATE = 200.0
@@ -271,9 +271,9 @@ def _demo(
 ) -> Iterator[tuple[str, str, Path | None]]:
     """The reference registry with the demo data set, and a loopback RDAP server for it. With a
     state folder the registry's database is kept there, seeded on the first run only."""
-    from lapsewatch.local.rdap_server import DomainAnswer, LoopbackRdap
-    from lapsewatch.registry.demo import demo_population
-    from lapsewatch.registry.server import RegistryApp, RegistryServer
+    from lapsewatch_tools.local.rdap_server import DomainAnswer, LoopbackRdap
+    from lapsewatch_tools.registry.demo import demo_population
+    from lapsewatch_tools.registry.server import RegistryApp, RegistryServer
 
     population = demo_population()
     db_path = (state_dir or workdir) / "registry.sqlite3"

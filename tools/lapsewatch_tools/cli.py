@@ -176,7 +176,7 @@ class UsageError(Exception):
 def _cmd_check(args: argparse.Namespace) -> int:
     from lapsewatch.check import DomainChecker, exit_status
     from lapsewatch.config import ProviderSettings
-    from lapsewatch.report import check_table
+    from lapsewatch_tools.report import check_table
 
     try:
         # An operator's own machine: plain http to loopback (a test server) is theirs to use.
@@ -200,25 +200,25 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from lapsewatch.local.run import run_sweep_command
+    from lapsewatch_tools.local.run import run_sweep_command
 
     return run_sweep_command(args)
 
 
 def _cmd_registry_serve(args: argparse.Namespace) -> int:
-    from lapsewatch.registry.server import serve_command
+    from lapsewatch_tools.registry.server import serve_command
 
     return serve_command(args)
 
 
 def _cmd_registry_demo(args: argparse.Namespace) -> int:
-    from lapsewatch.registry.demo import demo_data_command
+    from lapsewatch_tools.registry.demo import demo_data_command
 
     return demo_data_command(args)
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    from lapsewatch.simulate import simulate
+    from lapsewatch_tools.simulate import simulate
 
     try:
         report = simulate(

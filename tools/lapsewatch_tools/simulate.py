@@ -89,9 +89,9 @@ from enum import StrEnum
 from lapsewatch.check import DomainChecker
 from lapsewatch.lifecycle import DEFAULT_UNSAFE, Lifecycle, lifecycle_from_statuses
 from lapsewatch.providers import Observation
-from lapsewatch.report import table
 from lapsewatch.sweep.schedule import is_due, next_check_at
 from lapsewatch.timefmt import rfc3339
+from lapsewatch_tools.report import table
 
 SIMULATION_START = datetime(2026, 1, 1, tzinfo=UTC)
 DAY = timedelta(days=1)

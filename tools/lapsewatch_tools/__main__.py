@@ -1,0 +1,3 @@
+from lapsewatch_tools.cli import main
+
+raise SystemExit(main())
