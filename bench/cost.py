@@ -48,7 +48,6 @@ DISPATCHER_LOG_BYTES = 4_000
 METRICS_ONCE_A_DAY = 20  # run summary and dispatcher metrics, sent in one hour
 METRICS_WHILE_CHECKING = 2  # ShardsReceived, DomainsLookedUp: every hour the checkers run
 SHARD_RECORD_BYTES = 300
-IDEMPOTENCY_UNITS = 3  # Powertools' idempotency record for the schedule event: put, update, read
 SECRETS_CALLS = 2  # the registry token, read by the dispatcher and by the final step (RDAP needs none)
 DEFAULT_DUE_FRACTION = 1 / 7
 BUDGET_PER_DAY = 0.50
@@ -163,7 +162,7 @@ def price_day(
     add("SQS", f"{polls:,} receives and deletes for the checkers' batches", polls * SQS_REQUEST)
     add("SQS", f"{idle:,} idle long polls ({template.sqs_event_sources} event sources)", idle * SQS_REQUEST)
 
-    writes = shards * per_shard["write_units"] + requests["dynamodb_write_units"] + IDEMPOTENCY_UNITS + 2
+    writes = shards * per_shard["write_units"] + requests["dynamodb_write_units"] + 2
     # The daily scan of the domain table reads every item, in 4 KB units, eventually consistent.
     scan = distinct * item_bytes / 4096 * 0.5
     reads = (
@@ -315,7 +314,7 @@ def run(dispatcher: dict, checker: dict, simulator: dict | None = None) -> Resul
             f"({storage['domain_item_bytes']:.0f} bytes on average, as the checker writes them) on both "
             "days.",
             f"Assumed, not measured: the final step ({FINAL_SECONDS:g} s, its shard records read), "
-            f"Powertools' idempotency record ({IDEMPOTENCY_UNITS} units), the dispatcher's and final "
+            "the dispatcher's and final "
             f"step's log bytes, {IDLE_POLLERS} idle long-pollers per SQS event source, and X-Ray tracing "
             "every invocation (its default sampling traces fewer).",
             f"The second table prices the same days with the template's default RdapRatePerServer "
@@ -334,6 +333,6 @@ def run(dispatcher: dict, checker: dict, simulator: dict | None = None) -> Resul
 
 def _com_share() -> float:
     """The share of .com among the company domains benchmark 1's registry double makes."""
-    from bench.dispatcher import SUFFIXES
+    from bench.registry_double import SUFFIXES
 
     return SUFFIXES["com"] / sum(SUFFIXES.values())

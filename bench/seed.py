@@ -42,7 +42,7 @@ def write_seed(path: Path, lines: int = LINES, seed: int = 11) -> int:
 
 
 def run() -> Result:
-    from lapsewatch_tools.registry.server import RegistryApp
+    from lapsewatch_tools.registry.app import RegistryApp
 
     with tempfile.TemporaryDirectory(prefix="lapsewatch-seed-") as folder:
         seed_file = Path(folder) / "seed.jsonl"

@@ -16,7 +16,7 @@ from lapsewatch.registry import RegistryClient
 from lapsewatch.sweep import handlers
 from lapsewatch.sweep.runtime import Runtime
 from lapsewatch.sweep.settings import SweepSettings
-from lapsewatch.sweep.store import RunStore
+from lapsewatch.sweep.store import RunStore, configure
 from lapsewatch.timefmt import parse_time
 from lapsewatch_tools.local.aws import LocalAws
 from lapsewatch_tools.local.lambdas import EventSourceMapping, LocalContext
@@ -49,8 +49,12 @@ class Sweep:
         return self.runtime
 
     def make_runtime(self, store: RunStore | None = None, registry_client=None) -> Runtime:
+        settings = SweepSettings.from_env(self.env)
+        configure(domains_table=settings.domains_table, runs_table=settings.runs_table)
+        clock = lambda: self.now  # noqa: E731 - a clock is a callable value
         return Runtime(
-            SweepSettings.from_env(self.env),
+            settings=settings,
+            clock=clock,
             provider=RdapProvider(Bootstrap.load(self.bootstrap), rate=1000, allow_loopback_http=True),
             registry_client=registry_client
             or (
@@ -59,8 +63,7 @@ class Sweep:
                 )
             ),
             sqs=self.sqs,
-            store=store,
-            clock=lambda: self.now,
+            store=store or RunStore(clock),
             confirm_delay=0,
         )
 
@@ -78,7 +81,7 @@ class Sweep:
         return EventSourceMapping(
             self.sqs,
             self.aws.sqs_source("CheckerFunction"),
-            lambda event: handlers.check_batch(event, LocalContext("checker", 300), self.runtime),
+            lambda event: handlers.check_batch(event, self.runtime, LocalContext("checker", 300)),
         )
 
     @property

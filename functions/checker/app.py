@@ -13,4 +13,4 @@ runtime = Runtime.from_env()
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return handlers.check_batch(event, context, runtime)
+    return handlers.check_batch(event, runtime, context)

@@ -14,4 +14,4 @@ runtime = Runtime.from_env()
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict | list[dict]:
-    return handlers.finalize(event, runtime)
+    return handlers.finalize(event, runtime, context)

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from lapsewatch_tools.local.rdap_server import DomainAnswer, LoopbackRdap
-from lapsewatch_tools.registry.server import LIST_EMAIL_DOMAINS, UNVERIFY, Fault, RegistryServer
+from lapsewatch_tools.registry.app import LIST_EMAIL_DOMAINS, UNVERIFY
+from lapsewatch_tools.registry.faults import Fault
+from lapsewatch_tools.registry.server import RegistryServer
 
 pytestmark = pytest.mark.e2e
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from lapsewatch.sweep.manual import BadEvent
+from lapsewatch.sweep.events import BadEvent
 from lapsewatch_tools.local.lambdas import LocalFunction
 from lapsewatch_tools.local.rdap_server import DomainAnswer
 from sweep_harness import ROOT, user
@@ -42,7 +42,7 @@ def test_a_schedule_event_delivered_twice_starts_one_run(sweep, deployed):
     first = dispatcher.invoke(event("schedule.json"))
     second = dispatcher.invoke(event("schedule.json"))
 
-    assert first == second
+    assert second == {"run_id": first["run_id"], "status": "checking", "duplicate": True}
     assert first["run_id"] == "run-20261121T030000Z"
     assert sweep.shards.depth() == first["shards"] == 1
 
@@ -96,15 +96,15 @@ def test_the_manual_function_refuses_bad_events_clearly(sweep, deployed, bad):
 
 
 def test_every_ready_event_is_one_its_function_takes(sweep, deployed):
-    from lapsewatch.sweep.manual import parse_manual_event
-    from lapsewatch.sweep.messages import Shard, parse_finish_body
+    from lapsewatch.sweep.events import parse_manual_event
+    from lapsewatch.sweep.messages import Shard, parse_final_body
 
     assert deployed("DispatcherFunction").invoke(event("dry-run.json"))["status"] == "checking"
     assert deployed("DispatcherFunction").invoke(event("dispatch-domains.json"))["distinct"] == 3
     for record in event("sqs-batch.json")["Records"]:
         assert Shard.from_body(record["body"]).run_id == "run-20261121T030000Z"
     for record in event("finish-run.json")["Records"]:
-        assert parse_finish_body(record["body"]) == "run-20261121T030000Z"
+        assert parse_final_body(record["body"]) == "run-20261121T030000Z"
     for name in ("manual-check.json", "manual-apply.json"):
         parse_manual_event(event(name))
     assert event("approve-run.json")["approve_run"] == event("discard-run.json")["discard_run"]

@@ -23,7 +23,8 @@ from lapsewatch.providers.domainr import DomainrProvider
 from lapsewatch.providers.http import Doubt
 from lapsewatch.providers.rdap import Bootstrap, RdapProvider
 from lapsewatch.ratelimit import RateLimiter
-from lapsewatch_tools.local.rdap_server import MIB, DomainAnswer, LoopbackRdap, rdap_domain_json
+from lapsewatch_tools.local.rdap_documents import rdap_domain_json
+from lapsewatch_tools.local.rdap_server import MIB, DomainAnswer, LoopbackRdap
 
 pytestmark = pytest.mark.integration
 

@@ -19,12 +19,8 @@ from lapsewatch.providers.http import HttpFetcher
 from lapsewatch.providers.rdap import Bootstrap, RdapProvider
 from lapsewatch.ratelimit import RateLimiter
 from lapsewatch.timefmt import rfc3339
-from lapsewatch_tools.local.rdap_server import (
-    LIFECYCLE_STATUSES,
-    DomainAnswer,
-    LoopbackRdap,
-    rdap_domain_json,
-)
+from lapsewatch_tools.local.rdap_documents import LIFECYCLE_STATUSES, rdap_domain_json
+from lapsewatch_tools.local.rdap_server import DomainAnswer, LoopbackRdap
 
 pytestmark = pytest.mark.integration
 

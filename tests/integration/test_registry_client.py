@@ -20,21 +20,15 @@ from lapsewatch.registry import (
     PermanentRegistryError,
     RegistryClient,
     RegistryError,
-    RegistryTokenError,
     TransientRegistryError,
     UnverifyRequest,
     decision_key,
-    registry_token,
 )
 from lapsewatch.registry.client import MAX_LIMIT
-from lapsewatch_tools.registry.server import (
-    LIST_EMAIL_DOMAINS,
-    UNVERIFY,
-    Fault,
-    FaultPlan,
-    RegistryApp,
-    RegistryServer,
-)
+from lapsewatch.secrets import RegistryTokenError, SecretError, domainr_credentials, registry_token
+from lapsewatch_tools.registry.app import LIST_EMAIL_DOMAINS, UNVERIFY, RegistryApp
+from lapsewatch_tools.registry.faults import Fault, FaultPlan
+from lapsewatch_tools.registry.server import RegistryServer
 
 pytestmark = pytest.mark.integration
 
@@ -510,7 +504,6 @@ def secrets_manager(monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("LAPSEWATCH_REGISTRY_TOKEN", raising=False)
     parameters.clear_caches()
     with mock_aws():
         yield boto3.client("secretsmanager")
@@ -518,31 +511,41 @@ def secrets_manager(monkeypatch):
 
 
 @pytest.mark.parametrize("secret", ["s3cr3t-token", ' {"token": "s3cr3t-token"}\n', "s3cr3t-token\n"])
-def test_the_token_comes_from_the_secret(secrets_manager, monkeypatch, secret):
+def test_the_token_comes_from_the_secret(secrets_manager, secret):
     arn = secrets_manager.create_secret(Name="lapsewatch/registry", SecretString=secret)["ARN"]
-    monkeypatch.setenv("LAPSEWATCH_REGISTRY_TOKEN_SECRET_ARN", arn)
-    monkeypatch.setenv("LAPSEWATCH_REGISTRY_TOKEN", "the-secret-wins")
-    assert registry_token() == "s3cr3t-token"
+    assert registry_token(arn, token="the-secret-wins") == "s3cr3t-token"
 
 
-def test_the_secret_is_cached_for_five_minutes(secrets_manager, monkeypatch):
+def test_the_secret_is_cached_for_five_minutes(secrets_manager):
     arn = secrets_manager.create_secret(Name="lapsewatch/registry", SecretString="first")["ARN"]
-    monkeypatch.setenv("LAPSEWATCH_REGISTRY_TOKEN_SECRET_ARN", arn)
-    assert registry_token() == "first"
+    assert registry_token(arn) == "first"
     secrets_manager.put_secret_value(SecretId=arn, SecretString="rotated")
-    assert registry_token() == "first"
+    assert registry_token(arn) == "first"
 
 
 @pytest.mark.parametrize("secret", ['{"token": ""}', '{"key": "x"}', '{"token": 42}'])
-def test_a_json_secret_without_a_token_is_a_clear_error(secrets_manager, monkeypatch, secret):
+def test_a_json_secret_without_a_token_is_a_clear_error(secrets_manager, secret):
     arn = secrets_manager.create_secret(Name="lapsewatch/registry", SecretString=secret)["ARN"]
-    monkeypatch.setenv("LAPSEWATCH_REGISTRY_TOKEN_SECRET_ARN", arn)
     with pytest.raises(RegistryTokenError, match="token"):
-        registry_token()
+        registry_token(arn)
 
 
-def test_a_missing_secret_is_a_clear_error(secrets_manager, monkeypatch):
+def test_a_missing_secret_is_a_clear_error(secrets_manager):
     arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf"
-    monkeypatch.setenv("LAPSEWATCH_REGISTRY_TOKEN_SECRET_ARN", arn)
     with pytest.raises(RegistryTokenError, match="missing-AbCdEf"):
-        registry_token()
+        registry_token(arn)
+
+
+@pytest.mark.parametrize(
+    "secret, expected",
+    [('{"client_id": "cid", "api_key": "key"}', ("cid", "key")), ('{"api_key": "key"}', (None, "key"))],
+)
+def test_domainr_credentials_come_from_a_json_secret(secrets_manager, secret, expected):
+    arn = secrets_manager.create_secret(Name="lapsewatch/domainr", SecretString=secret)["ARN"]
+    assert domainr_credentials(arn) == expected
+
+
+def test_a_domainr_secret_that_is_not_json_is_a_clear_error(secrets_manager):
+    arn = secrets_manager.create_secret(Name="lapsewatch/domainr", SecretString="plain")["ARN"]
+    with pytest.raises(SecretError, match="lapsewatch/domainr"):
+        domainr_credentials(arn)

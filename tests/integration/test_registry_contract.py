@@ -15,7 +15,8 @@ from hypothesis import settings
 from schemathesis.core.parameters import ParameterLocation
 
 from lapsewatch.domains import InvalidDomain, registrable_domain, to_ascii
-from lapsewatch_tools.registry.server import RegistryApp, RegistryServer
+from lapsewatch_tools.registry.app import RegistryApp
+from lapsewatch_tools.registry.server import RegistryServer
 
 SPEC = Path(__file__).resolve().parents[2] / "docs" / "registry-api.yaml"
 TOKEN = "contract-test-token"

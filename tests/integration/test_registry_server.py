@@ -16,16 +16,11 @@ import requests
 from lapsewatch.domains import parse_target
 from lapsewatch.lifecycle import Lifecycle
 from lapsewatch_tools.cli import main
+from lapsewatch_tools.registry.app import MAX_BODY, UNVERIFY, RegistryApp
 from lapsewatch_tools.registry.demo import DemoDomain, demo_population
-from lapsewatch_tools.registry.server import (
-    MAX_BODY,
-    UNVERIFY,
-    Fault,
-    FaultPlan,
-    RegistryApp,
-    RegistryServer,
-    reversed_domain,
-)
+from lapsewatch_tools.registry.faults import Fault, FaultPlan
+from lapsewatch_tools.registry.server import RegistryServer
+from lapsewatch_tools.registry.store import reversed_domain
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,8 @@ from lapsewatch.sweep.messages import Shard
 from lapsewatch.sweep.store import RunStore
 from lapsewatch_tools.local.lambdas import LocalContext
 from lapsewatch_tools.local.rdap_server import DomainAnswer
-from lapsewatch_tools.registry.server import UNVERIFY, Fault
+from lapsewatch_tools.registry.app import UNVERIFY
+from lapsewatch_tools.registry.faults import Fault
 from sweep_harness import user
 
 pytestmark = pytest.mark.integration
@@ -472,3 +473,30 @@ def test_a_listing_that_never_ends_fails_the_dispatch_across_hand_overs(sweep):
     assert generation == 6
     run = RunStore().get_run(started["run_id"])
     assert run.status == "dispatching" and not run.shard_count
+
+
+def test_a_dispatcher_that_dies_while_listing_is_taken_over_once_its_lease_runs_out(sweep):
+    from lapsewatch.registry import PermanentRegistryError
+
+    sweep.seed(*[user(f"u{i}", f"u{i}@c{i}.example") for i in range(30)])
+    sweep.configure(LAPSEWATCH_PAGE_SIZE="10")
+    working = sweep.runtime.registry_client
+
+    class Dying:
+        def pages(self, limit, cursor=None, *, max_pages=None):
+            yield next(working().pages(limit, cursor, max_pages=max_pages))
+            raise PermanentRegistryError("the invocation died while listing")
+
+    sweep.runtime = sweep.make_runtime(registry_client=Dying)
+    with pytest.raises(PermanentRegistryError):
+        sweep.dispatch()
+
+    sweep.runtime = sweep.make_runtime()
+    # EventBridge's retry within the lease: the dead attempt may still be listing.
+    assert sweep.dispatch()["duplicate"] is True
+    sweep.now += timedelta(minutes=20)
+    retried = handlers.dispatch({"time": "2026-11-21T03:00:00Z"}, sweep.runtime)
+    sweep.drain()
+
+    assert retried["distinct"] == 30
+    assert RunStore().get_run(retried["run_id"]).summary["domains"]["checked"] == 30

@@ -9,7 +9,8 @@ from lapsewatch.sweep import handlers
 from lapsewatch.sweep.messages import PlannedDomain, Shard
 from lapsewatch.sweep.store import RunStore
 from lapsewatch_tools.local.rdap_server import DomainAnswer
-from lapsewatch_tools.registry.server import UNVERIFY, Fault
+from lapsewatch_tools.registry.app import UNVERIFY
+from lapsewatch_tools.registry.faults import Fault
 from sweep_harness import user
 
 pytestmark = pytest.mark.integration

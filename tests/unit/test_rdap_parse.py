@@ -14,7 +14,7 @@ from lapsewatch.providers.domainr import lifecycle_from_tokens
 from lapsewatch.providers.http import is_loopback, url_allowed
 from lapsewatch.providers.rdap import Bootstrap, RdapProvider, read_answer
 from lapsewatch.ratelimit import RateLimiter, shared_limiter
-from lapsewatch_tools.local.rdap_server import LIFECYCLE_STATUSES, rdap_domain_json
+from lapsewatch_tools.local.rdap_documents import LIFECYCLE_STATUSES, rdap_domain_json
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "rdap"
 

@@ -16,7 +16,7 @@ from lapsewatch.providers import Observation
 from lapsewatch.providers.http import Doubt, read_json
 from lapsewatch.providers.rdap import read_answer
 from lapsewatch.timefmt import rfc3339
-from lapsewatch_tools.local.rdap_server import LIFECYCLE_STATUSES
+from lapsewatch_tools.local.rdap_documents import LIFECYCLE_STATUSES
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "rdap"
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

@@ -14,11 +14,9 @@ from lapsewatch.registry import (
     Page,
     PermanentRegistryError,
     RegistryClient,
-    RegistryTokenError,
     UnverifyRequest,
     UnverifyResult,
     decision_key,
-    registry_token,
 )
 from lapsewatch.registry.client import (
     DEFAULT_MAX_PAGES,
@@ -27,6 +25,7 @@ from lapsewatch.registry.client import (
     _parse_page,
     _parse_unverify_result,
 )
+from lapsewatch.secrets import RegistryTokenError, registry_token
 
 REGISTERED = datetime(2026, 9, 1, tzinfo=UTC)
 VERIFIED = datetime(2019, 5, 1, 12, tzinfo=UTC)
@@ -432,18 +431,20 @@ def test_an_idempotency_key_must_be_printable_ascii_of_at_most_255(key):
 # The token from the environment (Secrets Manager: tests/integration/test_registry_client.py)
 
 
-def test_the_token_comes_from_the_environment(monkeypatch):
-    monkeypatch.delenv("LAPSEWATCH_REGISTRY_TOKEN_SECRET_ARN", raising=False)
-    monkeypatch.setenv("LAPSEWATCH_REGISTRY_TOKEN", " local-token\n")
-    assert registry_token() == "local-token"
+def test_the_token_comes_from_the_environment():
+    assert registry_token("", " local-token\n") == "local-token"
 
 
-@pytest.mark.parametrize("token", [None, "", "   "])
-def test_no_token_is_a_clear_error(monkeypatch, token):
-    monkeypatch.delenv("LAPSEWATCH_REGISTRY_TOKEN_SECRET_ARN", raising=False)
-    if token is None:
-        monkeypatch.delenv("LAPSEWATCH_REGISTRY_TOKEN", raising=False)
-    else:
-        monkeypatch.setenv("LAPSEWATCH_REGISTRY_TOKEN", token)
+@pytest.mark.parametrize("token", ["", "   "])
+def test_no_token_is_a_clear_error(token):
     with pytest.raises(RegistryTokenError, match="LAPSEWATCH_REGISTRY_TOKEN_SECRET_ARN"):
-        registry_token()
+        registry_token("", token)
+
+
+def test_the_sweep_reads_the_token_from_its_settings_mapping():
+    from lapsewatch.sweep.settings import SweepSettings
+
+    env = {"LAPSEWATCH_DOMAINS_TABLE": "d", "LAPSEWATCH_RUNS_TABLE": "r", "LAPSEWATCH_REGISTRY_TOKEN": "t0k"}
+    settings = SweepSettings.from_env(env)
+    assert registry_token(settings.registry_token_secret_arn, settings.registry_token) == "t0k"
+    assert "t0k" not in repr(settings)

@@ -14,7 +14,7 @@ from lapsewatch.sweep.checking import place
 from lapsewatch.sweep.dispatch import DomainCollector, plan_shards
 from lapsewatch.sweep.finalize import BreakerLimits, Tally, hold_reasons
 from lapsewatch.sweep.handlers import run_id_for
-from lapsewatch.sweep.messages import MessageError, PlannedDomain, Shard, finish_body, parse_finish_body
+from lapsewatch.sweep.messages import MessageError, PlannedDomain, Shard, final_body, parse_final_body
 from lapsewatch.sweep.schedule import MAX_INTERVAL, RUN_SLACK, is_due, next_check_at
 
 NOW = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
@@ -202,7 +202,7 @@ def test_malformed_shard_bodies_are_refused(body):
 
 
 def test_finish_body_round_trips():
-    assert parse_finish_body(finish_body("run-9")) == "run-9"
+    assert parse_final_body(final_body("run-9")) == "run-9"
 
 
 def test_run_id_is_the_schedule_occurrence():

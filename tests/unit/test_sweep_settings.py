@@ -69,3 +69,13 @@ def test_the_summary_reports_the_settings_that_decide_what_is_unverified():
     reported = settings(LAPSEWATCH_MAX_ADDRESSES_PER_DOMAIN="7").in_summary()
     assert reported["max_addresses_per_domain"] == 7
     assert set(reported) >= {"max_addresses_per_run", "protected_domains", "pending_recheck_days"}
+
+
+def test_the_provider_is_read_from_the_same_mapping(monkeypatch):
+    monkeypatch.setenv("LAPSEWATCH_PROVIDER", "rdap")
+    chosen = settings(
+        LAPSEWATCH_PROVIDER="domainr", LAPSEWATCH_DOMAINR_API_KEY="k3y", LAPSEWATCH_RDAP_RATE="7"
+    )
+    assert chosen.provider.provider == "domainr"
+    assert chosen.provider.domainr_api_key == "k3y"
+    assert chosen.provider.rdap_rate == 7.0

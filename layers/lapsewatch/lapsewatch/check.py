@@ -9,6 +9,7 @@ answer: a second lookup, at least a second later, must agree.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,8 @@ from lapsewatch.domains import parse_target
 from lapsewatch.lifecycle import DEFAULT_UNSAFE, SAFE, Lifecycle, apply_dates
 from lapsewatch.providers import Observation, StatusProvider
 from lapsewatch.timefmt import rfc3339
+
+log = logging.getLogger(__name__)
 
 # A lookup may take 30 s with its retries; a whole check, confirmation included, gets a little
 # more, so that a hanging server never holds one target much past 40 s.
@@ -143,6 +146,7 @@ class DomainChecker:
         try:
             observation = self.provider.lookup(domain, deadline=deadline)
         except Exception as exc:  # a provider bug must be doubt, never a verdict
+            log.exception("the %s provider failed looking up %s", self.provider.name, domain)
             observation = Observation.doubt(self.provider.name, f"lookup failed: {exc!r}")
         lifecycle, note = apply_dates(
             observation.lifecycle,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,8 +12,8 @@ from lapsewatch.providers import StatusProvider
 DEFAULT_RDAP_RATE = 5.0
 
 
-def _env_float(name: str) -> float | None:
-    text = os.environ.get(name)
+def _env_float(env: Mapping[str, str], name: str) -> float | None:
+    text = env.get(name)
     if text is None or not text.strip():
         return None
     try:
@@ -39,6 +40,7 @@ class ProviderSettings:
     @classmethod
     def from_env(
         cls,
+        env: Mapping[str, str] | None = None,
         *,
         provider: str | None = None,
         rdap_bootstrap: str | Path | None = None,
@@ -48,20 +50,21 @@ class ProviderSettings:
         domainr_credentials_later: bool = False,
         allow_loopback_http: bool = False,
     ) -> ProviderSettings:
-        """Arguments win over the environment (LAPSEWATCH_*); raises ValueError on bad values.
+        """Arguments win over `env` (LAPSEWATCH_*; the process's environment when None); raises
+        ValueError on bad values.
 
         `domainr_credentials_later`: the Domainr credentials come from a secret, read when the
         provider is built. `allow_loopback_http` is the caller's to give, never the
         environment's: a variable set by mistake must not open plain http in production.
         """
-        env = os.environ
+        env = os.environ if env is None else env
         name = (provider or env.get("LAPSEWATCH_PROVIDER") or "rdap").strip().lower()
         if name not in ("rdap", "domainr"):
             raise ValueError(f"unknown status provider {name!r}: choose rdap or domainr")
         bootstrap = rdap_bootstrap or env.get("LAPSEWATCH_RDAP_BOOTSTRAP") or None
         if bootstrap is not None and not Path(bootstrap).is_file():
             raise ValueError(f"RDAP bootstrap file not found: {bootstrap}")
-        rate = rdap_rate or _env_float("LAPSEWATCH_RDAP_RATE") or DEFAULT_RDAP_RATE
+        rate = rdap_rate or _env_float(env, "LAPSEWATCH_RDAP_RATE") or DEFAULT_RDAP_RATE
         settings = cls(
             provider=name,
             rdap_bootstrap=Path(bootstrap) if bootstrap else None,

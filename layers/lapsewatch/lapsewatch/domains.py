@@ -22,8 +22,9 @@ import tldextract
 MAX_LABEL = 63
 MAX_NAME = 253
 
-# Separators UTS-46 maps to a full stop: ideographic, fullwidth and halfwidth ideographic.
-_DOTS = re.compile("[\u3002\uff0e\uff61]")
+# Separators UTS-46 maps to a full stop: ideographic, fullwidth and halfwidth ideographic. Public
+# because the reference registry reduces stored domains the same way (its reversed_domain).
+FULL_STOPS = re.compile("[\u3002\uff0e\uff61]")
 _LDH = re.compile(r"^[a-z0-9-]+$")
 
 
@@ -101,7 +102,7 @@ def _host_part(text: str) -> str:
         raise InvalidDomain("contains white space: free text, not a domain", "free-text")
     if candidate.startswith("[") or candidate.endswith("]"):
         raise InvalidDomain("IP address literal, not a domain", "ip-literal")
-    candidate = _DOTS.sub(".", candidate)
+    candidate = FULL_STOPS.sub(".", candidate)
     if candidate.endswith("."):
         candidate = candidate[:-1]
     try:

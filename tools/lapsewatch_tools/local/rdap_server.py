@@ -9,7 +9,8 @@ bootstrap file it writes. One server plays several registries, each under its ow
         server.set_domain("example.com", DomainAnswer.for_lifecycle("redemption"))
         server.bootstrap_file(tmp_path / "dns.json")
 
-Names nobody set answer 404, as real registries do for unregistered names.
+Names nobody set answer 404, as real registries do for unregistered names. The documents it
+sends (domain objects, lifecycles' status lists, error objects) are rdap_documents' own.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import socket
 import sys
 import threading
 import time
-import zlib
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -31,19 +31,15 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from lapsewatch.timefmt import rfc3339
+from lapsewatch_tools.local.rdap_documents import (
+    LIFECYCLE_STATUSES,
+    RDAP_MEDIA_TYPE,
+    error_json,
+    rdap_domain_json,
+)
 
-RDAP_MEDIA_TYPE = "application/rdap+json"
 MIB = 1024 * 1024
 
-# What each lifecycle looks like in a registry's status list (RFC 8056 spellings).
-LIFECYCLE_STATUSES = {
-    "active": ["client delete prohibited", "client transfer prohibited", "client update prohibited"],
-    "reregistered": ["client transfer prohibited"],
-    "grace": ["auto renew period", "client transfer prohibited"],
-    "hold": ["client hold", "client transfer prohibited"],
-    "redemption": ["redemption period", "pending delete"],
-    "pending_delete": ["pending delete"],
-}
 # Days from now to the expiration date each lifecycle usually has.
 _EXPIRES_IN_DAYS = {
     "active": 200,
@@ -54,198 +50,6 @@ _EXPIRES_IN_DAYS = {
     "pending_delete": -75,
 }
 _FIRST_REGISTERED = datetime(2011, 5, 14, 16, 2, 11, tzinfo=UTC)
-
-
-def rdap_domain_json(
-    domain: str,
-    statuses: Iterable[str],
-    registered_at: datetime | None = None,
-    expires_at: datetime | None = None,
-    *,
-    shape: str = "thick",
-) -> dict:
-    """An RDAP domain object in the shape a kind of server sends.
-
-    thick     a gTLD registry such as Verisign's: upper-case ldhName, registrar entity with its
-              IANA id, events, nameservers, secureDNS, notices and a "related" registrar link
-    cctld     a ccTLD registry such as DENIC: lower-case, no events, few notices
-    registrar the registrar's answer a registry refers to: events, a redacted registrant
-    nomulus   Google's registry software (.app, .dev): lower-case, and the last renewal, a year
-              before the expiration, reported as a "reregistration" event
-    """
-    statuses = list(statuses)
-    name = domain.lower()
-    if shape == "nomulus":
-        return _nomulus_domain_json(name, statuses, registered_at, expires_at)
-    if shape == "cctld":
-        return {
-            "rdapConformance": ["rdap_level_0"],
-            "objectClassName": "domain",
-            "handle": name,
-            "ldhName": name,
-            "status": statuses,
-            "nameservers": [_nameserver(f"ns1.{name}"), _nameserver(f"ns2.{name}")],
-            "secureDNS": {"delegationSigned": False},
-            "notices": [
-                {
-                    "title": "Disclaimer",
-                    "description": ["This answer has no events: the registry publishes none."],
-                }
-            ],
-        }
-    events = []
-    if registered_at:
-        events.append({"eventAction": "registration", "eventDate": rfc3339(registered_at)})
-    if expires_at:
-        # Registrars report their own expiration date, under another name.
-        action = "registrar expiration" if shape == "registrar" else "expiration"
-        events.append({"eventAction": action, "eventDate": rfc3339(expires_at)})
-    events.append({"eventAction": "last update of RDAP database", "eventDate": rfc3339(datetime.now(UTC))})
-    registrar = {
-        "objectClassName": "entity",
-        "handle": "292",
-        "roles": ["registrar"],
-        "publicIds": [{"type": "IANA Registrar ID", "identifier": "292"}],
-        "vcardArray": [
-            "vcard",
-            [["version", {}, "text", "4.0"], ["fn", {}, "text", "Example Registrar Inc."]],
-        ],
-        "entities": [
-            {
-                "objectClassName": "entity",
-                "roles": ["abuse"],
-                "vcardArray": [
-                    "vcard",
-                    [
-                        ["version", {}, "text", "4.0"],
-                        ["fn", {}, "text", ""],
-                        ["tel", {"type": "voice"}, "uri", "tel:+1.2083895740"],
-                        ["email", {}, "text", "abusecomplaints@registrar.example"],
-                    ],
-                ],
-            }
-        ],
-    }
-    if shape == "registrar":
-        return {
-            "rdapConformance": ["rdap_level_0", "icann_rdap_response_profile_1", "redacted"],
-            "objectClassName": "domain",
-            "handle": f"{name.upper()}-REGISTRAR",
-            "ldhName": name,
-            "status": statuses,
-            "events": events,
-            "entities": [
-                registrar,
-                {
-                    "objectClassName": "entity",
-                    "roles": ["registrant"],
-                    "vcardArray": ["vcard", [["version", {}, "text", "4.0"], ["fn", {}, "text", ""]]],
-                },
-            ],
-            "redacted": [{"name": {"type": "Registrant Name"}, "method": "emptyValue"}],
-            "nameservers": [_nameserver(f"ns1.{name}")],
-        }
-    if shape != "thick":
-        raise ValueError(f"unknown RDAP shape {shape!r}: choose thick, cctld, registrar or nomulus")
-    upper = name.upper()
-    tld = name.rsplit(".", 1)[-1]
-    return {
-        "objectClassName": "domain",
-        "handle": f"{zlib.crc32(name.encode())}_DOMAIN_{tld.upper()}-VRSN",
-        "ldhName": upper,
-        "links": [
-            {
-                "value": f"https://rdap.registry.example/domain/{upper}",
-                "rel": "self",
-                "href": f"https://rdap.registry.example/domain/{upper}",
-                "type": RDAP_MEDIA_TYPE,
-            },
-            {
-                "value": f"https://rdap.registrar.example/domain/{upper}",
-                "rel": "related",
-                "href": f"https://rdap.registrar.example/domain/{upper}",
-                "type": RDAP_MEDIA_TYPE,
-            },
-        ],
-        "status": statuses,
-        "entities": [registrar],
-        "events": events,
-        "secureDNS": {"delegationSigned": False},
-        "nameservers": [_nameserver(f"NS1.{upper}"), _nameserver(f"NS2.{upper}")],
-        "rdapConformance": [
-            "rdap_level_0",
-            "icann_rdap_technical_implementation_guide_1",
-            "icann_rdap_response_profile_1",
-        ],
-        "notices": [
-            {
-                "title": "Terms of Service",
-                "description": ["Service subject to Terms of Use."],
-                "links": [{"href": "https://www.registry.example/rdap-terms", "type": "text/html"}],
-            },
-            {
-                "title": "Status Codes",
-                "description": [
-                    "For more information on domain status codes, please visit https://icann.org/epp"
-                ],
-                "links": [{"href": "https://icann.org/epp", "type": "text/html"}],
-            },
-        ],
-    }
-
-
-def _nomulus_domain_json(
-    name: str, statuses: list[str], registered_at: datetime | None, expires_at: datetime | None
-) -> dict:
-    now = datetime.now(UTC)
-    events = []
-    if registered_at:
-        events.append(
-            {"eventAction": "registration", "eventActor": "TheRegistrar", "eventDate": rfc3339(registered_at)}
-        )
-    # Nomulus reports renewals (and autorenewals) as "reregistration": the holder is the same.
-    renewed = expires_at - timedelta(days=365) if expires_at else None
-    if renewed and (registered_at is None or registered_at < renewed) and renewed < now:
-        events.append(
-            {"eventAction": "reregistration", "eventActor": "TheRegistrar", "eventDate": rfc3339(renewed)}
-        )
-    if expires_at:
-        events.append({"eventAction": "expiration", "eventDate": rfc3339(expires_at)})
-    events.append({"eventAction": "last update of RDAP database", "eventDate": rfc3339(now)})
-    return {
-        "rdapConformance": [
-            "rdap_level_0",
-            "icann_rdap_response_profile_1",
-            "icann_rdap_technical_implementation_guide_1",
-        ],
-        "objectClassName": "domain",
-        "handle": f"{zlib.crc32(name.encode()):X}-{name.rsplit('.', 1)[-1].upper()}",
-        "ldhName": name,
-        "status": statuses or ["active"],
-        "events": events,
-        "entities": [
-            {
-                "objectClassName": "entity",
-                "handle": "1",
-                "roles": ["registrar"],
-                "publicIds": [{"type": "IANA Registrar ID", "identifier": "1"}],
-                "vcardArray": [
-                    "vcard",
-                    [["version", {}, "text", "4.0"], ["fn", {}, "text", "The Registrar"]],
-                ],
-            }
-        ],
-        "nameservers": [_nameserver(f"ns1.{name}")],
-        "secureDNS": {"delegationSigned": False, "zoneSigned": True},
-    }
-
-
-def _nameserver(name: str) -> dict:
-    return {"objectClassName": "nameserver", "ldhName": name}
-
-
-def _error_json(status: int, title: str) -> bytes:
-    return json.dumps({"errorCode": status, "title": title, "rdapConformance": ["rdap_level_0"]}).encode()
 
 
 # How an answer is served: (handler, the domain asked, how many times it has been asked).
@@ -310,7 +114,7 @@ class DomainAnswer:
     @classmethod
     def not_found(cls) -> DomainAnswer:
         """404 with an RDAP error object, as most registries answer."""
-        return cls.raw(404, _error_json(404, "Not Found"))
+        return cls.raw(404, error_json(404, "Not Found"))
 
     @classmethod
     def not_found_empty(cls) -> DomainAnswer:
@@ -383,7 +187,7 @@ class DomainAnswer:
         after = then or cls.for_lifecycle("active")
         if isinstance(first, int):
             headers = {"Retry-After": retry_after} if retry_after is not None else {}
-            first = cls.raw(first, _error_json(first, "Try again later"), headers)
+            first = cls.raw(first, error_json(first, "Try again later"), headers)
         failing = first
 
         def respond(handler: _Handler, domain: str, nth: int) -> None:
@@ -643,7 +447,7 @@ class LoopbackRdap:
         parts = urlsplit(handler.path).path.split("/")
         registry = self._registries.get(parts[1]) if len(parts) == 4 else None
         if registry is None or parts[2] != "domain" or not parts[3]:
-            handler.send(404, _error_json(404, "Not Found"))
+            handler.send(404, error_json(404, "Not Found"))
             return
         domain = unquote(parts[3]).lower()
         with self._lock:
@@ -655,7 +459,7 @@ class LoopbackRdap:
             with self._lock:
                 self.throttled[registry.name] += 1
             retry_after = str(max(1, math.ceil(wait)))
-            handler.send(429, _error_json(429, "Too Many Requests"), {"Retry-After": retry_after})
+            handler.send(429, error_json(429, "Too Many Requests"), {"Retry-After": retry_after})
             return
         with self._lock:
             self._asked[(registry.name, domain)] += 1

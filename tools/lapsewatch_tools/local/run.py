@@ -26,13 +26,14 @@ from pathlib import Path
 import boto3
 
 from lapsewatch.domains import tld
+from lapsewatch.sweep.store import RunStatus, RunStore
 from lapsewatch_tools.local.aws import LocalAws
 from lapsewatch_tools.local.lambdas import EventSourceMapping, LocalFunction
 from lapsewatch_tools.report import key_values
 
 # Our own loopback RDAP server can take far more than a real registry's 5 requests a second.
 DEMO_RDAP_RATE = 200.0
-FINISHED = ("done", "held", "discarded")
+FINISHED = (RunStatus.DONE, RunStatus.HELD, RunStatus.DISCARDED)
 _STALL_SECONDS = 10.0
 
 
@@ -154,7 +155,6 @@ def run_local_sweep(
         # The functions log (JSON lines, as in CloudWatch) to a file; the terminal shows progress.
         stack.enter_context(redirect_stdout(log_file))
         stack.enter_context(warnings.catch_warnings())
-        warnings.filterwarnings("ignore", message="No idempotency key value found")
         warnings.filterwarnings("ignore", message="No application metrics to publish")
 
         functions = {
@@ -187,8 +187,6 @@ def _drive(
     others: list[EventSourceMapping],
     progress: Callable[[int, int], None],
 ) -> dict:
-    from lapsewatch.sweep.store import RunStore
-
     store = RunStore()
     stop = threading.Event()
     errors: list[BaseException] = []
@@ -272,8 +270,9 @@ def _demo(
     """The reference registry with the demo data set, and a loopback RDAP server for it. With a
     state folder the registry's database is kept there, seeded on the first run only."""
     from lapsewatch_tools.local.rdap_server import DomainAnswer, LoopbackRdap
+    from lapsewatch_tools.registry.app import RegistryApp
     from lapsewatch_tools.registry.demo import demo_population
-    from lapsewatch_tools.registry.server import RegistryApp, RegistryServer
+    from lapsewatch_tools.registry.server import RegistryServer
 
     population = demo_population()
     db_path = (state_dir or workdir) / "registry.sqlite3"

@@ -28,6 +28,7 @@ someone else looks `active`: re-registration cannot be detected. RDAP can.
 
 from __future__ import annotations
 
+import logging
 import time
 from urllib.parse import urlencode
 
@@ -36,6 +37,8 @@ import requests
 from lapsewatch.lifecycle import Lifecycle, most_severe
 from lapsewatch.providers import Observation
 from lapsewatch.providers.http import Doubt, HttpFetcher, read_json
+
+log = logging.getLogger(__name__)
 
 CLIENT_ID_URL = "https://api.domainr.com"
 RAPIDAPI_URL = "https://domainr.p.rapidapi.com"
@@ -118,6 +121,8 @@ class DomainrProvider:
         except Doubt as exc:
             return Observation.doubt(self.name, self._redact(str(exc)), source=source, service=self.base_url)
         except Exception as exc:  # a bug or a surprise must be doubt, never a verdict
+            # The message only: a traceback's frames could hold the key.
+            log.error("Domainr lookup of %s failed unexpectedly: %s", domain, self._redact(repr(exc)))
             return Observation.doubt(
                 self.name, self._redact(f"lookup failed: {exc!r}"), source=source, service=self.base_url
             )

@@ -17,6 +17,7 @@ The HTTP plumbing every provider shares, with its limits, is `lapsewatch.provide
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -33,6 +34,8 @@ from lapsewatch.providers import Observation
 from lapsewatch.providers.http import Doubt, HttpFetcher, read_json, url_allowed
 from lapsewatch.ratelimit import RateLimiter, shared_limiter
 from lapsewatch.timefmt import parse_time_or_none
+
+log = logging.getLogger(__name__)
 
 RDAP_MEDIA_TYPE = "application/rdap+json"
 DEFAULT_RATE = 5.0
@@ -156,6 +159,7 @@ class RdapProvider:
         except Doubt as exc:
             return Observation.doubt(self.name, str(exc), source=exc.url, service=base)
         except Exception as exc:  # a bug or a surprise must be doubt, never a verdict
+            log.exception("RDAP lookup of %s failed unexpectedly", domain)
             return Observation.doubt(self.name, f"lookup failed: {exc!r}", service=base)
 
     def _lookup(self, a_label: str, base: str, deadline: float) -> Observation:

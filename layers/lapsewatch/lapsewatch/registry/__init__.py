@@ -16,7 +16,6 @@ from lapsewatch.registry.client import (
     UnverifyResult,
     decision_key,
 )
-from lapsewatch.registry.token import RegistryTokenError, registry_token
 
 __all__ = [
     "EmailDomain",
@@ -25,10 +24,8 @@ __all__ = [
     "PermanentRegistryError",
     "RegistryClient",
     "RegistryError",
-    "RegistryTokenError",
     "TransientRegistryError",
     "UnverifyRequest",
     "UnverifyResult",
     "decision_key",
-    "registry_token",
 ]

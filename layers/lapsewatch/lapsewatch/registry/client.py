@@ -38,17 +38,15 @@ from urllib3.exceptions import InvalidHeader
 from urllib3.util.retry import Retry
 
 from lapsewatch.domains import InvalidDomain, is_a_label_domain, registrable_domain
-from lapsewatch.lifecycle import UNVERIFIABLE, Lifecycle
+from lapsewatch.lifecycle import Lifecycle
 from lapsewatch.providers.http import is_loopback
+from lapsewatch.registry.contract import DEFAULT_LIMIT, MAX_IDEMPOTENCY_KEY, MAX_LIMIT, UNVERIFY_REASONS
 from lapsewatch.timefmt import parse_time_or_none, rfc3339
 
 log = logging.getLogger(__name__)
 
-MAX_LIMIT = 1000
 # Ten million domains at 500 a page: a listing still handing out cursors after that is looping.
 DEFAULT_MAX_PAGES = 20_000
-MAX_IDEMPOTENCY_KEY = 255
-UNVERIFY_REASONS = frozenset(str(lifecycle) for lifecycle in UNVERIFIABLE)
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _DECISION_KEY_PREFIX = "lapsewatch-v1-"
 
@@ -307,7 +305,7 @@ class RegistryClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def page(self, cursor: str | None = None, limit: int = 500) -> Page:
+    def page(self, cursor: str | None = None, limit: int = DEFAULT_LIMIT) -> Page:
         """One page of the distinct domains that have a verified address, at most `limit` of them
         (so never more than MAX_LIMIT)."""
         if not 1 <= limit <= MAX_LIMIT:
@@ -318,7 +316,11 @@ class RegistryClient:
         return _parse_page(self._call("GET", "/v1/email-domains", params=params), limit)
 
     def pages(
-        self, limit: int = 500, cursor: str | None = None, *, max_pages: int | None = DEFAULT_MAX_PAGES
+        self,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+        *,
+        max_pages: int | None = DEFAULT_MAX_PAGES,
     ) -> Iterator[Page]:
         """The listing page by page, from `cursor` (the start when None) to the end.
 
@@ -349,7 +351,7 @@ class RegistryClient:
             seen.add(page.next_cursor)
             cursor = page.next_cursor
 
-    def iter_email_domains(self, limit: int = 500) -> Iterator[EmailDomain]:
+    def iter_email_domains(self, limit: int = DEFAULT_LIMIT) -> Iterator[EmailDomain]:
         """Every domain with a verified address, one page in memory at a time."""
         for page in self.pages(limit):
             yield from page.items

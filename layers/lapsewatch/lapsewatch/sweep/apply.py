@@ -23,7 +23,7 @@ from lapsewatch.lifecycle import Lifecycle
 from lapsewatch.registry import IdempotencyConflict, RegistryClient, RegistryError, UnverifyRequest
 from lapsewatch.sweep.checking import updated_state
 from lapsewatch.sweep.messages import PlannedDomain
-from lapsewatch.sweep.store import Decision, RunStore
+from lapsewatch.sweep.store import Decision, DecisionState, RunStore
 from lapsewatch.timefmt import parse_time_or_none, rfc3339
 
 
@@ -111,10 +111,9 @@ class Applier:
         now = self.clock()
         stale = self._stale_reason(decision, now)
         if stale is not None:
-            verdict, reason = stale
-            decision.error = reason
-            if verdict == "cancelled":
-                decision.state, decision.settled_at = "cancelled", now
+            cancel, decision.error = stale
+            if cancel:
+                decision.state, decision.settled_at = DecisionState.CANCELLED, now
                 counts.cancelled += 1
             else:
                 counts.deferred += 1
@@ -128,42 +127,43 @@ class Applier:
             result = self.registry.unverify(request, decision.idempotency_key)
         except ValueError as exc:
             # A decision no registry may act on (a public suffix, say): never sent.
-            decision.state, decision.settled_at, decision.error = "cancelled", now, f"refused: {exc}"
+            decision.state, decision.settled_at = DecisionState.CANCELLED, now
+            decision.error = f"refused: {exc}"
             counts.cancelled += 1
         except IdempotencyConflict:
             # The registry holds this decision under its key already, with the evidence of an
             # earlier check: it was applied then.
-            decision.state, decision.settled_at, decision.error = "applied", now, None
+            decision.state, decision.settled_at, decision.error = DecisionState.APPLIED, now, None
             decision.emails_unverified, decision.replayed = 0, True
         except RegistryError as exc:
             # Not dropped: the next run's final step tries again.
             decision.error = str(exc)
             counts.failed += 1
         else:
-            decision.state, decision.settled_at, decision.error = "applied", now, None
+            decision.state, decision.settled_at, decision.error = DecisionState.APPLIED, now, None
             decision.emails_unverified, decision.replayed = result.unverified, result.replayed
             counts.emails_unverified += result.unverified
         self.store.save_decision(decision)
 
-    def _stale_reason(self, decision: Decision, now: datetime) -> tuple[str, str] | None:
-        """("cancelled" | "deferred", why) when the call must not go out now; None when it may."""
+    def _stale_reason(self, decision: Decision, now: datetime) -> tuple[bool, str] | None:
+        """(cancel it, or only defer it; why) when the call must not go out now; None when it may."""
         if decision.verified_before is not None and decision.verified_before > now:
-            return "cancelled", f"verified_before {rfc3339(decision.verified_before)} is in the future"
+            return True, f"verified_before {rfc3339(decision.verified_before)} is in the future"
         latest = self._latest(decision, now)
         if latest is None or latest.lifecycle is Lifecycle.UNKNOWN:
-            return "deferred", (
+            return False, (
                 f"the latest lookup of {decision.domain} could not tell its state: waiting for one that can"
             )
         decided_registration = parse_time_or_none(decision.evidence.get("registered_at"))
         if latest.registered_at is not None and (
             decided_registration is None or latest.registered_at > decided_registration
         ):
-            return "cancelled", (
+            return True, (
                 f"{decision.domain} was registered again on {rfc3339(latest.registered_at)}, after this "
                 "decision: a decision about the new registration replaces it"
             )
         if latest.lifecycle not in self.checker.unsafe:
-            return "cancelled", (
+            return True, (
                 f"{decision.domain} is {latest.lifecycle} again (seen {rfc3339(latest.checked_at)}): "
                 "the decision went stale"
             )

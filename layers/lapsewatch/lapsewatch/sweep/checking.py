@@ -22,13 +22,14 @@ from lapsewatch.sweep.store import (
     DomainState,
     LifecycleChange,
     RunRecord,
+    RunStatus,
     RunStore,
     ShardRecord,
     shard_sk,
 )
 from lapsewatch.timefmt import rfc3339
 
-ACTIVE_RUN = ("dispatching", "checking")
+ACTIVE_RUN = (RunStatus.DISPATCHING, RunStatus.CHECKING)
 # A checked domain, counted once: (domain, lifecycle, place). None when another shard counted it.
 _Counted = tuple[str, Lifecycle, str | None]
 
@@ -154,11 +155,11 @@ def place(domain: str, service: str | None) -> str | None:
 
 def finish_if_complete(run: RunRecord, store: RunStore, start_final: Callable[[str], None]) -> bool:
     """Start the final step once every shard of the run is done or dead, exactly once."""
-    if run.status != "checking" or run.shard_count is None:
+    if run.status != RunStatus.CHECKING or run.shard_count is None:
         return False
     if run.shards_done + run.shards_dead < run.shard_count:
         return False
-    if not store.transition(run, ("checking",), "finalizing"):
+    if not store.transition(run, (RunStatus.CHECKING,), RunStatus.FINALIZING):
         return False
     start_final(run.run_id)
     return True

@@ -16,9 +16,9 @@ from lapsewatch.registry import EmailDomain, RegistryClient
 from lapsewatch.registry.client import DEFAULT_MAX_PAGES
 from lapsewatch.sweep.checking import finish_if_complete
 from lapsewatch.sweep.messages import PlannedDomain, Shard
-from lapsewatch.sweep.queues import ShardQueue
+from lapsewatch.sweep.queues import CheckQueue
 from lapsewatch.sweep.schedule import is_due
-from lapsewatch.sweep.store import EMAIL_DOMAIN_LIMIT, RunRecord, RunStore, run_pk
+from lapsewatch.sweep.store import DISPATCH_LEASE, EMAIL_DOMAIN_LIMIT, RunRecord, RunStatus, RunStore, run_pk
 from lapsewatch.timefmt import parse_time_or_none, rfc3339
 
 _EARLIEST = 0
@@ -139,7 +139,7 @@ class Dispatcher:
     A very large registry may not fit one invocation. When `time_left()` falls below the
     reserve, the dispatcher saves what it has (the distinct domains so far, the registry's
     cursor, the shards already sent) and hands over to a new invocation through
-    `continue_later`. The domains due are settled, and saved, before the first shard is sent:
+    `dispatch_later`. The domains due are settled, and saved, before the first shard is sent:
     whoever sends the rest (a continuation, or a retry after a crash) cuts exactly the same
     shards, and the checkers count a shard sent twice once.
     """
@@ -149,9 +149,9 @@ class Dispatcher:
         *,
         registry: Callable[[], RegistryClient],
         store: RunStore,
-        queue: ShardQueue,
+        queue: CheckQueue,
         start_final: Callable[[str], None],
-        continue_later: Callable[[str, int], None],
+        dispatch_later: Callable[[str, int], None],
         clock: Callable[[], datetime],
         shard_size: int,
         page_size: int,
@@ -163,7 +163,7 @@ class Dispatcher:
         self.store = store
         self.queue = queue
         self.start_final = start_final
-        self.continue_later = continue_later
+        self.dispatch_later = dispatch_later
         self.clock = clock
         self.shard_size = shard_size
         self.page_size = page_size
@@ -185,20 +185,25 @@ class Dispatcher:
             run_pk(run_id),
             "RUN",
             run_id=run_id,
-            status="dispatching",
+            status=RunStatus.DISPATCHING,
             created_at=self.clock(),
             trigger=trigger,
             dry_run=self.dry_run if dry_run is None else dry_run,
             check_all=check_all or domains is not None,
+            claimed_until=self.clock() + DISPATCH_LEASE,
         )
         if not self.store.create_run(run):
+            # The schedule event came again: EventBridge's retry after a failure, or a duplicate.
             existing = self.store.get_run(run_id)
-            if existing is None or existing.status != "dispatching":
+            if existing is None or existing.status != RunStatus.DISPATCHING:
                 return _duplicate(run_id, existing)
             if existing.checkpoint_generation:
                 # An earlier attempt saved its work: go on from there, unless it is still at it.
                 return self.resume(run_id, int(existing.checkpoint_generation), time_left=time_left)
-            # An earlier attempt died while listing, before it sent anything: list again.
+            # An earlier attempt is listing, or died listing before it saved anything: list
+            # again once its lease has run out.
+            if not self.store.claim_listing(existing):
+                return _duplicate(run_id, existing)
             run = existing
 
         collector = DomainCollector()
@@ -213,7 +218,11 @@ class Dispatcher:
     ) -> dict:
         """Continue a run from its checkpoint `generation` (once, however often it is asked)."""
         run = self.store.get_run(run_id)
-        if run is None or run.status != "dispatching" or not self.store.claim_checkpoint(run, generation):
+        if (
+            run is None
+            or run.status != RunStatus.DISPATCHING
+            or not self.store.claim_checkpoint(run, generation)
+        ):
             return _duplicate(run_id, run)
         collector = DomainCollector.from_bytes(self.store.load_checkpoint(run_id, generation))
         return self._list_and_send(
@@ -264,7 +273,7 @@ class Dispatcher:
 
     def _hand_over(self, run: RunRecord, collector: DomainCollector, cursor: str | None) -> dict:
         generation = self._save(run, collector, cursor=cursor, claim=False)
-        self.continue_later(run.run_id, generation)
+        self.dispatch_later(run.run_id, generation)
         return {
             "run_id": run.run_id,
             "status": "continuing",
@@ -275,8 +284,8 @@ class Dispatcher:
     def _finish_dispatch(self, run: RunRecord, collector: DomainCollector, shard_count: int) -> dict:
         self.store.transition(
             run,
-            ("dispatching",),
-            "checking",
+            (RunStatus.DISPATCHING,),
+            RunStatus.CHECKING,
             shard_count=shard_count,
             listed=collector.listed,
             invalid=collector.invalid_count,
@@ -289,7 +298,7 @@ class Dispatcher:
             finish_if_complete(current, self.store, self.start_final)
         return {
             "run_id": run.run_id,
-            "status": "checking",
+            "status": RunStatus.CHECKING,
             "listed": collector.listed,
             "invalid": collector.invalid_count,
             "distinct": collector.distinct + int(run.skipped_not_due or 0),

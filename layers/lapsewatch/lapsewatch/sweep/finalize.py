@@ -26,7 +26,7 @@ from datetime import datetime
 
 from lapsewatch.sweep.apply import Applier, ApplyCounts
 from lapsewatch.sweep.checking import place
-from lapsewatch.sweep.store import Decision, RunRecord, RunStore
+from lapsewatch.sweep.store import Decision, DecisionState, RunRecord, RunStatus, RunStore
 from lapsewatch.timefmt import rfc3339
 
 OUTAGE_MIN_UNSAFE = 3
@@ -172,7 +172,7 @@ class Finalizer:
     def finish(self, run_id: str) -> dict:
         """The final step for a run whose shards are all done; safe to repeat."""
         run = self._run(run_id)
-        if run.status != "finalizing":
+        if run.status != RunStatus.FINALIZING:
             return run.summary or self._summary(run, list(self.store.decisions(run_id)), ApplyCounts())
         return self._finish(run)
 
@@ -180,60 +180,64 @@ class Finalizer:
         """An operator's end to a run stuck waiting for shards (one lost with the invocation that
         held it): finish with the domains checked so far, through the breaker as usual."""
         run = self._run(run_id)
-        if run.status != "checking":
+        if run.status != RunStatus.CHECKING:
             raise RunStateError(f"run {run_id} is {run.status}, not waiting for shards: nothing to close")
-        if not self.store.transition(run, ("checking",), "finalizing"):
+        if not self.store.transition(run, (RunStatus.CHECKING,), RunStatus.FINALIZING):
             raise RunStateError(f"run {run_id} changed state while closing it; look again")
         return self._finish(run)
 
     def approve(self, run_id: str) -> dict:
         """Send a held run's held decisions, each re-checked against its domain's latest state."""
         run = self._run(run_id)
-        if run.status != "held":
+        if run.status != RunStatus.HELD:
             raise RunStateError(f"run {run_id} is {run.status}, not held: nothing to approve")
-        if not self.store.transition(run, ("held",), "finalizing"):
+        if not self.store.transition(run, (RunStatus.HELD,), RunStatus.FINALIZING):
             raise RunStateError(f"run {run_id} changed state while approving it; look again")
         decisions = list(self.store.decisions(run_id))
-        approved = [d for d in decisions if d.state == "held"]
+        approved = [d for d in decisions if d.state == DecisionState.HELD]
         for decision in approved:
             # A dry run's approval sends nothing: its decisions go back to being a record.
-            decision.state = "recorded" if run.dry_run else "pending"
+            decision.state = DecisionState.RECORDED if run.dry_run else DecisionState.PENDING
             self.store.save_decision(decision)
         counts = ApplyCounts() if run.dry_run else self.applier.apply(approved)
-        return self._settle(run, decisions, ApplyCounts.from_summary(run.summary) + counts, "done")
+        return self._settle(run, decisions, ApplyCounts.from_summary(run.summary) + counts, RunStatus.DONE)
 
     def discard(self, run_id: str) -> dict:
         run = self._run(run_id)
-        if run.status != "held":
+        if run.status != RunStatus.HELD:
             raise RunStateError(f"run {run_id} is {run.status}, not held: nothing to discard")
         decisions = list(self.store.decisions(run_id))
         for decision in decisions:
-            if decision.state == "held":
-                decision.state, decision.settled_at = "discarded", self.clock()
+            if decision.state == DecisionState.HELD:
+                decision.state, decision.settled_at = DecisionState.DISCARDED, self.clock()
                 self.store.save_decision(decision)
-        summary = self._summary(run, decisions, ApplyCounts.from_summary(run.summary), status="discarded")
-        if not self.store.transition(run, ("held",), "discarded", finished_at=self.clock(), summary=summary):
+        summary = self._summary(
+            run, decisions, ApplyCounts.from_summary(run.summary), status=RunStatus.DISCARDED
+        )
+        if not self.store.transition(
+            run, (RunStatus.HELD,), RunStatus.DISCARDED, finished_at=self.clock(), summary=summary
+        ):
             raise RunStateError(f"run {run_id} changed state while discarding it; look again")
         return summary
 
     def _finish(self, run: RunRecord) -> dict:
         decisions = list(self.store.decisions(run.run_id))
-        recorded = [d for d in decisions if d.state == "recorded"]
+        recorded = [d for d in decisions if d.state == DecisionState.RECORDED]
         tally = self._tally(run.run_id)
         held = hold_reasons(tally, recorded, self.limits)
         queued = []
         for decision in recorded:
             if decision.domain in held:
-                decision.state, decision.hold_reason = "held", held[decision.domain]
+                decision.state, decision.hold_reason = DecisionState.HELD, held[decision.domain]
             elif not run.dry_run:
-                decision.state = "pending"
+                decision.state = DecisionState.PENDING
                 queued.append(decision)
             else:
                 continue
             self.store.save_decision(decision)
 
         counts = ApplyCounts() if run.dry_run else self.applier.apply(self._outstanding(queued))
-        status = "held" if held else "done"
+        status = RunStatus.HELD if held else RunStatus.DONE
         return self._settle(run, decisions, counts, status, tally)
 
     def _settle(
@@ -246,9 +250,9 @@ class Finalizer:
     ) -> dict:
         summary = self._summary(run, decisions, counts, status=status, tally=tally)
         changes = {"summary": summary, "held_reason": summary["held_reason"]}
-        if status != "held":
+        if status != RunStatus.HELD:
             changes["finished_at"] = self.clock()
-        self.store.transition(run, ("finalizing",), status, **changes)
+        self.store.transition(run, (RunStatus.FINALIZING,), status, **changes)
         self.emit(summary)
         return summary
 
@@ -309,7 +313,7 @@ def summarize(
     invalid_reasons = run.invalid_reasons.as_dict() if run.invalid_reasons else {}
     groups: dict[str, list[str]] = {}
     for decision in sorted(decisions, key=lambda d: d.domain):
-        if decision.state == "held":
+        if decision.state == DecisionState.HELD:
             groups.setdefault(decision.hold_reason or "held", []).append(decision.domain)
     return {
         "run_id": run.run_id,

@@ -1,5 +1,6 @@
 """What each Lambda function does with its event. The functions in functions/ add only the
-Powertools decorators and the Runtime built at cold start."""
+Powertools decorators and the Runtime built at cold start. Every handler takes
+(event, runtime, context), the context being None outside Lambda."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from datetime import UTC, datetime
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lapsewatch.sweep.manual import BadEvent
-from lapsewatch.sweep.messages import Shard, parse_continue_body, parse_finish_body
+from lapsewatch.sweep.events import BadEvent, run_id_in
+from lapsewatch.sweep.messages import Shard, parse_dispatch_body, parse_final_body
 from lapsewatch.sweep.observability import MetricUnit, logger, metrics
 from lapsewatch.sweep.runtime import Runtime
 from lapsewatch.timefmt import parse_time
@@ -24,7 +26,7 @@ def run_id_for(occurrence: datetime) -> str:
     return "run-" + occurrence.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def dispatch(event: dict, runtime: Runtime, context=None) -> dict | list[dict]:
+def dispatch(event: dict, runtime: Runtime, context: LambdaContext | None = None) -> dict | list[dict]:
     """A schedule event (`time`), or an operator's `{"domains": [...]}`; both may carry
     `"dry_run": true` and `"check_all": true`. From SQS: a run to continue, handed over by an
     invocation that ran out of time."""
@@ -34,7 +36,7 @@ def dispatch(event: dict, runtime: Runtime, context=None) -> dict | list[dict]:
     if "Records" in event:
         resumed = []
         for record in event["Records"]:
-            run_id, generation = parse_continue_body(record["body"])
+            run_id, generation = parse_dispatch_body(record["body"])
             logger.info("continuing a run", extra={"run_id": run_id, "generation": generation})
             resumed.append(runtime.dispatcher.resume(run_id, generation, time_left=time_left))
         return resumed
@@ -70,7 +72,7 @@ def dispatch(event: dict, runtime: Runtime, context=None) -> dict | list[dict]:
     )
 
 
-def _time_left(context) -> Callable[[], float]:
+def _time_left(context: LambdaContext | None) -> Callable[[], float]:
     if context is None:
         return lambda: float("inf")
     return lambda: context.get_remaining_time_in_millis() / 1000
@@ -83,7 +85,9 @@ def _started(started: dict) -> dict:
     return started
 
 
-def check_batch(event: dict, context, runtime: Runtime) -> PartialItemFailureResponse:
+def check_batch(
+    event: dict, runtime: Runtime, context: LambdaContext | None = None
+) -> PartialItemFailureResponse:
     """An SQS batch of shards. A shard that fails is reported alone (ReportBatchItemFailures)
     and retried by SQS; on its last delivery it is written off so that the run still ends."""
     processor = BatchProcessor(event_type=EventType.SQS)
@@ -91,22 +95,18 @@ def check_batch(event: dict, context, runtime: Runtime) -> PartialItemFailureRes
 
     def check_record(record: SQSRecord) -> dict:
         shard = Shard.from_body(record.body)
+        logger.append_keys(run_id=shard.run_id, shard=shard.number)
         try:
             outcome = runtime.shard_checker.check(shard)
         except Exception:
             receives = int(record.attributes.approximate_receive_count or 1)
-            logger.exception(
-                "shard failed",
-                extra={"run_id": shard.run_id, "shard": shard.number, "receive": receives},
-            )
+            logger.exception("shard failed", extra={"receive": receives})
             if receives >= max_receives:
                 runtime.shard_checker.write_off(shard)
             raise
         logger.info(
             "shard checked",
             extra={
-                "run_id": shard.run_id,
-                "shard": shard.number,
                 "checked": outcome.checked,
                 "unsafe": outcome.unsafe,
                 "by_lifecycle": outcome.by_lifecycle,
@@ -121,7 +121,7 @@ def check_batch(event: dict, context, runtime: Runtime) -> PartialItemFailureRes
     )
 
 
-def finalize(event: dict, runtime: Runtime) -> dict | list[dict]:
+def finalize(event: dict, runtime: Runtime, context: LambdaContext | None = None) -> dict | list[dict]:
     """Finish runs whose shards are done (SQS), or an operator's
     `{"approve_run": id}`, `{"discard_run": id}` or `{"close_run": id}` (a run stuck waiting
     for a shard that was lost)."""
@@ -129,32 +129,29 @@ def finalize(event: dict, runtime: Runtime) -> dict | list[dict]:
     if not isinstance(event, dict):
         raise BadEvent("the event must be a JSON object")
     if "Records" in event:
-        return [_finish(parse_finish_body(record["body"]), runtime) for record in event["Records"]]
+        return [_finish(parse_final_body(record["body"]), runtime) for record in event["Records"]]
     if "approve_run" in event:
         logger.info("operator approved a held run", extra={"run_id": event["approve_run"]})
-        return runtime.finalizer.approve(_run_id(event, "approve_run"))
+        return runtime.finalizer.approve(run_id_in(event, "approve_run"))
     if "discard_run" in event:
         logger.info("operator discarded a held run", extra={"run_id": event["discard_run"]})
-        return runtime.finalizer.discard(_run_id(event, "discard_run"))
+        return runtime.finalizer.discard(run_id_in(event, "discard_run"))
     if "close_run" in event:
         logger.info("operator closed a stuck run", extra={"run_id": event["close_run"]})
-        return runtime.finalizer.close(_run_id(event, "close_run"))
+        return runtime.finalizer.close(run_id_in(event, "close_run"))
     raise BadEvent('expected SQS records, or {"approve_run": id}, {"discard_run": id}, {"close_run": id}')
 
 
 def _finish(run_id: str, runtime: Runtime) -> dict:
+    logger.append_keys(run_id=run_id)
     summary = runtime.finalizer.finish(run_id)
-    logger.info("run finished", extra={"run_id": run_id, "summary": summary})
+    logger.info("run finished", extra={"summary": summary})
     return summary
 
 
-def _run_id(event: dict, key: str) -> str:
-    value = event[key]
-    if not isinstance(value, str) or not value:
-        raise BadEvent(f'"{key}" must be a run id')
-    return value
-
-
-def manual(event: dict, runtime: Runtime) -> dict:
+def manual(event: dict, runtime: Runtime, context: LambdaContext | None = None) -> dict:
     metrics.add_metric("ManualChecks", MetricUnit.Count, 1)
+    if isinstance(event, dict):
+        # The domain only: an address is never logged.
+        logger.append_keys(domain=event.get("domain") or str(event.get("email", "")).rpartition("@")[2])
     return runtime.manual.handle(event)

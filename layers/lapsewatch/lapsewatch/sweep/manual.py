@@ -8,15 +8,11 @@ from datetime import datetime
 from lapsewatch.check import DomainChecker
 from lapsewatch.sweep.apply import Applier
 from lapsewatch.sweep.checking import decision_for, updated_state
+from lapsewatch.sweep.events import parse_manual_event
 from lapsewatch.sweep.messages import PlannedDomain
-from lapsewatch.sweep.store import RunStore
-from lapsewatch.timefmt import parse_time
+from lapsewatch.sweep.store import DecisionState, RunStore
 
 MANUAL_RUN = "manual"
-
-
-class BadEvent(ValueError):
-    """The event is not one this function takes; the message says what is wrong."""
 
 
 class ManualCheck:
@@ -59,32 +55,14 @@ class ManualCheck:
     def _unverify(self, decision) -> dict:
         decision.evidence = {**decision.evidence, "trigger": "manual"}
         # Recorded as pending first: a call that fails is made again by the next run's final step.
-        decision.state = "pending"
+        decision.state = DecisionState.PENDING
         self.store.record_decision(decision)
         self.applier.apply([decision])
         answer = {
             "emails_unverified": int(decision.emails_unverified or 0),
             "replayed": bool(decision.replayed),
-            "pending": decision.state == "pending",
+            "pending": decision.state == DecisionState.PENDING,
         }
         if decision.error:
             answer["error"] = decision.error
         return answer
-
-
-def parse_manual_event(event: object) -> tuple[str, datetime | None, bool]:
-    if not isinstance(event, dict):
-        raise BadEvent("the event must be a JSON object")
-    targets = [event[key] for key in ("domain", "email") if key in event]
-    if len(targets) != 1 or not isinstance(targets[0], str) or not targets[0].strip():
-        raise BadEvent('give exactly one of "domain" or "email", as a non-empty string')
-    verified_at = event.get("verified_at")
-    if verified_at is not None:
-        try:
-            verified_at = parse_time(verified_at)
-        except (ValueError, TypeError):
-            raise BadEvent(f'"verified_at" is not an RFC 3339 time: {verified_at!r}') from None
-    apply = event.get("apply", False)
-    if not isinstance(apply, bool):
-        raise BadEvent('"apply" must be true or false')
-    return targets[0], verified_at, apply

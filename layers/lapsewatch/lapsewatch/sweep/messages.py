@@ -73,7 +73,7 @@ class Shard:
         return cls(run_id, number, tuple(PlannedDomain.from_json(d) for d in domains))
 
 
-def continue_body(run_id: str, generation: int) -> str:
+def dispatch_body(run_id: str, generation: int) -> str:
     return json.dumps({"v": 1, "continue_run": run_id, "generation": generation})
 
 
@@ -87,7 +87,7 @@ def _object(body: str, what: str) -> dict:
     return data
 
 
-def parse_continue_body(body: str) -> tuple[str, int]:
+def parse_dispatch_body(body: str) -> tuple[str, int]:
     data = _object(body, "continue")
     if not isinstance(data.get("continue_run"), str):
         raise MessageError("continue body lacks continue_run")
@@ -97,11 +97,11 @@ def parse_continue_body(body: str) -> tuple[str, int]:
     return data["continue_run"], generation
 
 
-def finish_body(run_id: str) -> str:
+def final_body(run_id: str) -> str:
     return json.dumps({"v": 1, "finish_run": run_id})
 
 
-def parse_finish_body(body: str) -> str:
+def parse_final_body(body: str) -> str:
     data = _object(body, "finish")
     if not isinstance(data.get("finish_run"), str):
         raise MessageError("finish body lacks finish_run")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import logging
 import sys
 from typing import IO, cast
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 
 
@@ -24,6 +26,13 @@ class _CurrentStdout(io.TextIOBase):
 logger = Logger(stream=cast(IO[str], _CurrentStdout()))
 tracer = Tracer()
 metrics = Metrics()
+
+
+def adopt_library_loggers() -> None:
+    """The plain package's stdlib loggers (registry client, providers, checker) log as the
+    functions do: Powertools JSON, with the same keys. Call once the package is imported."""
+    names = {name for name in logging.root.manager.loggerDict if name.startswith("lapsewatch.")}
+    copy_config_to_registered_loggers(source_logger=logger, include=names)
 
 
 def emit_run_summary(summary: dict) -> None:

@@ -1,4 +1,5 @@
-"""SQS, behind small classes: the shard queue, the finish queue, the dispatcher's own queue."""
+"""SQS, behind one small class per queue of template.yaml: CheckQueue (shards for the checkers),
+DispatchQueue (a dispatch handed over to a new invocation) and FinalQueue (runs to finish)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import time
 from collections.abc import Iterable
 from itertools import batched
 
-from lapsewatch.sweep.messages import Shard, continue_body, finish_body
+from lapsewatch.sweep.messages import Shard, dispatch_body, final_body
 
 SQS_BATCH = 10  # SendMessageBatch's limit
 _ATTEMPTS = 5
@@ -16,7 +17,7 @@ class QueueError(RuntimeError):
     pass
 
 
-class ShardQueue:
+class CheckQueue:
     def __init__(self, sqs, url: str) -> None:
         self._sqs = sqs
         self.url = url
@@ -45,7 +46,7 @@ class ShardQueue:
         return sent
 
 
-class ContinueQueue:
+class DispatchQueue:
     """Where a dispatcher that runs out of time hands its run over to a new invocation."""
 
     def __init__(self, sqs, url: str) -> None:
@@ -53,13 +54,13 @@ class ContinueQueue:
         self.url = url
 
     def send(self, run_id: str, generation: int) -> None:
-        self._sqs.send_message(QueueUrl=self.url, MessageBody=continue_body(run_id, generation))
+        self._sqs.send_message(QueueUrl=self.url, MessageBody=dispatch_body(run_id, generation))
 
 
-class FinishQueue:
+class FinalQueue:
     def __init__(self, sqs, url: str) -> None:
         self._sqs = sqs
         self.url = url
 
     def send(self, run_id: str) -> None:
-        self._sqs.send_message(QueueUrl=self.url, MessageBody=finish_body(run_id))
+        self._sqs.send_message(QueueUrl=self.url, MessageBody=final_body(run_id))

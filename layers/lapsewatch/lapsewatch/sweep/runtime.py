@@ -6,27 +6,27 @@ their own) instead of patching anything.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache, cached_property
+from typing import Any
 
 import boto3
 
 from lapsewatch.check import CONFIRM_DELAY, DomainChecker
 from lapsewatch.providers import StatusProvider
 from lapsewatch.registry import RegistryClient
-from lapsewatch.registry.token import registry_token
-from lapsewatch.sweep import store as store_module
+from lapsewatch.secrets import domainr_credentials, registry_token
 from lapsewatch.sweep.apply import Applier
 from lapsewatch.sweep.checking import ShardChecker
 from lapsewatch.sweep.dispatch import Dispatcher
 from lapsewatch.sweep.finalize import BreakerLimits, Finalizer
 from lapsewatch.sweep.manual import ManualCheck
-from lapsewatch.sweep.observability import emit_run_summary
-from lapsewatch.sweep.queues import ContinueQueue, FinishQueue, ShardQueue
+from lapsewatch.sweep.observability import adopt_library_loggers, emit_run_summary
+from lapsewatch.sweep.queues import CheckQueue, DispatchQueue, FinalQueue
 from lapsewatch.sweep.settings import SweepSettings
+from lapsewatch.sweep.store import RunStore, configure
 
 
 def _now() -> datetime:
@@ -35,60 +35,56 @@ def _now() -> datetime:
 
 @dataclass
 class Runtime:
+    """Every part a function needs, each one built: `from_env` for a function, the parts of
+    their own for tests and the local run."""
+
     settings: SweepSettings
-    clock: Callable[[], datetime] = _now
-    provider: StatusProvider | None = None
-    registry_client: Callable[[], RegistryClient] | None = None
-    sqs: object = field(default=None)
-    store: store_module.RunStore = None  # type: ignore[assignment]  # built in __post_init__
+    clock: Callable[[], datetime]
+    provider: StatusProvider
+    registry_client: Callable[[], RegistryClient]
+    sqs: Any
+    store: RunStore
     confirm_delay: float = CONFIRM_DELAY
 
-    def __post_init__(self) -> None:
-        store_module.configure(domains_table=self.settings.domains_table, runs_table=self.settings.runs_table)
-        if self.store is None:
-            self.store = store_module.RunStore(self.clock)
-        if self.sqs is None:
-            self.sqs = boto3.client("sqs")
-        if self.provider is None:
-            self.provider = _provider(self.settings)
-        if self.registry_client is None:
-            self.registry_client = cache(
-                lambda: RegistryClient(
-                    self.settings.registry_url,
-                    registry_token(),
-                    allow_loopback_http=self.settings.allow_loopback_http,
-                )
-            )
-
     @classmethod
-    def from_env(cls) -> Runtime:
-        settings = SweepSettings.from_env()
-        if settings.local_now is None:
-            return cls(settings)
-        # A local run "on another day" (`lapsewatch run --now`): the clock starts there and runs.
-        offset = settings.local_now - _now()
-        return cls(settings, clock=lambda: _now() + offset)
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Runtime:
+        """The parts as deployed, from `env` (the function's environment when None)."""
+        settings = SweepSettings.from_env(env)
+        adopt_library_loggers()
+        configure(domains_table=settings.domains_table, runs_table=settings.runs_table)
+        clock = _now
+        if settings.local_now is not None:
+            # A local run "on another day" (`lapsewatch run --now`): the clock starts there and runs.
+            offset = settings.local_now - _now()
+            clock = lambda: _now() + offset  # noqa: E731 - a clock is a callable value
+        return cls(
+            settings=settings,
+            clock=clock,
+            provider=_provider(settings),
+            # Built on first use: a held or dry run never needs the registry's token.
+            registry_client=cache(lambda: _registry_client(settings)),
+            sqs=boto3.client("sqs"),
+            store=RunStore(clock),
+        )
 
     @cached_property
     def checker(self) -> DomainChecker:
-        assert self.provider is not None
         return DomainChecker(
             self.provider, unsafe=self.settings.unsafe, clock=self.clock, confirm_delay=self.confirm_delay
         )
 
     @cached_property
-    def finish_queue(self) -> FinishQueue:
-        return FinishQueue(self.sqs, self.settings.final_queue_url)
+    def final_queue(self) -> FinalQueue:
+        return FinalQueue(self.sqs, self.settings.final_queue_url)
 
     @cached_property
     def dispatcher(self) -> Dispatcher:
-        assert self.registry_client is not None
         return Dispatcher(
             registry=self.registry_client,
             store=self.store,
-            queue=ShardQueue(self.sqs, self.settings.check_queue_url),
-            start_final=self.finish_queue.send,
-            continue_later=ContinueQueue(self.sqs, self.settings.dispatch_queue_url).send,
+            queue=CheckQueue(self.sqs, self.settings.check_queue_url),
+            start_final=self.final_queue.send,
+            dispatch_later=DispatchQueue(self.sqs, self.settings.dispatch_queue_url).send,
             clock=self.clock,
             shard_size=self.settings.shard_size,
             reserve_seconds=self.settings.dispatch_reserve_seconds,
@@ -102,14 +98,13 @@ class Runtime:
         return ShardChecker(
             checker=self.checker,
             store=self.store,
-            start_final=self.finish_queue.send,
+            start_final=self.final_queue.send,
             clock=self.clock,
             workers=self.settings.check_workers,
         )
 
     @cached_property
     def applier(self) -> Applier:
-        assert self.registry_client is not None
         return Applier(
             store=self.store,
             registry=self.registry_client,
@@ -143,14 +138,19 @@ class Runtime:
 
 def _provider(settings: SweepSettings) -> StatusProvider:
     provider_settings = settings.provider
-    secret_arn = settings.domainr_secret_arn
-    if provider_settings.provider == "domainr" and secret_arn:
-        from aws_lambda_powertools.utilities.parameters import get_secret
-
-        secret = json.loads(get_secret(secret_arn, max_age=300))
+    if provider_settings.provider == "domainr" and settings.domainr_secret_arn:
+        client_id, api_key = domainr_credentials(settings.domainr_secret_arn)
         provider_settings = replace(
             provider_settings,
-            domainr_client_id=secret.get("client_id") or provider_settings.domainr_client_id,
-            domainr_api_key=secret.get("api_key") or provider_settings.domainr_api_key,
+            domainr_client_id=client_id or provider_settings.domainr_client_id,
+            domainr_api_key=api_key or provider_settings.domainr_api_key,
         )
     return provider_settings.build()
+
+
+def _registry_client(settings: SweepSettings) -> RegistryClient:
+    return RegistryClient(
+        settings.registry_url,
+        registry_token(settings.registry_token_secret_arn, settings.registry_token),
+        allow_loopback_http=settings.allow_loopback_http,
+    )

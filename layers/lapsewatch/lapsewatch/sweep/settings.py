@@ -32,12 +32,14 @@ class SettingsError(ValueError):
 class SweepSettings:
     domains_table: str
     runs_table: str
-    idempotency_table: str = ""
     check_queue_url: str = ""
     final_queue_url: str = ""
     dispatch_queue_url: str = ""
     dispatch_reserve_seconds: int = 60
     registry_url: str = ""
+    registry_token_secret_arn: str = ""
+    # Local runs only; deployed, the token comes from the secret.
+    registry_token: str = field(default="", repr=False)
     domainr_secret_arn: str = ""
     dry_run: bool = False
     unsafe: frozenset[Lifecycle] = DEFAULT_UNSAFE
@@ -65,12 +67,13 @@ class SweepSettings:
         settings = cls(
             domains_table=reader.text("LAPSEWATCH_DOMAINS_TABLE"),
             runs_table=reader.text("LAPSEWATCH_RUNS_TABLE"),
-            idempotency_table=reader.text("LAPSEWATCH_IDEMPOTENCY_TABLE", ""),
             check_queue_url=reader.text("LAPSEWATCH_CHECK_QUEUE_URL", ""),
             final_queue_url=reader.text("LAPSEWATCH_FINAL_QUEUE_URL", ""),
             dispatch_queue_url=reader.text("LAPSEWATCH_DISPATCH_QUEUE_URL", ""),
             dispatch_reserve_seconds=reader.integer("LAPSEWATCH_DISPATCH_RESERVE_SECONDS", 60, minimum=0),
             registry_url=reader.text("LAPSEWATCH_REGISTRY_URL", ""),
+            registry_token_secret_arn=reader.text("LAPSEWATCH_REGISTRY_TOKEN_SECRET_ARN", ""),
+            registry_token=reader.text("LAPSEWATCH_REGISTRY_TOKEN", ""),
             domainr_secret_arn=reader.text("LAPSEWATCH_DOMAINR_SECRET_ARN", ""),
             dry_run=reader.flag("LAPSEWATCH_DRY_RUN", False),
             unsafe=reader.unsafe("LAPSEWATCH_UNSAFE_LIFECYCLES"),
@@ -94,6 +97,7 @@ class SweepSettings:
             )
         try:
             provider = ProviderSettings.from_env(
+                env,
                 domainr_credentials_later=bool(settings.domainr_secret_arn),
                 allow_loopback_http=settings.allow_loopback_http,
             )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
 from pynamodb.attributes import (
     BinaryAttribute,
@@ -37,7 +38,36 @@ from pynamodb.transactions import TransactWrite
 HISTORY_LIMIT = 20
 EMAIL_DOMAIN_LIMIT = 10
 SHARD_RETENTION = timedelta(days=90)
-CHECKPOINT_LEASE = timedelta(minutes=16)
+# How long the invocation that works on a run's dispatch (listing, or a checkpoint) may do so
+# undisturbed: a Lambda lives 15 minutes, so past this it is taken for dead and another may
+# take over. The one guard against dispatching a run twice.
+DISPATCH_LEASE = timedelta(minutes=16)
+
+
+class RunStatus(StrEnum):
+    """dispatching → checking → finalizing → done, or held (decisions wait for an operator) →
+    finalizing → done once approved, or discarded."""
+
+    DISPATCHING = "dispatching"
+    CHECKING = "checking"
+    FINALIZING = "finalizing"
+    DONE = "done"
+    HELD = "held"
+    DISCARDED = "discarded"
+
+
+class DecisionState(StrEnum):
+    """recorded → pending → applied | cancelled (the domain recovered before the call went out).
+    A call that fails, or that waits for a lookup that can tell, stays pending for the next run.
+    recorded → held (the breaker) → pending once approved, or discarded. A dry run's decisions
+    stay recorded."""
+
+    RECORDED = "recorded"
+    PENDING = "pending"
+    APPLIED = "applied"
+    CANCELLED = "cancelled"
+    HELD = "held"
+    DISCARDED = "discarded"
 
 
 class LifecycleChange(MapAttribute):
@@ -81,8 +111,7 @@ class RunRecord(Model):
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True, default="RUN")
     run_id = UnicodeAttribute()
-    # dispatching → checking → finalizing → done | held → (approved: finalizing → done) | discarded
-    status = UnicodeAttribute()
+    status = UnicodeAttribute()  # a RunStatus
     created_at = UTCDateTimeAttribute()
     finished_at = UTCDateTimeAttribute(null=True)
     trigger = UnicodeAttribute(default="schedule")
@@ -104,8 +133,8 @@ class RunRecord(Model):
     next_shard = NumberAttribute(default=0)
     checkpoint_generation = NumberAttribute(default=0)
     resumed_generation = NumberAttribute(default=0)
-    # Until when the invocation that took the checkpoint may work on it undisturbed: past it, the
-    # invocation is taken for dead (a Lambda lives 15 minutes) and another may take over.
+    # Until when the invocation working on the dispatch (listing, or a checkpoint) may do so
+    # undisturbed (DISPATCH_LEASE).
     claimed_until = UTCDateTimeAttribute(null=True)
 
 
@@ -168,11 +197,7 @@ class Decision(Model):
     idempotency_key = UnicodeAttribute()
     verified_before = UTCDateTimeAttribute(null=True)
     evidence = JSONAttribute()
-    # recorded → pending → applied | cancelled (the domain recovered before the call went out).
-    # A call that fails, or that waits for a lookup that can tell, stays pending for the next
-    # run. recorded → held (the breaker) → pending once approved, or discarded. A dry run's
-    # decisions stay recorded.
-    state = UnicodeAttribute(default="recorded")
+    state = UnicodeAttribute(default=DecisionState.RECORDED)  # a DecisionState
     # Set to OUTSTANDING while pending, absent otherwise: the sparse key of OutstandingIndex.
     outstanding = UnicodeAttribute(null=True)
     outstanding_index = OutstandingIndex()
@@ -285,9 +310,26 @@ class RunStore:
         if claim:
             actions += [
                 RunRecord.resumed_generation.set(generation),
-                RunRecord.claimed_until.set(self._clock() + CHECKPOINT_LEASE),
+                RunRecord.claimed_until.set(self._clock() + DISPATCH_LEASE),
             ]
         run.update(actions=actions)
+
+    def claim_listing(self, run: RunRecord) -> bool:
+        """Take over the listing of a run whose first invocation saved nothing: False while that
+        one's lease runs (a repeated schedule event), True once it has run out (it died)."""
+        now = self._clock()
+        try:
+            run.update(
+                actions=[RunRecord.claimed_until.set(now + DISPATCH_LEASE)],
+                condition=(RunRecord.status == RunStatus.DISPATCHING)
+                & (RunRecord.checkpoint_generation == 0)
+                & (RunRecord.claimed_until.does_not_exist() | (RunRecord.claimed_until < now)),
+            )
+        except UpdateError as exc:
+            if _conditional_failure(exc):
+                return False
+            raise
+        return True
 
     def claim_checkpoint(self, run: RunRecord, generation: int) -> bool:
         """Take checkpoint `generation` for one invocation alone: False while another holds it (a
@@ -297,7 +339,7 @@ class RunStore:
             run.update(
                 actions=[
                     RunRecord.resumed_generation.set(generation),
-                    RunRecord.claimed_until.set(now + CHECKPOINT_LEASE),
+                    RunRecord.claimed_until.set(now + DISPATCH_LEASE),
                 ],
                 condition=(RunRecord.checkpoint_generation == generation)
                 & (
@@ -334,7 +376,7 @@ class RunStore:
 
     def save_decision(self, decision: Decision) -> None:
         # Only a pending decision stays in the outstanding index.
-        decision.outstanding = OUTSTANDING if decision.state == "pending" else None
+        decision.outstanding = OUTSTANDING if decision.state == DecisionState.PENDING else None
         decision.save()
 
     def outstanding(self) -> Iterator[Decision]:

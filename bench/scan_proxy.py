@@ -1,0 +1,88 @@
+"""A DynamoDB endpoint for benchmark 1's steady-state run: the domain table's Scan pages answered
+from memory, every other request passed to moto's server."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from bench import free_port
+
+# The domain table's items are this large (about what benchmark 2 measures the checker writing),
+# and a page of DynamoDB's Scan holds 1 MB of them, so that the scan takes as many pages as it would.
+ITEM_BYTES = 740
+SCAN_PAGE_BYTES = 1024 * 1024
+
+
+class ScanProxy(ThreadingHTTPServer):
+    """DynamoDB for the dispatcher's process: Scans of the domain table answered from memory,
+    page by page as DynamoDB pages them (1 MB of items); every other request passed to moto.
+
+    moto's Scan walks the table from its start for every page, which at 224,000 items of
+    realistic size takes most of an hour; DynamoDB reads from where the page before stopped.
+    """
+
+    daemon_threads = True
+
+    def __init__(self, moto_endpoint: str, table: str, schedule: list[tuple[str, str]]) -> None:
+        self.moto_endpoint = moto_endpoint
+        self.table = table
+        self.schedule = schedule  # (domain, next_check_at as PynamoDB writes it), in key order
+        self.position = {domain: index for index, (domain, _) in enumerate(schedule)}
+        self.per_page = max(1, SCAN_PAGE_BYTES // ITEM_BYTES)
+        self.scans = 0
+        super().__init__(("127.0.0.1", free_port()), _ProxyHandler)
+        self.endpoint = f"http://127.0.0.1:{self.server_port}"
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    def scan_page(self, request: dict) -> dict:
+        self.scans += 1
+        start = 0
+        if request.get("ExclusiveStartKey"):
+            start = self.position[request["ExclusiveStartKey"]["domain"]["S"]] + 1
+        page = self.schedule[start : start + self.per_page]
+        answer: dict = {
+            "Items": [{"domain": {"S": domain}, "next_check_at": {"S": due}} for domain, due in page],
+            "Count": len(page),
+            "ScannedCount": len(page),
+        }
+        if start + len(page) < len(self.schedule):
+            answer["LastEvaluatedKey"] = {"domain": {"S": page[-1][0]}}
+        return answer
+
+
+class _ProxyHandler(BaseHTTPRequestHandler):
+    server: ScanProxy
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.headers.get("X-Amz-Target", "").endswith(".Scan"):
+            request = json.loads(body)
+            if request.get("TableName") == self.server.table:
+                self._send(200, json.dumps(self.server.scan_page(request)).encode(), {})
+                return
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+        forwarded = urllib.request.Request(
+            self.server.moto_endpoint + self.path, body, headers, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(forwarded, timeout=60) as response:
+                self._send(response.status, response.read(), dict(response.headers))
+        except urllib.error.HTTPError as error:  # DynamoDB's errors are answers too
+            self._send(error.code, error.read(), dict(error.headers))
+
+    def _send(self, status: int, body: bytes, headers: dict) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            if name.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
+                self.send_header(name, value)
+        self.send_header("Content-Type", headers.get("Content-Type", "application/x-amz-json-1.0"))
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass

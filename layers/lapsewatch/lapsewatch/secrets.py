@@ -1,0 +1,72 @@
+"""Every secret lapsewatch reads, in one place.
+
+In Lambda the secrets come from AWS Secrets Manager through Powertools, which keeps each for
+five minutes: a warm function reads it once per five minutes, and a rotated secret is picked up
+without a redeploy. Locally they come from the settings' environment. No message, log line or
+repr ever carries a secret's value.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aws_lambda_powertools.utilities import parameters
+
+SECRET_MAX_AGE = 300
+
+
+class SecretError(RuntimeError):
+    """A secret could not be found or read; the message says where we looked (never the value)."""
+
+
+class RegistryTokenError(SecretError):
+    pass
+
+
+def registry_token(secret_arn: str = "", token: str = "") -> str:
+    """The registry's bearer token: from the secret `secret_arn` (LAPSEWATCH_REGISTRY_TOKEN_SECRET_ARN)
+    when there is one, else `token` itself (LAPSEWATCH_REGISTRY_TOKEN, for local runs). The secret
+    holds the token, or JSON `{"token": "..."}`."""
+    if secret_arn.strip():
+        return _token_from_secret(secret_arn.strip())
+    if token.strip():
+        return token.strip()
+    raise RegistryTokenError(
+        "no registry token: set LAPSEWATCH_REGISTRY_TOKEN_SECRET_ARN to a Secrets Manager secret, "
+        "or LAPSEWATCH_REGISTRY_TOKEN to the token"
+    )
+
+
+def domainr_credentials(secret_arn: str) -> tuple[str | None, str | None]:
+    """Domainr's (client id, API key) from a JSON secret `{"client_id": ..., "api_key": ...}`."""
+    secret = _secret(secret_arn, as_json=True)
+    if not isinstance(secret, dict):
+        raise SecretError(f"the secret {secret_arn} is not a JSON object")
+    return secret.get("client_id") or None, secret.get("api_key") or None
+
+
+def _token_from_secret(secret_arn: str) -> str:
+    # Not transform="json": the token may be stored plain.
+    text = str(_secret(secret_arn, error=RegistryTokenError)).strip()
+    try:
+        document = json.loads(text)
+    except ValueError:
+        document = None
+    if isinstance(document, dict):
+        token = document.get("token")
+        if not isinstance(token, str) or not token.strip():
+            raise RegistryTokenError(f"the secret {secret_arn} is JSON without a non-empty string 'token'")
+        return token.strip()
+    if not text:
+        raise RegistryTokenError(f"the secret {secret_arn} is empty")
+    return text
+
+
+def _secret(secret_arn: str, *, as_json: bool = False, error: type[SecretError] = SecretError) -> object:
+    try:
+        if as_json:
+            return parameters.get_secret(secret_arn, max_age=SECRET_MAX_AGE, transform="json")
+        value = parameters.get_secret(secret_arn, max_age=SECRET_MAX_AGE)
+    except (parameters.exceptions.GetParameterError, parameters.exceptions.TransformParameterError) as exc:
+        raise error(f"cannot read the secret {secret_arn}: {exc}") from None
+    return value.decode("utf-8") if isinstance(value, bytes) else value

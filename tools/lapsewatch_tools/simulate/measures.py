@@ -1,0 +1,209 @@
+"""What the simulator measures of each policy, the same for both (docs/simulator.md defines
+each measure), and the report: its figures, its targets and its table."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from lapsewatch_tools.report import table
+from lapsewatch_tools.simulate.policies import PolicyLog
+from lapsewatch_tools.simulate.world import DAY, SIMULATION_START, Domain, Phase
+
+LOOKUP_TARGET_FRACTION = 0.20
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyMetrics:
+    """One policy's results, measured as docs/simulator.md defines them."""
+
+    lookups: int
+    lookups_of_daily: float  # lookups / daily baseline
+    busiest_day_lookups: int
+    lapses: int
+    caught_before_drop: int
+    caught_after_drop: int
+    caught_after_reregistration: int
+    missed: int
+    open_at_end: int
+    median_days_to_unverify: float | None
+    slowest_days_to_unverify: float | None
+    addresses_falsely_unverified: int
+    domains_falsely_unverified: int
+    # Of the addresses, those unverified while their domain was in its grace (renewed later).
+    falsely_unverified_in_grace: int
+    reregistrations: int
+    reregistrations_exposed: int
+    reregistrations_missed: int
+
+
+def measure(population: Sequence[Domain], log: PolicyLog, *, days: int) -> PolicyMetrics:
+    end = SIMULATION_START + days * DAY
+    outcomes = {"before_drop": 0, "after_drop": 0, "after_reregistration": 0, "missed": 0, "open": 0}
+    days_to_unverify: list[float] = []
+    falsely_unverified = domains_falsely_unverified = falsely_in_grace = 0
+    reregistrations = exposed = reregistrations_missed = 0
+
+    for domain, unverified in zip(population, log.unverified_at, strict=True):
+        caught_at = None if None in unverified else max(unverified)  # type: ignore[type-var]
+        if domain.deleted_at is None:
+            wrong = [gone for gone in unverified if gone is not None]
+            falsely_unverified += len(wrong)
+            domains_falsely_unverified += bool(wrong)
+            falsely_in_grace += sum(domain.phase(gone) is Phase.GRACE for gone in wrong)
+            continue
+
+        rereg = domain.reregistered_at
+        if rereg is not None and rereg < end:
+            reregistrations += 1
+            still_verified = [
+                gone is None or gone > rereg
+                for verified_at, gone in zip(domain.verified_at, unverified, strict=True)
+                if verified_at < rereg
+            ]
+            exposed += any(still_verified)
+            reregistrations_missed += caught_at is None
+
+        if not SIMULATION_START <= domain.deleted_at < end:
+            continue
+        dropped_at = domain.dropped_at
+        assert dropped_at is not None
+        if caught_at is None:
+            outcomes["missed" if dropped_at < end else "open"] += 1
+            continue
+        days_to_unverify.append((caught_at - domain.deleted_at) / DAY)
+        if caught_at < dropped_at:
+            outcomes["before_drop"] += 1
+        elif rereg is None or caught_at < rereg:
+            outcomes["after_drop"] += 1
+        else:
+            outcomes["after_reregistration"] += 1
+
+    baseline = daily_baseline(len(population), days)
+    return PolicyMetrics(
+        lookups=log.lookups,
+        lookups_of_daily=log.lookups / baseline if baseline else 0.0,
+        busiest_day_lookups=log.busiest_day_lookups,
+        lapses=sum(outcomes.values()),
+        caught_before_drop=outcomes["before_drop"],
+        caught_after_drop=outcomes["after_drop"],
+        caught_after_reregistration=outcomes["after_reregistration"],
+        missed=outcomes["missed"],
+        open_at_end=outcomes["open"],
+        median_days_to_unverify=round(statistics.median(days_to_unverify), 2) if days_to_unverify else None,
+        slowest_days_to_unverify=round(max(days_to_unverify), 2) if days_to_unverify else None,
+        addresses_falsely_unverified=falsely_unverified,
+        domains_falsely_unverified=domains_falsely_unverified,
+        falsely_unverified_in_grace=falsely_in_grace,
+        reregistrations=reregistrations,
+        reregistrations_exposed=exposed,
+        reregistrations_missed=reregistrations_missed,
+    )
+
+
+def daily_baseline(domains: int, days: int) -> int:
+    """The lookups of checking every domain once a day for the whole period."""
+    return domains * days
+
+
+@dataclass(frozen=True, slots=True)
+class PopulationStats:
+    domains: int
+    addresses: int
+    largest_domain: int
+    stories: dict[str, int]
+    on_hold: int
+    reregistered: int
+
+    @classmethod
+    def of(cls, population: Sequence[Domain]) -> PopulationStats:
+        stories: dict[str, int] = {}
+        for domain in population:
+            stories[domain.story] = stories.get(domain.story, 0) + 1
+        return cls(
+            domains=len(population),
+            addresses=sum(len(d.verified_at) for d in population),
+            largest_domain=max((len(d.verified_at) for d in population), default=0),
+            stories=dict(sorted(stories.items())),
+            on_hold=sum(d.hold is not None for d in population),
+            reregistered=sum(d.reregistered_at is not None for d in population),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationReport:
+    parameters: dict
+    population: PopulationStats
+    daily_baseline_lookups: int
+    lapsewatch: PolicyMetrics
+    pypi: PolicyMetrics
+
+    @property
+    def targets(self) -> dict[str, bool]:
+        """lapsewatch's targets: every lapse caught before its drop or, failing that, as
+        `reregistered`; no false unverification; at most 20% of the daily baseline's lookups."""
+        ours = self.lapsewatch
+        return {
+            "every_lapse_caught": ours.missed == 0 and ours.caught_after_drop == 0,
+            "no_false_unverifications": ours.addresses_falsely_unverified == 0,
+            "lookups_within_20_percent_of_daily": ours.lookups_of_daily <= LOOKUP_TARGET_FRACTION,
+        }
+
+    def to_dict(self) -> dict:
+        return {
+            "parameters": self.parameters,
+            "population": asdict(self.population),
+            "daily_baseline_lookups": self.daily_baseline_lookups,
+            "lapsewatch": asdict(self.lapsewatch),
+            "pypi": asdict(self.pypi),
+            "targets": self.targets,
+        }
+
+    def table(self) -> str:
+        ours, pypi = self.lapsewatch, self.pypi
+
+        def both(name: str) -> tuple[object, object]:
+            return getattr(ours, name), getattr(pypi, name)
+
+        rows = [
+            ("lookups", *both("lookups")),
+            (
+                "  of checking every domain daily",
+                f"{ours.lookups_of_daily:.1%}",
+                f"{pypi.lookups_of_daily:.1%}",
+            ),
+            ("  on the busiest day", *both("busiest_day_lookups")),
+            ("lapses (deleted during the period)", *both("lapses")),
+            ("  caught before the drop", *both("caught_before_drop")),
+            ("  caught after the drop, before re-registration", *both("caught_after_drop")),
+            ("  caught only after re-registration", *both("caught_after_reregistration")),
+            ("  missed (still verified at the end)", *both("missed")),
+            ("  open (drop still ahead at the end)", *both("open_at_end")),
+            ("days from lapse to unverified: median", *both("median_days_to_unverify")),
+            ("  slowest", *both("slowest_days_to_unverify")),
+            ("addresses falsely unverified", *both("addresses_falsely_unverified")),
+            ("  at domains", *both("domains_falsely_unverified")),
+            ("  while in grace, renewed later", *both("falsely_unverified_in_grace")),
+            ("re-registrations by someone else", *both("reregistrations")),
+            ("  an address verified at that moment", *both("reregistrations_exposed")),
+            ("  missed (still verified at the end)", *both("reregistrations_missed")),
+        ]
+        population = self.population
+        stories = ", ".join(f"{count} {story}" for story, count in population.stories.items())
+        summary = (
+            f"{population.domains} domains, {population.addresses} verified addresses (largest "
+            f"domain {population.largest_domain}), {self.parameters['days']} days from "
+            f"{self.parameters['start']}: {stories}; {population.on_hold} on hold for a while, "
+            f"{population.reregistered} taken by someone else after their drop (some after the end)"
+        )
+        targets = ", ".join(f"{name} {'yes' if met else 'NO'}" for name, met in self.targets.items())
+        return "\n".join(
+            [
+                summary,
+                "",
+                table(("", "lapsewatch", "PyPI model"), rows),
+                "",
+                f"lapsewatch targets: {targets}",
+            ]
+        )
