@@ -176,7 +176,7 @@ def _storage(args: argparse.Namespace) -> dict:
 
     from bench import TEMPLATE
     from lapsewatch.sweep.messages import PlannedDomain, Shard
-    from lapsewatch.sweep.store import RunRecord, RunStore, configure, run_pk
+    from lapsewatch.sweep.store import RunRecord, RunStore, run_pk
     from lapsewatch_tools.local.aws import LocalAws
     from lapsewatch_tools.local.lambdas import LocalFunction
 
@@ -210,10 +210,9 @@ def _storage(args: argparse.Namespace) -> dict:
     ]
     # The dispatcher's part, done directly: a run in `checking`, waiting for one shard more than
     # these (so that the final step is not started).
-    configure(
+    RunStore(
         domains_table=os.environ["LAPSEWATCH_DOMAINS_TABLE"], runs_table=os.environ["LAPSEWATCH_RUNS_TABLE"]
-    )
-    RunStore().create_run(
+    ).create_run(
         RunRecord(
             run_pk(run_id),
             "RUN",

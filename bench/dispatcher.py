@@ -62,7 +62,11 @@ def child(args: argparse.Namespace) -> dict:
 
     double = RegistryDouble()
     clock = lambda: RUN_AT  # noqa: E731 - a clock is a callable value
-    runtime = replace(Runtime.from_env(), registry_client=lambda: double, clock=clock, store=RunStore(clock))
+    deployed = Runtime.from_env()
+    store = RunStore(
+        domains_table=deployed.settings.domains_table, runs_table=deployed.settings.runs_table, clock=clock
+    )
+    runtime = replace(deployed, registry_client=lambda: double, clock=clock, store=store)
     setup_seconds = time.perf_counter() - imports_started
     setup_calls = sum(counter.calls.values())
 

@@ -16,7 +16,7 @@ from lapsewatch.registry import RegistryClient
 from lapsewatch.sweep import handlers
 from lapsewatch.sweep.runtime import Runtime
 from lapsewatch.sweep.settings import SweepSettings
-from lapsewatch.sweep.store import RunStore, configure
+from lapsewatch.sweep.store import RunStore
 from lapsewatch.timefmt import parse_time
 from lapsewatch_tools.local.aws import LocalAws
 from lapsewatch_tools.local.lambdas import EventSourceMapping, LocalContext
@@ -42,6 +42,14 @@ class Sweep:
         self.sqs = boto3.client("sqs")
         self.runtime = self.make_runtime()
 
+    @property
+    def tables(self) -> dict[str, str]:
+        """The template's tables, as a RunStore takes them."""
+        return {
+            "domains_table": self.env["LAPSEWATCH_DOMAINS_TABLE"],
+            "runs_table": self.env["LAPSEWATCH_RUNS_TABLE"],
+        }
+
     def configure(self, **variables: str) -> Runtime:
         """Change the functions' environment (LAPSEWATCH_*), as a redeploy would."""
         self.env.update(variables)
@@ -50,7 +58,6 @@ class Sweep:
 
     def make_runtime(self, store: RunStore | None = None, registry_client=None) -> Runtime:
         settings = SweepSettings.from_env(self.env)
-        configure(domains_table=settings.domains_table, runs_table=settings.runs_table)
         clock = lambda: self.now  # noqa: E731 - a clock is a callable value
         return Runtime(
             settings=settings,
@@ -63,7 +70,7 @@ class Sweep:
                 )
             ),
             sqs=self.sqs,
-            store=store or RunStore(clock),
+            store=store or RunStore(**self.tables, clock=clock),
             confirm_delay=0,
         )
 
@@ -114,7 +121,7 @@ class Sweep:
         return self.summary(started["run_id"])
 
     def summary(self, run_id: str) -> dict:
-        run = RunStore().get_run(run_id)
+        run = self.runtime.store.get_run(run_id)
         assert run is not None
         return dict(run.summary or {}, status=run.status)
 

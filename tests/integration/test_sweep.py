@@ -163,8 +163,8 @@ def test_a_duplicated_delivery_checks_each_domain_once(sweep):
 class FailingStore(RunStore):
     """A data layer that fails while saving some domains, the way a throttled table does."""
 
-    def __init__(self, failing: set[str], times: int) -> None:
-        super().__init__()
+    def __init__(self, failing: set[str], times: int, **tables: str) -> None:
+        super().__init__(**tables)
         self.failing = failing
         self.left = dict.fromkeys(failing, times)
 
@@ -178,7 +178,7 @@ class FailingStore(RunStore):
 def test_a_checker_crash_fails_only_its_own_shard(sweep):
     populate(sweep)
     sweep.configure(LAPSEWATCH_SHARD_SIZE="1")
-    sweep.runtime = sweep.make_runtime(store=FailingStore({"active.test"}, times=1))
+    sweep.runtime = sweep.make_runtime(store=FailingStore({"active.test"}, times=1, **sweep.tables))
     started = sweep.dispatch()
 
     source = sweep.shards
@@ -197,7 +197,7 @@ def test_a_checker_crash_fails_only_its_own_shard(sweep):
 def test_a_shard_that_keeps_failing_is_dead_lettered_and_the_run_still_ends(sweep):
     populate(sweep)
     sweep.configure(LAPSEWATCH_SHARD_SIZE="1")
-    sweep.runtime = sweep.make_runtime(store=FailingStore({"lapsed.test"}, times=99))
+    sweep.runtime = sweep.make_runtime(store=FailingStore({"lapsed.test"}, times=99, **sweep.tables))
     summary = sweep.run()
 
     assert summary["status"] == "done"
@@ -216,13 +216,13 @@ def test_unverify_calls_that_fail_stay_pending_and_are_made_by_the_next_run(swee
     first = sweep.run()
     assert first["unverify"] == unverify(requested=4, failed=4)
     assert all(sweep.emails("gone.test").values())
-    assert len(list(RunStore().outstanding())) == 4
+    assert len(list(sweep.runtime.store.outstanding())) == 4
 
     second = sweep.run("2026-11-22T03:00:00Z")
     # Yesterday's decisions and today's are the same decisions: one call each.
     assert second["unverify"] == unverify(requested=4, emails_unverified=5)
     assert not any(sweep.emails("gone.test").values())
-    assert list(RunStore().outstanding()) == []
+    assert list(sweep.runtime.store.outstanding()) == []
     assert len(sweep.audit()) == 4
 
 
@@ -320,7 +320,7 @@ def test_a_dispatcher_short_of_time_continues_without_losing_or_repeating_a_shar
         pass
     sweep.drain()
 
-    run = RunStore().get_run(started["run_id"])
+    run = sweep.runtime.store.get_run(started["run_id"])
     # 230 domains at 40 a page: 6 pages, so 5 hand-overs while listing; 115 shards sent 100 at a
     # time, so one more while sending.
     assert invocations == 7
@@ -358,7 +358,7 @@ def test_a_decision_made_again_with_fresh_evidence_is_not_applied_twice(sweep):
 
     assert second["unsafe"] == ["lapsed.test"]
     assert second["unverify"]["failed"] == 0
-    assert list(RunStore().outstanding()) == []
+    assert list(sweep.runtime.store.outstanding()) == []
     assert sweep.audit() == unverified
 
 
@@ -409,7 +409,7 @@ def test_a_dispatcher_that_dies_while_sending_is_taken_over_by_the_retry(sweep):
     retried = handlers.dispatch({"time": "2026-11-21T03:00:00Z"}, sweep.runtime)
     sweep.drain()
 
-    run = RunStore().get_run(retried["run_id"])
+    run = sweep.runtime.store.get_run(retried["run_id"])
     assert retried["shards"] == run.shard_count == 115
     assert run.summary["domains"]["checked"] == 230
     assert run.summary["shards"] == {"count": 115, "done": 115, "dead": 0}
@@ -471,7 +471,7 @@ def test_a_listing_that_never_ends_fails_the_dispatch_across_hand_overs(sweep):
             resumed = sweep.runtime.dispatcher.resume(started["run_id"], generation, time_left=lambda: 0)
             generation = resumed["generation"]
     assert generation == 6
-    run = RunStore().get_run(started["run_id"])
+    run = sweep.runtime.store.get_run(started["run_id"])
     assert run.status == "dispatching" and not run.shard_count
 
 
@@ -499,4 +499,4 @@ def test_a_dispatcher_that_dies_while_listing_is_taken_over_once_its_lease_runs_
     sweep.drain()
 
     assert retried["distinct"] == 30
-    assert RunStore().get_run(retried["run_id"]).summary["domains"]["checked"] == 30
+    assert sweep.runtime.store.get_run(retried["run_id"]).summary["domains"]["checked"] == 30

@@ -7,7 +7,6 @@ import pytest
 
 from lapsewatch.sweep import handlers
 from lapsewatch.sweep.messages import PlannedDomain, Shard
-from lapsewatch.sweep.store import RunStore
 from lapsewatch_tools.local.rdap_server import DomainAnswer
 from lapsewatch_tools.registry.app import UNVERIFY
 from lapsewatch_tools.registry.faults import Fault
@@ -118,8 +117,8 @@ def test_a_pending_unverify_is_cancelled_once_the_domain_recovers(sweep):
     assert second["unverify"] == {"requested": 0, "emails_unverified": 0, "failed": 0}
     assert second["withheld"] == {"cancelled": 1, "deferred": 0}
     assert sweep.emails("wobbly.test") == {"ann@wobbly.test": True}
-    assert list(RunStore().outstanding()) == []
-    (decision,) = RunStore().decisions(first["run_id"])
+    assert list(sweep.runtime.store.outstanding()) == []
+    (decision,) = sweep.runtime.store.decisions(first["run_id"])
     assert decision.state == "cancelled" and "active again" in decision.error
 
 
@@ -134,13 +133,13 @@ def test_an_old_pending_decision_needs_a_fresh_lookup_that_confirms_it(sweep):
     sweep.now += timedelta(days=4)
     asked = sweep.rdap.asked("wobbly.test")
 
-    counts = sweep.runtime.applier.apply(list(RunStore().outstanding()))
+    counts = sweep.runtime.applier.apply(list(sweep.runtime.store.outstanding()))
 
     assert sweep.rdap.asked("wobbly.test") > asked
     assert (counts.cancelled, counts.requested, counts.emails_unverified) == (1, 1, 1)
     assert sweep.emails("wobbly.test") == {"ann@wobbly.test": True}
     assert sweep.emails("gone.test") == {"cy@gone.test": False}
-    assert RunStore().domain_state("wobbly.test").lifecycle == "active"
+    assert sweep.runtime.store.domain_state("wobbly.test").lifecycle == "active"
 
 
 def test_a_pending_decision_waits_while_lookups_cannot_tell(sweep):
@@ -154,7 +153,7 @@ def test_a_pending_decision_waits_while_lookups_cannot_tell(sweep):
 
     assert second["unverify"]["requested"] == 0
     assert second["withheld"] == {"cancelled": 0, "deferred": 1}
-    (decision,) = RunStore().decisions(first["run_id"])
+    (decision,) = sweep.runtime.store.decisions(first["run_id"])
     assert decision.state == "pending" and "could not tell" in decision.error
     assert sweep.emails("wobbly.test") == {"ann@wobbly.test": True}
 
@@ -190,7 +189,7 @@ def test_a_forged_shard_naming_public_suffixes_is_refused_not_checked(sweep):
 
     sweep.drain()
 
-    shard = next(RunStore().shards(started["run_id"]))
+    shard = next(sweep.runtime.store.shards(started["run_id"]))
     assert (shard.checked, shard.refused) == (1, 3)
     assert sweep.summary(started["run_id"])["domains"]["refused"] == 3
     assert sweep.rdap.asked("co.uk", registry="testreg") == sweep.rdap.asked("mail.fine.test") == 0

@@ -187,7 +187,9 @@ def _drive(
     others: list[EventSourceMapping],
     progress: Callable[[int, int], None],
 ) -> dict:
-    store = RunStore()
+    store = RunStore(
+        domains_table=os.environ["LAPSEWATCH_DOMAINS_TABLE"], runs_table=os.environ["LAPSEWATCH_RUNS_TABLE"]
+    )
     stop = threading.Event()
     errors: list[BaseException] = []
 

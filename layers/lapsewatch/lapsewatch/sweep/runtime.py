@@ -26,7 +26,7 @@ from lapsewatch.sweep.manual import ManualCheck
 from lapsewatch.sweep.observability import adopt_library_loggers, emit_run_summary
 from lapsewatch.sweep.queues import CheckQueue, DispatchQueue, FinalQueue
 from lapsewatch.sweep.settings import SweepSettings
-from lapsewatch.sweep.store import RunStore, configure
+from lapsewatch.sweep.store import RunStore
 
 
 def _now() -> datetime:
@@ -51,7 +51,6 @@ class Runtime:
         """The parts as deployed, from `env` (the function's environment when None)."""
         settings = SweepSettings.from_env(env)
         adopt_library_loggers()
-        configure(domains_table=settings.domains_table, runs_table=settings.runs_table)
         clock = _now
         if settings.local_now is not None:
             # A local run "on another day" (`lapsewatch run --now`): the clock starts there and runs.
@@ -64,7 +63,7 @@ class Runtime:
             # Built on first use: a held or dry run never needs the registry's token.
             registry_client=cache(lambda: _registry_client(settings)),
             sqs=boto3.client("sqs"),
-            store=RunStore(clock),
+            store=RunStore(domains_table=settings.domains_table, runs_table=settings.runs_table, clock=clock),
         )
 
     @cached_property

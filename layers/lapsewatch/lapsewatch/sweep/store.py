@@ -28,7 +28,6 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -213,18 +212,14 @@ class Decision(Model):
     settled_at = UTCDateTimeAttribute(null=True)
 
 
-_MODELS = (DomainState, RunRecord, ShardRecord, CheckpointChunk, Decision)
 # DynamoDB items are at most 400 KB.
 CHECKPOINT_CHUNK = 350_000
 
 
-def configure(*, domains_table: str, runs_table: str, region: str | None = None) -> None:
-    """Point the models at the deployed tables (names come from the function's environment)."""
-    for model in _MODELS:
-        model.Meta.table_name = runs_table if model is not DomainState else domains_table
-        if region:
-            setattr(model.Meta, "region", region)  # noqa: B010 - Meta classes differ per model
-        model._connection = None
+def _bound[M: Model](model: type[M], table_name: str) -> type[M]:
+    """`model` on the table `table_name`: a subclass of its own, so that two stores on two pairs of
+    tables (a function's, a test's) never share a binding."""
+    return type(model.__name__, (model,), {"Meta": type("Meta", (), {"table_name": table_name})})
 
 
 def run_pk(run_id: str) -> str:
@@ -236,16 +231,28 @@ def shard_sk(shard: int) -> str:
 
 
 class RunStore:
-    """Data access for the sweep: runs, shards, decisions, domain state."""
+    """Data access for the sweep: runs, shards, decisions, domain state, on the two tables named
+    when it is built (the function's environment gives them).
 
-    def __init__(self, clock=lambda: datetime.now(UTC)) -> None:
+    The sweep's logic builds items as plain models; the store writes each to its own tables."""
+
+    def __init__(self, *, domains_table: str, runs_table: str, clock=lambda: datetime.now(UTC)) -> None:
         self._clock = clock
+        self._domains = _bound(DomainState, domains_table)
+        self._runs = _bound(RunRecord, runs_table)
+        self._shards = _bound(ShardRecord, runs_table)
+        self._chunks = _bound(CheckpointChunk, runs_table)
+        self._decisions = _bound(Decision, runs_table)
+
+    def _on_table[M: Model](self, item: M, bound: type[M]) -> M:
+        """`item` as an item of this store's tables: itself when it was read from them."""
+        return item if isinstance(item, bound) else bound.from_raw_data(item.serialize(null_check=False))
 
     # Runs ------------------------------------------------------------------------------------
     def create_run(self, run: RunRecord) -> bool:
         """Save a new run; False when a run with that id exists already."""
         try:
-            run.save(condition=RunRecord.pk.does_not_exist())
+            self._on_table(run, self._runs).save(condition=RunRecord.pk.does_not_exist())
         except PutError as exc:
             if _conditional_failure(exc):
                 return False
@@ -254,7 +261,7 @@ class RunStore:
 
     def get_run(self, run_id: str) -> RunRecord | None:
         try:
-            return RunRecord.get(run_pk(run_id), "RUN", consistent_read=True)
+            return self._runs.get(run_pk(run_id), "RUN", consistent_read=True)
         except DoesNotExist:
             return None
 
@@ -264,7 +271,9 @@ class RunStore:
         actions: list[Action] = [RunRecord.status.set(new_status)]
         actions += [getattr(RunRecord, name).set(value) for name, value in changes.items()]
         try:
-            run.update(actions=actions, condition=RunRecord.status.is_in(*expected))
+            self._on_table(run, self._runs).update(
+                actions=actions, condition=RunRecord.status.is_in(*expected)
+            )
         except UpdateError as exc:
             if _conditional_failure(exc):
                 return False
@@ -276,12 +285,13 @@ class RunStore:
 
         Returns the updated run, or None when this shard had been recorded already.
         """
+        shard = self._on_table(shard, self._shards)
         shard.pk = run_pk(run_id)
         shard.expires = int((self._clock() + SHARD_RETENTION).timestamp())
         counter = RunRecord.shards_done if shard.outcome == "done" else RunRecord.shards_dead
-        run = RunRecord(run_pk(run_id), "RUN")
+        run = self._runs(run_pk(run_id), "RUN")
         try:
-            with TransactWrite(connection=_connection()) as transaction:
+            with TransactWrite(connection=self._runs._get_connection().connection) as transaction:
                 transaction.save(shard, condition=ShardRecord.sk.does_not_exist())
                 transaction.update(run, actions=[counter.add(1)], condition=RunRecord.pk.exists())
         except TransactWriteError as exc:
@@ -297,10 +307,10 @@ class RunStore:
         invocation saving it, which carries on (a crash of it leaves the checkpoint to a retry)."""
         expires = int((self._clock() + SHARD_RETENTION).timestamp())
         prefix = f"CHECKPOINT#{generation:06d}#"
-        with CheckpointChunk.batch_write() as batch:
+        with self._chunks.batch_write() as batch:
             for number, start in enumerate(range(0, max(len(data), 1), CHECKPOINT_CHUNK)):
                 chunk = data[start : start + CHECKPOINT_CHUNK]
-                batch.save(CheckpointChunk(run.pk, f"{prefix}{number:06d}", data=chunk, expires=expires))
+                batch.save(self._chunks(run.pk, f"{prefix}{number:06d}", data=chunk, expires=expires))
         actions: list[Action] = [
             RunRecord.checkpoint_generation.set(generation),
             RunRecord.cursor.set(cursor) if cursor else RunRecord.cursor.remove(),
@@ -312,14 +322,14 @@ class RunStore:
                 RunRecord.resumed_generation.set(generation),
                 RunRecord.claimed_until.set(self._clock() + DISPATCH_LEASE),
             ]
-        run.update(actions=actions)
+        self._on_table(run, self._runs).update(actions=actions)
 
     def claim_listing(self, run: RunRecord) -> bool:
         """Take over the listing of a run whose first invocation saved nothing: False while that
         one's lease runs (a repeated schedule event), True once it has run out (it died)."""
         now = self._clock()
         try:
-            run.update(
+            self._on_table(run, self._runs).update(
                 actions=[RunRecord.claimed_until.set(now + DISPATCH_LEASE)],
                 condition=(RunRecord.status == RunStatus.DISPATCHING)
                 & (RunRecord.checkpoint_generation == 0)
@@ -336,7 +346,7 @@ class RunStore:
         repeated message), True again once that one's lease has run out (it died)."""
         now = self._clock()
         try:
-            run.update(
+            self._on_table(run, self._runs).update(
                 actions=[
                     RunRecord.resumed_generation.set(generation),
                     RunRecord.claimed_until.set(now + DISPATCH_LEASE),
@@ -355,7 +365,7 @@ class RunStore:
         return True
 
     def load_checkpoint(self, run_id: str, generation: int) -> bytes:
-        chunks = CheckpointChunk.query(
+        chunks = self._chunks.query(
             run_pk(run_id),
             CheckpointChunk.sk.startswith(f"CHECKPOINT#{generation:06d}#"),
             consistent_read=True,
@@ -363,7 +373,7 @@ class RunStore:
         return b"".join(chunk.data for chunk in chunks)
 
     def shards(self, run_id: str) -> Iterator[ShardRecord]:
-        return ShardRecord.query(run_pk(run_id), ShardRecord.sk.startswith("SHARD#"))
+        return self._shards.query(run_pk(run_id), ShardRecord.sk.startswith("SHARD#"))
 
     # Decisions -------------------------------------------------------------------------------
     def record_decision(self, decision: Decision) -> None:
@@ -372,40 +382,40 @@ class RunStore:
         self.save_decision(decision)
 
     def decisions(self, run_id: str) -> Iterator[Decision]:
-        return Decision.query(run_pk(run_id), Decision.sk.startswith("UNSAFE#"))
+        return self._decisions.query(run_pk(run_id), Decision.sk.startswith("UNSAFE#"))
 
     def save_decision(self, decision: Decision) -> None:
         # Only a pending decision stays in the outstanding index.
         decision.outstanding = OUTSTANDING if decision.state == DecisionState.PENDING else None
-        decision.save()
+        self._on_table(decision, self._decisions).save()
 
     def outstanding(self) -> Iterator[Decision]:
         """Every decision still to send, from any run, oldest first. The index is eventually
         consistent: the caller adds the decisions it has just queued itself."""
-        return Decision.outstanding_index.query(OUTSTANDING)
+        return self._decisions.outstanding_index.query(OUTSTANDING)
 
     # Domains ---------------------------------------------------------------------------------
     def domain_states(self, domains: Iterable[str]) -> dict[str, DomainState]:
         keys = list(dict.fromkeys(domains))
         if not keys:
             return {}
-        return {state.domain: state for state in DomainState.batch_get(keys)}
+        return {state.domain: state for state in self._domains.batch_get(keys)}
 
     def domain_state(self, domain: str) -> DomainState | None:
         try:
-            return DomainState.get(domain, consistent_read=True)
+            return self._domains.get(domain, consistent_read=True)
         except DoesNotExist:
             return None
 
     def save_domain_state(self, state: DomainState) -> None:
-        state.save()
+        self._on_table(state, self._domains).save()
 
     def schedule(self) -> Iterator[tuple[str, datetime | None]]:
         """Every known domain and when it is next due, in one scan (no per-domain reads).
 
         Read as raw items, page by page: at a quarter of a million domains, building a model
         object for each costs the dispatcher more time than everything else it does."""
-        connection = DomainState._get_connection()
+        connection = self._domains._get_connection()
         parse = UTCDateTimeAttribute().deserialize
         start_key = None
         while True:
@@ -418,10 +428,6 @@ class RunStore:
             start_key = page.get("LastEvaluatedKey")
             if not start_key:
                 return
-
-
-def _connection() -> Connection:
-    return RunRecord._get_connection().connection
 
 
 def _conditional_failure(exc: Exception) -> bool:
