@@ -10,7 +10,8 @@ from lapsewatch.check import DomainChecker
 from lapsewatch.lifecycle import Lifecycle
 from lapsewatch.sweep.schedule import next_check_at
 from lapsewatch_tools.cli import main
-from lapsewatch_tools.simulate import (
+from lapsewatch_tools.simulate import simulate, simulate_population
+from lapsewatch_tools.simulate.world import (
     DAY,
     PENDING_DELETE,
     REDEMPTION,
@@ -20,8 +21,6 @@ from lapsewatch_tools.simulate import (
     SimulatedClock,
     SimulatedRdap,
     domainr_status,
-    simulate,
-    simulate_population,
 )
 
 # Many lapses, late renewals and holds in a small population, so that a few seconds of tests

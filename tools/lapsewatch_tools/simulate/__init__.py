@@ -15,33 +15,14 @@ from lapsewatch.timefmt import rfc3339
 from lapsewatch_tools.simulate.measures import PopulationStats, SimulationReport, daily_baseline, measure
 from lapsewatch_tools.simulate.policies import PYPI_BATCH_LIMIT, ScheduleFunction, run_lapsewatch, run_pypi
 from lapsewatch_tools.simulate.world import (
-    DAY,
     DEFAULT_SHARES,
-    PENDING_DELETE,
-    REDEMPTION,
     SIMULATION_START,
     Domain,
     PopulationShares,
-    SimulatedClock,
-    SimulatedRdap,
-    domainr_status,
     generate_population,
 )
 
-__all__ = [
-    "DAY",
-    "PENDING_DELETE",
-    "REDEMPTION",
-    "SIMULATION_START",
-    "Domain",
-    "PopulationShares",
-    "SimulatedClock",
-    "SimulatedRdap",
-    "SimulationReport",
-    "domainr_status",
-    "simulate",
-    "simulate_population",
-]
+__all__ = ["simulate", "simulate_population"]
 
 
 def simulate(

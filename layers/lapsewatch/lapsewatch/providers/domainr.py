@@ -2,28 +2,10 @@
 
 ``GET /v2/status?domain=D`` answers
 ``{"status": [{"domain": "…", "zone": "…", "status": "undelegated inactive", "summary": "inactive"}]}``.
-The status is a list of space-separated tokens, mapped onto the lifecycle like this; when
-several tokens map, the most severe lifecycle wins, and any token of doubt makes it unknown:
-
-==========================================================  ==============  ===========================
-Domainr token                                               lifecycle       why
-==========================================================  ==============  ===========================
-``inactive``                                                unregistered    free to register
-``deleting``                                                redemption      Domainr does not tell
-                                                                            redemption from pending
-                                                                            delete; both are unsafe
-``expiring``                                                grace           expired, renewable
-``active`` ``parked`` ``marketed`` ``transferable``         active          registered
-``priced`` ``premium`` ``claimed`` ``reserved``
-``undelegated``                                             active          registered but not in the
-                                                                            DNS: not free (unless
-                                                                            ``inactive`` is there too)
-``unknown`` ``disallowed`` ``invalid`` ``tld`` ``zone``     unknown         no verdict: an error, or
-``suffix`` ``dpml`` ``pending``, or any other token                         not a registrable name
-==========================================================  ==============  ===========================
-
-Domainr gives no dates, so with this provider a domain that lapsed and was registered again by
-someone else looks `active`: re-registration cannot be detected. RDAP can.
+The status is a list of space-separated tokens; `TOKENS` maps them onto the lifecycle (the
+README's Domainr table says why each maps as it does). When several tokens map, the most severe
+lifecycle wins, and any token of doubt makes it unknown. Domainr gives no dates, so it cannot
+see a re-registration: RDAP can.
 """
 
 from __future__ import annotations

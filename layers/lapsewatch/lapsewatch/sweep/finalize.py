@@ -1,19 +1,9 @@
 """The final step of a run: weigh its decisions, hold what looks wrong, apply the rest, summarise.
 
-The breaker stands between the checks and the registry, and holds narrowly: a decision that
-waits for an operator's approval waits alone or with its group, and the rest of the run goes
-ahead. What waits, and why:
-
-- a protected domain (a large mailbox provider, bundled, plus the operator's own list);
-- a domain with more verified addresses than `max_addresses_per_domain`: one false answer
-  about a big domain would lock out more people than a year of real lapses;
-- every decision of a place whose answers look like an outage rather than lapses: at least
-  `OUTAGE_MIN_UNSAFE` unsafe and at least `OUTAGE_SHARE` of what was checked there, where a
-  place is one status service (an RDAP bootstrap base URL), or one TLD at it. One or two lapses
-  at a service that serves one or two of our domains are just lapses;
-- everything else too, when what is left still looks like an anomaly spread over services: more
-  unsafe domains than `max(max_unverify, max_unverify_fraction x checked)`, half or more of the
-  domains checked, or more addresses than `max_addresses_per_run`.
+The breaker (`hold_reasons`) stands between the checks and the registry and holds narrowly: a
+decision that waits for an operator's approval waits alone or with its group, and the rest of
+the run goes ahead. The README's "The circuit breaker" says what waits and why; the constants
+below are its thresholds.
 """
 
 from __future__ import annotations

@@ -1,28 +1,13 @@
-"""When each domain is next due for a lookup.
+"""When each domain is next due for a lookup (the README's "When each domain is checked" table).
 
-Checking every domain every day wastes lookups and strains the RDAP servers' rate limits, yet
-a lapse must be caught while the domain is still in redemption. The policy:
+Checking every domain every day wastes lookups and strains the RDAP servers' rate limits, yet a
+lapse must be caught while the domain is still in redemption. MAX_INTERVAL must stay well inside
+the shortest window in which a lapsed domain can still be caught before anyone can register it
+(a deletion at any time, then 30 days of redemption and 5 of pending delete in the gTLDs);
+`lapsewatch simulate` measures the trade.
 
-| domain                                         | next check                               |
-|------------------------------------------------|------------------------------------------|
-| unknown (an error), grace, hold, or unsafe     | next run (daily)                         |
-| active, expiry date within LEAD_TIME           | next run (daily)                         |
-| active, expiry further away                    | its slot in the cycle (<= MAX_INTERVAL), |
-|                                                | never later than expiry - LEAD_TIME      |
-| active, no expiry date known (some ccTLDs)     | UNDATED_INTERVAL                         |
-| never seen before                              | now (new domains are sent at once)       |
-
-MAX_INTERVAL (14 days) must stay well inside the shortest window in which a lapsed domain can
-still be caught before anyone can register it: a registrant can delete a domain at any time,
-and gTLDs then give 30 days of redemption and 5 of pending delete (35 days). Fourteen days
-catches such a deletion with three weeks to spare, and a daily look starts before each expiry,
-which is how most domains lapse. `lapsewatch simulate` measures the trade: at 7 days lapsewatch
-made more lookups than PyPI's per-address policy on the simulated population, at 14 fewer, with
-every lapse still caught before the drop.
-
-Each domain has a fixed slot in the MAX_INTERVAL-day cycle (from a hash of its name), so after
-the first sweep the long-interval checks are spread evenly over the days instead of all coming
-back on the same day.
+Each domain has a fixed slot in the MAX_INTERVAL-day cycle (from a hash of its name), so the
+long-interval checks are spread evenly over the days instead of all coming back on one day.
 """
 
 from __future__ import annotations
