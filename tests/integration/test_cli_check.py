@@ -79,7 +79,13 @@ def bootstrap(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch):
-    for name in ("LAPSEWATCH_PROVIDER", "LAPSEWATCH_RDAP_BOOTSTRAP", "LAPSEWATCH_RDAP_RATE"):
+    for name in (
+        "LAPSEWATCH_PROVIDER",
+        "LAPSEWATCH_PROVIDERS",
+        "LAPSEWATCH_RDAP_BOOTSTRAP",
+        "LAPSEWATCH_RDAP_EXTRA",
+        "LAPSEWATCH_RDAP_RATE",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -221,7 +227,7 @@ def test_doubt_and_invalid_exit_3(capsys, bootstrap):
     assert results["active.com"]["lifecycle"] == "active"
     unknown_tld = results["somewhere.zzz"]
     assert (unknown_tld["lifecycle"], unknown_tld["unsafe"]) == ("unknown", False)
-    assert unknown_tld["error"] == "no RDAP server for .zzz in the bootstrap file"
+    assert unknown_tld["error"] == "no provider in the chain (rdap) serves .zzz: unprotected"
     for target in ("not a domain", "co.uk"):
         assert results[target]["lifecycle"] == "invalid"
         assert results[target]["domain"] is None
@@ -241,7 +247,7 @@ def test_the_human_table(capsys, bootstrap):
     assert set(rule.replace(" ", "")) == {"-"}
     assert rows[0].split()[:3] == ["active.com", "active.com", "active"]
     assert rows[1].split()[:4] == ["redemption.com", "redemption.com", "redemption", "UNSAFE"]
-    assert "no RDAP server for .zzz" in rows[2]
+    assert "no provider in the chain (rdap) serves .zzz" in rows[2]
 
 
 def test_the_bootstrap_file_from_the_environment(capsys, bootstrap, monkeypatch):
@@ -257,7 +263,6 @@ def test_the_bootstrap_file_from_the_environment(capsys, bootstrap, monkeypatch)
         ["check"],
         ["check", "--rdap-rate", "0", "active.com"],
         ["check", "--rdap-rate", "fast", "active.com"],
-        ["check", "--provider", "whois", "active.com"],
         ["check", "--verified-at", "last tuesday", "active.com"],
     ],
 )
@@ -266,6 +271,15 @@ def test_usage_errors_exit_2(arguments, capsys):
         main(arguments)
     assert exited.value.code == 2
     assert "usage:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("chain", "why"),
+    [("whois", "unknown status provider 'whois'"), ("rdap,rdap", "named twice"), (",", "empty")],
+)
+def test_a_bad_provider_chain_exits_2(chain, why, capsys):
+    assert main(["check", "--provider", chain, "active.com"]) == 2
+    assert why in capsys.readouterr().err
 
 
 def test_a_missing_bootstrap_file_exits_2(tmp_path, capsys):

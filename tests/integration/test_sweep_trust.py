@@ -193,3 +193,36 @@ def test_a_forged_shard_naming_public_suffixes_is_refused_not_checked(sweep):
     assert (shard.checked, shard.refused) == (1, 3)
     assert sweep.summary(started["run_id"])["domains"]["refused"] == 3
     assert sweep.rdap.asked("co.uk", registry="testreg") == sweep.rdap.asked("mail.fine.test") == 0
+
+
+def test_the_summary_says_which_domains_no_provider_serves(sweep):
+    sweep.seed(user("ann", "ann@fine.test"), user("bo", "bo@one.nowhere"), user("cy", "cy@one.nowhere"))
+    sweep.seed(user("di", "di@two.nowhere"), user("ed", "ed@lone.elsewhere"))
+    sweep.rdap.set_domain("fine.test", answer("active"))
+
+    summary = sweep.run()
+
+    assert summary["unprotected"] == {
+        "domains": 3,
+        "addresses": 4,
+        "top_tlds": [
+            {"tld": "nowhere", "domains": 2, "addresses": 3},
+            {"tld": "elsewhere", "domains": 1, "addresses": 1},
+        ],
+    }
+    # Never protected is not an unknown streak: it has its own count.
+    assert summary["unknown_streaks"] == {"count": 0, "examples": []}
+
+
+def test_a_domain_unknown_for_a_week_is_an_unknown_streak(sweep):
+    sweep.seed(user("ann", "ann@flaky.test"), user("bea", "bea@fine.test"))
+    sweep.rdap.set_domain("flaky.test", DomainAnswer.raw(503, b""))
+    sweep.rdap.set_domain("fine.test", answer("active"))
+
+    first = sweep.run("2026-11-21T03:00:00Z")
+    sixth_day = sweep.run("2026-11-27T03:00:00Z")
+    eighth_day = sweep.run("2026-11-29T03:00:00Z")
+
+    assert first["unknown_streaks"]["count"] == sixth_day["unknown_streaks"]["count"] == 0
+    assert eighth_day["unknown_streaks"] == {"count": 1, "examples": ["flaky.test"]}
+    assert eighth_day["settings"]["unknown_streak_days"] == 7

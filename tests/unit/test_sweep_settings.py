@@ -76,6 +76,6 @@ def test_the_provider_is_read_from_the_same_mapping(monkeypatch):
     chosen = settings(
         LAPSEWATCH_PROVIDER="domainr", LAPSEWATCH_DOMAINR_API_KEY="k3y", LAPSEWATCH_RDAP_RATE="7"
     )
-    assert chosen.provider.provider == "domainr"
+    assert chosen.provider.providers == ("domainr",)
     assert chosen.provider.domainr_api_key == "k3y"
     assert chosen.provider.rdap_rate == 7.0

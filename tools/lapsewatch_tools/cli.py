@@ -1,4 +1,4 @@
-"""The `lapsewatch` command line: check, run, registry serve, simulate.
+"""The `lapsewatch` command line: check, coverage, run, registry serve, simulate.
 
 Each subcommand parses its arguments here and calls one function of the package; the work
 itself lives in the modules named below.
@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 
 from lapsewatch.timefmt import parse_time
 
@@ -60,11 +61,29 @@ def _add_rdap_options(parser: argparse.ArgumentParser) -> None:
         "[env LAPSEWATCH_RDAP_BOOTSTRAP]",
     )
     parser.add_argument(
+        "--rdap-extra",
+        metavar="PATH",
+        default=os.environ.get("LAPSEWATCH_RDAP_EXTRA"),
+        help="RDAP servers for TLDs missing from IANA's file, in the same shape, to use instead of "
+        "the bundled list; IANA's file wins where both name one [env LAPSEWATCH_RDAP_EXTRA]",
+    )
+    parser.add_argument(
         "--rdap-rate",
         metavar="N",
         type=_positive_float,
         default=None,
         help="requests per second per RDAP server (default 5) [env LAPSEWATCH_RDAP_RATE]",
+    )
+
+
+def _add_provider_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--provider",
+        metavar="CHAIN",
+        default=None,
+        help="status providers, in order, each domain answered by the first that serves its TLD: "
+        "rdap, fastly, domainr, comma-separated (e.g. rdap,fastly; default rdap) "
+        "[env LAPSEWATCH_PROVIDERS]",
     )
 
 
@@ -83,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("targets", nargs="+", metavar="TARGET", help="an email address or a domain")
     check.add_argument("--json", action="store_true", help="one JSON object per target per line")
-    check.add_argument("--provider", choices=("rdap", "domainr"), default=None)
+    _add_provider_option(check)
     _add_rdap_options(check)
     check.add_argument(
         "--verified-at",
@@ -94,6 +113,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(func=_cmd_check)
 
+    coverage = commands.add_parser(
+        "coverage",
+        help="which TLDs the provider chain serves, weighed by addresses (offline)",
+        description="Count the addresses and domains at each TLD, and name the provider of the chain "
+        "that serves it; domains no provider serves are unprotected. No lookups are made. Input: FILE "
+        "(one email address or domain a line; - for standard input), or with no FILE the registry's "
+        "listing (--registry-url and LAPSEWATCH_REGISTRY_TOKEN). Exit status: 0; 1 the registry's "
+        "listing failed; 2 usage error.",
+    )
+    coverage.add_argument(
+        "file", nargs="?", metavar="FILE", default=None, help="one email address or domain a line"
+    )
+    coverage.add_argument(
+        "--registry-url",
+        metavar="URL",
+        default=None,
+        help="read the registry's listing instead of FILE (token in LAPSEWATCH_REGISTRY_TOKEN)",
+    )
+    _add_provider_option(coverage)
+    _add_rdap_options(coverage)
+    coverage.add_argument(
+        "--json", action="store_true", help="one JSON object per TLD per line, then one of totals"
+    )
+    coverage.set_defaults(func=_cmd_coverage)
+
     run = commands.add_parser(
         "run",
         help="run one whole sweep on this machine (AWS embedded with moto)",
@@ -102,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--json", action="store_true", help="end with one JSON summary line")
     run.add_argument("--registry-url", metavar="URL", default=None)
+    _add_provider_option(run)
     _add_rdap_options(run)
     run.add_argument("--dry-run", action="store_true", help="decide, but unverify nothing")
     run.add_argument("--max-unverify", metavar="N", type=_count, default=None)
@@ -183,6 +228,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         settings = ProviderSettings.from_env(
             provider=args.provider,
             rdap_bootstrap=args.rdap_bootstrap,
+            rdap_extra=args.rdap_extra,
             rdap_rate=args.rdap_rate,
             allow_loopback_http=True,
         )
@@ -197,6 +243,71 @@ def _cmd_check(args: argparse.Namespace) -> int:
     else:
         print(check_table(results))
     return exit_status(results)
+
+
+_NO_LOOKUPS = "placeholder: coverage makes no lookups"
+
+
+def _cmd_coverage(args: argparse.Namespace) -> int:
+    from lapsewatch.config import ProviderSettings
+    from lapsewatch.registry import RegistryClient, RegistryError
+    from lapsewatch_tools.coverage import coverage, read_address_file, registry_entries
+
+    try:
+        settings = ProviderSettings.from_env(
+            provider=args.provider,
+            rdap_bootstrap=args.rdap_bootstrap,
+            rdap_extra=args.rdap_extra,
+            allow_loopback_http=True,
+            credentials_later=True,
+        )
+        # The chain is asked which provider serves each domain and never looks anything up, so a
+        # provider needs no credentials here; the Fastly and Domainr classes refuse to be built
+        # without, so a missing key is stood in for by a placeholder that is never sent.
+        settings = replace(
+            settings,
+            fastly_api_key=settings.fastly_api_key or _NO_LOOKUPS,
+            domainr_api_key=settings.domainr_api_key or (None if settings.domainr_client_id else _NO_LOOKUPS),
+        )
+        chain = settings.build()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+    def provider_for(domain: str) -> str | None:
+        provider = chain.provider_for(domain)
+        return None if provider is None else provider.name
+
+    if args.file is not None:
+        if args.registry_url:
+            raise UsageError("give FILE or --registry-url, not both")
+        try:
+            entries = read_address_file(args.file)
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise UsageError(f"cannot read the address list {args.file}: {why}") from None
+        result = coverage(entries, provider_for, chain=chain.name)
+    else:
+        if not args.registry_url:
+            raise UsageError("give FILE (an address list), or --registry-url to read the registry's listing")
+        token = os.environ.get("LAPSEWATCH_REGISTRY_TOKEN")
+        if not token:
+            raise UsageError("with --registry-url, set LAPSEWATCH_REGISTRY_TOKEN to the registry's token")
+        try:
+            client = RegistryClient(args.registry_url, token)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        try:
+            with client:
+                result = coverage(registry_entries(client), provider_for, chain=chain.name)
+        except RegistryError as exc:
+            print(f"lapsewatch: error: reading the registry's listing failed: {exc}", file=sys.stderr)
+            return 1
+    if args.json:
+        for line in result.json_lines():
+            print(line, flush=True)
+    else:
+        print(result.table(), flush=True)
+    return 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lapsewatch.providers import StatusProvider
+from lapsewatch.providers.chain import ProviderChain
 
 DEFAULT_RDAP_RATE = 5.0
+# Requests a second to Fastly's Domain Research API, per process (LAPSEWATCH_FASTLY_RATE).
+DEFAULT_FASTLY_RATE = 10.0
 
 
 def _env_float(env: Mapping[str, str], name: str) -> float | None:
@@ -25,14 +28,36 @@ def _env_float(env: Mapping[str, str], name: str) -> float | None:
     return value
 
 
+PROVIDER_NAMES = ("rdap", "fastly", "domainr")
+
+
+def parse_chain(text: str) -> tuple[str, ...]:
+    """A provider chain as an operator writes it ("rdap,fastly"); raises ValueError."""
+    names = tuple(name.strip().lower() for name in text.split(",") if name.strip())
+    if not names:
+        raise ValueError("the provider chain is empty")
+    for name in names:
+        if name not in PROVIDER_NAMES:
+            raise ValueError(f"unknown status provider {name!r}: choose from {', '.join(PROVIDER_NAMES)}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"a provider is named twice in {text!r}")
+    return names
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderSettings:
-    provider: str = "rdap"
+    # The chain, in order: each domain is answered by the first provider that serves its TLD.
+    providers: tuple[str, ...] = ("rdap",)
     rdap_bootstrap: Path | None = None
+    # Servers missing from IANA's file (bundled when None); IANA's entry wins where both have one.
+    rdap_extra: Path | None = None
     rdap_rate: float = DEFAULT_RDAP_RATE
     domainr_client_id: str | None = None
     domainr_api_key: str | None = None
     domainr_url: str | None = None
+    fastly_api_key: str | None = field(default=None, repr=False)
+    fastly_url: str | None = None
+    fastly_rate: float = DEFAULT_FASTLY_RATE
     # Plain http to this machine, for loopback servers: the CLI allows it, the Lambda functions
     # never do.
     allow_loopback_http: bool = False
@@ -44,45 +69,55 @@ class ProviderSettings:
         *,
         provider: str | None = None,
         rdap_bootstrap: str | Path | None = None,
+        rdap_extra: str | Path | None = None,
         rdap_rate: float | None = None,
         domainr_client_id: str | None = None,
         domainr_api_key: str | None = None,
-        domainr_credentials_later: bool = False,
+        credentials_later: bool = False,
         allow_loopback_http: bool = False,
     ) -> ProviderSettings:
         """Arguments win over `env` (LAPSEWATCH_*; the process's environment when None); raises
         ValueError on bad values.
 
-        `domainr_credentials_later`: the Domainr credentials come from a secret, read when the
-        provider is built. `allow_loopback_http` is the caller's to give, never the
-        environment's: a variable set by mistake must not open plain http in production.
+        `provider` is a chain ("rdap,fastly"), as is LAPSEWATCH_PROVIDERS (LAPSEWATCH_PROVIDER,
+        one name, is read when that is unset). `credentials_later`: the Domainr and Fastly
+        credentials come from secrets, read when the provider is built. `allow_loopback_http` is
+        the caller's to give, never the environment's: a variable set by mistake must not open
+        plain http in production.
         """
         env = os.environ if env is None else env
-        name = (provider or env.get("LAPSEWATCH_PROVIDER") or "rdap").strip().lower()
-        if name not in ("rdap", "domainr"):
-            raise ValueError(f"unknown status provider {name!r}: choose rdap or domainr")
-        bootstrap = rdap_bootstrap or env.get("LAPSEWATCH_RDAP_BOOTSTRAP") or None
-        if bootstrap is not None and not Path(bootstrap).is_file():
-            raise ValueError(f"RDAP bootstrap file not found: {bootstrap}")
-        rate = rdap_rate or _env_float(env, "LAPSEWATCH_RDAP_RATE") or DEFAULT_RDAP_RATE
+        chain = parse_chain(
+            provider or env.get("LAPSEWATCH_PROVIDERS") or env.get("LAPSEWATCH_PROVIDER") or "rdap"
+        )
+        bootstrap = _file(rdap_bootstrap or env.get("LAPSEWATCH_RDAP_BOOTSTRAP"), "RDAP bootstrap file")
+        extra = _file(rdap_extra or env.get("LAPSEWATCH_RDAP_EXTRA"), "extra RDAP bootstrap file")
         settings = cls(
-            provider=name,
-            rdap_bootstrap=Path(bootstrap) if bootstrap else None,
-            rdap_rate=rate,
+            providers=chain,
+            rdap_bootstrap=bootstrap,
+            rdap_extra=extra,
+            rdap_rate=rdap_rate or _env_float(env, "LAPSEWATCH_RDAP_RATE") or DEFAULT_RDAP_RATE,
             domainr_client_id=domainr_client_id or env.get("LAPSEWATCH_DOMAINR_CLIENT_ID") or None,
             domainr_api_key=domainr_api_key or env.get("LAPSEWATCH_DOMAINR_API_KEY") or None,
             domainr_url=env.get("LAPSEWATCH_DOMAINR_URL") or None,
+            fastly_api_key=env.get("LAPSEWATCH_FASTLY_API_KEY") or None,
+            fastly_url=env.get("LAPSEWATCH_FASTLY_URL") or None,
+            fastly_rate=_env_float(env, "LAPSEWATCH_FASTLY_RATE") or DEFAULT_FASTLY_RATE,
             allow_loopback_http=allow_loopback_http,
         )
-        has_credentials = settings.domainr_client_id or settings.domainr_api_key
-        if name == "domainr" and not has_credentials and not domainr_credentials_later:
-            raise ValueError(
-                "the domainr provider needs LAPSEWATCH_DOMAINR_CLIENT_ID or LAPSEWATCH_DOMAINR_API_KEY"
-            )
+        if not credentials_later:
+            if "domainr" in chain and not (settings.domainr_client_id or settings.domainr_api_key):
+                raise ValueError(
+                    "the domainr provider needs LAPSEWATCH_DOMAINR_CLIENT_ID or LAPSEWATCH_DOMAINR_API_KEY"
+                )
+            if "fastly" in chain and not settings.fastly_api_key:
+                raise ValueError("the fastly provider needs LAPSEWATCH_FASTLY_API_KEY")
         return settings
 
-    def build(self) -> StatusProvider:
-        if self.provider == "domainr":
+    def build(self) -> ProviderChain:
+        return ProviderChain([self._build(name) for name in self.providers])
+
+    def _build(self, name: str) -> StatusProvider:
+        if name == "domainr":
             from lapsewatch.providers.domainr import DomainrProvider
 
             return DomainrProvider(
@@ -91,10 +126,27 @@ class ProviderSettings:
                 base_url=self.domainr_url,
                 allow_loopback_http=self.allow_loopback_http,
             )
+        if name == "fastly":
+            from lapsewatch.providers.fastly import FastlyProvider
+
+            return FastlyProvider(
+                api_key=self.fastly_api_key or "",
+                base_url=self.fastly_url,
+                rate=self.fastly_rate,
+                allow_loopback_http=self.allow_loopback_http,
+            )
         from lapsewatch.providers.rdap import Bootstrap, RdapProvider
 
         return RdapProvider(
-            Bootstrap.load(self.rdap_bootstrap),
+            Bootstrap.load(self.rdap_bootstrap, extra=self.rdap_extra),
             rate=self.rdap_rate,
             allow_loopback_http=self.allow_loopback_http,
         )
+
+
+def _file(path: str | Path | None, what: str) -> Path | None:
+    if not path:
+        return None
+    if not Path(path).is_file():
+        raise ValueError(f"{what} not found: {path}")
+    return Path(path)

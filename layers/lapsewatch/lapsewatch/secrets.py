@@ -45,6 +45,15 @@ def domainr_credentials(secret_arn: str) -> tuple[str | None, str | None]:
     return secret.get("client_id") or None, secret.get("api_key") or None
 
 
+def fastly_api_key(secret_arn: str) -> str:
+    """Fastly's API key from a JSON secret `{"api_key": ...}`."""
+    secret = _secret(secret_arn, as_json=True)
+    key = secret.get("api_key") if isinstance(secret, dict) else None
+    if not isinstance(key, str) or not key.strip():
+        raise SecretError(f"the secret {secret_arn} is not JSON with a non-empty string 'api_key'")
+    return key.strip()
+
+
 def _token_from_secret(secret_arn: str) -> str:
     # Not transform="json": the token may be stored plain.
     text = str(_secret(secret_arn, error=RegistryTokenError)).strip()

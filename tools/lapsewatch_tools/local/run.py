@@ -46,7 +46,10 @@ class SweepOptions:
     registry_url: str | None = None
     registry_token: str | None = None
     rdap_bootstrap: Path | None = None
+    rdap_extra: Path | None = None
     rdap_rate: float | None = None
+    # The provider chain ("rdap,fastly"); the template's default when None.
+    providers: str | None = None
     dry_run: bool = False
     max_unverify: int | None = None
     max_unverify_fraction: float | None = None
@@ -71,6 +74,8 @@ def run_sweep_command(args) -> int:
         registry_url=args.registry_url,
         registry_token=os.environ.get("LAPSEWATCH_REGISTRY_TOKEN"),
         rdap_bootstrap=Path(args.rdap_bootstrap) if args.rdap_bootstrap else None,
+        rdap_extra=Path(args.rdap_extra) if args.rdap_extra else None,
+        providers=args.provider,
         rdap_rate=args.rdap_rate,
         dry_run=args.dry_run,
         max_unverify=args.max_unverify,
@@ -119,13 +124,18 @@ def run_local_sweep(
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lapsewatch-run-")))
         registry_url, token = options.registry_url, options.registry_token
-        bootstrap, rate = options.rdap_bootstrap, options.rdap_rate
+        bootstrap, rate, extra = options.rdap_bootstrap, options.rdap_rate, options.rdap_extra
         if registry_url is None:
             registry_url, token, demo_bootstrap = stack.enter_context(
                 _demo(workdir, with_rdap=bootstrap is None, state_dir=options.state_dir)
             )
             if bootstrap is None:
                 bootstrap, rate = demo_bootstrap, rate or DEMO_RDAP_RATE
+                # The demo's loopback RDAP server serves the demo's own TLDs alone; the bundled
+                # extra file would send its .de and .io domains to the real registries.
+                if extra is None:
+                    extra = workdir / "rdap_extra.json"
+                    extra.write_text('{"services": []}')
             log(f"demo registry at {registry_url}")
 
         aws = stack.enter_context(LocalAws(root / "template.yaml", state_dir=options.state_dir))
@@ -144,6 +154,10 @@ def run_local_sweep(
             environment["LAPSEWATCH_LOCAL_NOW"] = occurrence.strftime("%Y-%m-%dT%H:%M:%SZ")
         if bootstrap is not None:
             environment["LAPSEWATCH_RDAP_BOOTSTRAP"] = str(bootstrap)
+        if extra is not None:
+            environment["LAPSEWATCH_RDAP_EXTRA"] = str(extra)
+        if options.providers is not None:
+            environment["LAPSEWATCH_PROVIDERS"] = options.providers
         if rate is not None:
             environment["LAPSEWATCH_RDAP_RATE"] = str(rate)
         if options.max_unverify is not None:
@@ -320,9 +334,18 @@ def summary_table(summary: dict) -> str:
         ("decisions cancelled (stale)", summary["withheld"]["cancelled"]),
         ("decisions deferred", summary["withheld"]["deferred"]),
         ("held", "no" if not summary["held"] else ", ".join(summary["held_domains"])),
+        ("unprotected domains", _unprotected(summary["unprotected"])),
+        ("unknown for days on end", summary["unknown_streaks"]["count"]),
     ]
     rows += [(f"  held: {group['reason']}", ", ".join(group["domains"])) for group in summary["held_groups"]]
     return key_values(rows)
+
+
+def _unprotected(unprotected: dict) -> str:
+    if not unprotected["domains"]:
+        return "none"
+    tlds = ", ".join(f".{entry['tld']}" for entry in unprotected["top_tlds"])
+    return f"{unprotected['domains']} ({unprotected['addresses']} addresses; {tlds}): no provider serves them"
 
 
 class _Progress:

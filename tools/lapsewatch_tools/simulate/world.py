@@ -189,6 +189,9 @@ class SimulatedRdap:
         self.errors = errors
         self.lookups = 0
 
+    def serves(self, domain: str) -> bool:
+        return True  # the simulated world has one registry for every name
+
     def lookup(self, domain: str, *, deadline: float | None = None) -> Observation:
         self.lookups += 1
         if self.errors.random() < self.error_rate:

@@ -46,6 +46,10 @@ class Observation:
 class StatusProvider(Protocol):
     name: str
 
+    def serves(self, domain: str) -> bool:
+        """Whether this provider can look up `domain` at all (RDAP: its TLD has a server)."""
+        ...
+
     def lookup(self, domain: str, *, deadline: float | None = None) -> Observation:
         """Look up a registrable A-label domain.
 

@@ -6,12 +6,17 @@ The status is a list of space-separated tokens; `TOKENS` maps them onto the life
 README's Domainr table says why each maps as it does). When several tokens map, the most severe
 lifecycle wins, and any token of doubt makes it unknown. Domainr gives no dates, so it cannot
 see a re-registration: RDAP can.
+
+An answer that carries an error (``{"errors": [{"code": 400, "message": "unknown zone: ocm",
+"detail": "…"}]}``, or ``{"message": "…"}`` from RapidAPI) is doubt, and the reason quotes the
+service's own words: `error_detail` reads them, for Fastly's API too, which speaks the same.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from urllib.parse import urlencode
 
 import requests
@@ -55,6 +60,85 @@ def lifecycle_from_tokens(tokens: list[str]) -> Lifecycle:
     return most_severe(*lifecycles)
 
 
+def unmapped_tokens(tokens: list[str]) -> list[str]:
+    """The tokens `TOKENS` does not map: the ones that made a status doubt."""
+    return [token for token in tokens if token.lower() not in TOKENS]
+
+
+# How much of a service's own words a reason quotes: enough to tell what went wrong, never a page.
+QUOTE_LIMIT = 200
+_ERRORS_QUOTED = 3
+
+
+def quoted(text: str, limit: int = QUOTE_LIMIT, *, secrets: Iterable[str] = ()) -> str:
+    """`text` from a service, fit to quote in a reason.
+
+    `secrets` are blanked out first, before anything could cut or escape one past recognition;
+    then the text is cut at `limit` and goes in double quotes, with quotes, backslashes, line
+    breaks and every other invisible character escaped: the service can neither end the quotation
+    and go on in the reason's own voice, nor break the line, nor hide a character.
+    """
+    for secret in filter(None, secrets):
+        text = text.replace(secret, "***")
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    return '"' + "".join(map(_escape, text)) + '"'
+
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(char: str) -> str:
+    if char in _ESCAPES:
+        return _ESCAPES[char]
+    if char.isprintable():
+        return char
+    return f"\\u{ord(char):04x}" if ord(char) <= 0xFFFF else f"\\U{ord(char):08x}"
+
+
+def error_detail(document: object, *, secrets: Iterable[str] = ()) -> str | None:
+    """The service's own account of an error in its answer, quoted for a reason (see `quoted`);
+    None when it gives none.
+
+    Reads Domainr v2's and Fastly's ``{"errors": [{"code", "message", "detail"}]}``, an
+    ``"error"`` member (text, or an object like those), and, when there is neither, a bare
+    ``{"message": …}`` (RapidAPI) or ``{"msg": …, "detail": …}`` (Fastly's older errors). Each
+    error comes out as ``"message" (detail: "…"; code "400")``, the first few of them only.
+    """
+    if not isinstance(document, dict):
+        return None
+    secrets = tuple(secrets)
+    errors = document.get("errors")
+    items: list[object] = errors if isinstance(errors, list) else [] if errors is None else [errors]
+    if document.get("error") is not None:
+        items = [*items, document["error"]]
+    accounts = [account for item in items or [document] if (account := _account(item, secrets))]
+    if not accounts:
+        return None
+    shown = "; ".join(accounts[:_ERRORS_QUOTED])
+    more = len(accounts) - _ERRORS_QUOTED
+    return f"{shown}; and {more} more" if more > 0 else shown
+
+
+def _account(item: object, secrets: tuple[str, ...]) -> str | None:
+    if isinstance(item, str):
+        return quoted(item, secrets=secrets) if item.strip() else None
+    if not isinstance(item, dict):
+        return None
+    texts = {key: text for key, text in item.items() if isinstance(text, str) and text.strip()}
+    message = texts.get("message") or texts.get("msg") or texts.get("title")
+    detail = texts.get("detail")
+    said = message or detail
+    if said is None:
+        return None
+    notes = [f"detail: {quoted(detail, secrets=secrets)}"] if detail and detail != said else []
+    code = item.get("code")
+    if isinstance(code, str | int) and not isinstance(code, bool) and str(code).strip():
+        notes.append(f"code {quoted(str(code), 20, secrets=secrets)}")
+    account = quoted(said, secrets=secrets)
+    return f"{account} ({'; '.join(notes)})" if notes else account
+
+
 class DomainrProvider:
     """Domain status from Domainr, with a client id (api.domainr.com) or a RapidAPI key.
 
@@ -92,6 +176,9 @@ class DomainrProvider:
             allow_loopback_http=allow_loopback_http,
         )
 
+    def serves(self, domain: str) -> bool:
+        return True  # every TLD: Domainr answers for any name, or says it cannot
+
     def lookup(self, domain: str, *, deadline: float | None = None) -> Observation:
         ends = time.monotonic() + self.lookup_budget
         if deadline is not None:
@@ -125,34 +212,61 @@ class DomainrProvider:
             credentials=credentials,
         )
         if answer.status != 200:
-            raise Doubt(f"HTTP {answer.status}")
+            raise Doubt(http_failure(f"HTTP {answer.status}", answer.body, "Domainr", self._secrets))
         document = read_json(answer.body)
+        # The service's own account of an error comes first: it says more than a missing entry.
+        detail = error_detail(document, secrets=self._secrets)
+        if detail is not None:
+            raise Doubt(f"Domainr answered with an error: {detail}")
         entries = document.get("status") if isinstance(document, dict) else None
         if not isinstance(entries, list):
             raise Doubt('the answer has no "status" list')
         entry = _entry_for(entries, domain)
         if entry is None:
+            # An entry may carry the error ("status": "unknown", and why) under a name of its own.
+            detail = next(filter(None, (error_detail(e, secrets=self._secrets) for e in entries)), None)
+            if detail is not None:
+                raise Doubt(f"Domainr answered with an error: {detail}")
             raise Doubt(f"the answer does not mention {domain}")
         status = entry.get("status")
         if not isinstance(status, str):
             raise Doubt(f"the status of {domain} is not text: {status!r}")
         tokens = status.split()
         lifecycle = lifecycle_from_tokens(tokens)
+        error = f"Domainr's status {status!r} gives no verdict" if lifecycle is Lifecycle.UNKNOWN else None
+        # An entry with an error of its own is doubt, whatever its status says.
+        detail = error_detail(entry, secrets=self._secrets)
+        if detail is not None:
+            lifecycle = Lifecycle.UNKNOWN
+            error = f"Domainr gave the status {status!r} with an error: {detail}"
         return Observation(
             provider=self.name,
             lifecycle=lifecycle,
             statuses=tuple(tokens),
-            error=f"Domainr's status {status!r} gives no verdict" if lifecycle is Lifecycle.UNKNOWN else None,
+            error=error,
             # Where a redirect led, for the audit trail; the query string may carry the client id.
             source=self._redact(answer.url) if answer.redirected else source,
             authoritative=not answer.redirected,
             service=self.base_url,
         )
 
+    @property
+    def _secrets(self) -> tuple[str, ...]:
+        return tuple(filter(None, (self.client_id, self.api_key)))
+
     def _redact(self, message: str) -> str:
-        for secret in filter(None, (self.client_id, self.api_key)):
+        for secret in self._secrets:
             message = message.replace(secret, "***")
         return message
+
+
+def http_failure(failure: str, body: bytes, service: str, secrets: Iterable[str] = ()) -> str:
+    """`failure` (an HTTP status), with what `service` said about it when its body says."""
+    try:
+        detail = error_detail(read_json(body), secrets=secrets)
+    except Doubt:  # not JSON, or ambiguous JSON: nothing to quote
+        detail = None
+    return f"{failure}: {service} said {detail}" if detail else failure
 
 
 def _entry_for(entries: list, domain: str) -> dict | None:

@@ -1,4 +1,5 @@
-"""RDAP (RFC 9082, 9083): the registry's own answer, found through the IANA bootstrap (RFC 9224).
+"""RDAP (RFC 9082, 9083): the registry's own answer, found through the IANA bootstrap (RFC 9224),
+whose gaps an extra file of the same shape fills (`Bootstrap`).
 
 A lookup asks the registry's server for ``domain/{a-label}`` and reads its answer strictly, since
 an attacker-controlled or broken server must never be able to get an address unverified:
@@ -42,39 +43,66 @@ DEFAULT_RATE = 5.0
 
 
 class Bootstrap:
-    """The IANA bootstrap registry for domain names: which RDAP servers serve which TLDs."""
+    """Which RDAP servers serve which TLDs: IANA's bootstrap registry for domain names (RFC 9224),
+    with its gaps filled from an extra file.
 
-    def __init__(self, services: Mapping[str, Sequence[str]], *, source: str = "bootstrap file") -> None:
+    IANA's file lists only the servers registries have registered with IANA; several ccTLDs run
+    RDAP without being listed (.de, .io, .co, ...). The extra file, in the same shape, names
+    those. It only fills gaps: a domain for which IANA's file has a server, at any suffix, is
+    served as IANA's file says, whatever the extra file names for it.
+    """
+
+    def __init__(
+        self,
+        services: Mapping[str, Sequence[str]],
+        *,
+        source: str = "bootstrap file",
+        extra: Mapping[str, Sequence[str]] | None = None,
+        extra_source: str | None = None,
+    ) -> None:
         self.services = {suffix.lower(): list(urls) for suffix, urls in services.items()}
+        self.extra = {suffix.lower(): list(urls) for suffix, urls in (extra or {}).items()}
         self.source = source
+        self.extra_source = extra_source
 
     @classmethod
-    def load(cls, path: Path | None = None) -> Bootstrap:
-        """Read a dns.json file; None reads the snapshot bundled with lapsewatch.
+    def load(cls, path: Path | None = None, *, extra: Path | None = None) -> Bootstrap:
+        """Read IANA's dns.json and the extra file; None reads the one bundled with lapsewatch.
 
-        Raises ValueError, naming the file and the problem, when it cannot be used.
+        Raises ValueError, naming the file and the problem, when either cannot be used.
         """
+        iana = cls._read(path, bundled="rdap_dns.json", what="RDAP bootstrap file")
+        gaps = cls._read(extra, bundled="rdap_extra.json", what="extra RDAP bootstrap file")
+        return iana.with_extra(gaps)
+
+    @classmethod
+    def _read(cls, path: Path | None, *, bundled: str, what: str) -> Bootstrap:
         if path is None:
-            source = "bundled lapsewatch/data/rdap_dns.json"
-            text = (resources.files("lapsewatch") / "data" / "rdap_dns.json").read_bytes()
+            source = f"bundled lapsewatch/data/{bundled}"
+            text = (resources.files("lapsewatch") / "data" / bundled).read_bytes()
         else:
             source = str(path)
             try:
                 text = Path(path).read_bytes()
             except OSError as exc:
-                raise ValueError(f"cannot read the RDAP bootstrap file {source}: {exc.strerror}") from None
+                raise ValueError(f"cannot read the {what} {source}: {exc.strerror}") from None
         try:
             document = json.loads(text)
         except (ValueError, RecursionError) as exc:
-            raise ValueError(f"the RDAP bootstrap file {source} is not JSON: {exc}") from None
-        return cls.from_json(document, source=source)
+            raise ValueError(f"the {what} {source} is not JSON: {exc}") from None
+        return cls.from_json(document, source=source, what=what)
 
     @classmethod
-    def from_json(cls, document: object, *, source: str = "bootstrap file") -> Bootstrap:
-        """Validate the RFC 9224 shape: {"services": [[[label, ...], [url, ...]], ...]}."""
+    def from_json(
+        cls, document: object, *, source: str = "bootstrap file", what: str = "RDAP bootstrap file"
+    ) -> Bootstrap:
+        """Validate the RFC 9224 shape: {"services": [[[label, ...], [url, ...]], ...]}.
+
+        The result has no extra file; `with_extra` adds one.
+        """
 
         def bad(why: str) -> ValueError:
-            return ValueError(f"the RDAP bootstrap file {source} is not in RFC 9224 shape: {why}")
+            return ValueError(f"the {what} {source} is not in RFC 9224 shape: {why}")
 
         if not isinstance(document, dict):
             raise bad("the top level is not a JSON object")
@@ -97,13 +125,19 @@ class Bootstrap:
                 table.setdefault(label.strip().lower().rstrip("."), []).extend(urls)
         return cls(table, source=source)
 
+    def with_extra(self, extra: Bootstrap) -> Bootstrap:
+        """This file's servers, with `extra`'s filling the gaps (replacing any extra file it had)."""
+        return type(self)(self.services, source=self.source, extra=extra.services, extra_source=extra.source)
+
     def servers_for(self, domain: str) -> list[str]:
-        """Base URLs for the domain's longest matching suffix, as listed; [] when none."""
+        """Base URLs for the domain's longest matching suffix in IANA's file, as listed; else in the
+        extra file; [] when neither has one."""
         labels = domain.lower().rstrip(".").split(".")
-        for start in range(len(labels)):
-            urls = self.services.get(".".join(labels[start:]))
-            if urls:
-                return list(urls)
+        for table in (self.services, self.extra):
+            for start in range(len(labels)):
+                urls = table.get(".".join(labels[start:]))
+                if urls:
+                    return list(urls)
         return []
 
 
@@ -146,6 +180,9 @@ class RdapProvider:
             max_tries=max_tries,
             allow_loopback_http=allow_loopback_http,
         )
+
+    def serves(self, domain: str) -> bool:
+        return bool(self.bootstrap.servers_for(domain))
 
     def lookup(self, domain: str, *, deadline: float | None = None) -> Observation:
         ends = time.monotonic() + self.lookup_budget

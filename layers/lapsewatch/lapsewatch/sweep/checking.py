@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from lapsewatch.check import CheckResult, DomainChecker
 from lapsewatch.domains import InvalidDomain, registrable_domain, tld
@@ -30,8 +30,21 @@ from lapsewatch.sweep.store import (
 from lapsewatch.timefmt import rfc3339
 
 ACTIVE_RUN = (RunStatus.DISPATCHING, RunStatus.CHECKING)
-# A checked domain, counted once: (domain, lifecycle, place). None when another shard counted it.
-_Counted = tuple[str, Lifecycle, str | None]
+# Unknown streaks: examples kept per shard, and in a run summary.
+STREAK_EXAMPLES = 10
+
+
+@dataclass(frozen=True, slots=True)
+class _Counted:
+    """A domain of the shard, checked and counted once."""
+
+    domain: str
+    lifecycle: Lifecycle
+    place: str | None
+    addresses: int
+    # No provider in the chain serves its TLD: never protected, whatever the day.
+    unprotected: bool
+    unknown_since: datetime | None
 
 
 class RunNotFound(LookupError):
@@ -57,12 +70,14 @@ class ShardChecker:
         start_final: Callable[[str], None],
         clock: Callable[[], datetime],
         workers: int = 16,
+        unknown_streak: timedelta = timedelta(days=7),
     ) -> None:
         self.checker = checker
         self.store = store
         self.start_final = start_final
         self.clock = clock
         self.workers = workers
+        self.unknown_streak = unknown_streak
 
     def check(self, shard: Shard) -> ShardOutcome:
         run = self.store.get_run(shard.run_id)
@@ -85,10 +100,17 @@ class ShardChecker:
             )
 
         counted = [v for v in verdicts if v is not None]
-        by_lifecycle = Counter(str(lifecycle) for _, lifecycle, _ in counted)
-        by_place = Counter(place for _, _, place in counted if place)
-        unsafe_domains = sorted(domain for domain, lifecycle, _ in counted if lifecycle in unsafe)
-        unsafe_by_place = Counter(place for _, lifecycle, place in counted if place and lifecycle in unsafe)
+        by_lifecycle = Counter(str(c.lifecycle) for c in counted)
+        by_place = Counter(c.place for c in counted if c.place)
+        unsafe_domains = sorted(c.domain for c in counted if c.lifecycle in unsafe)
+        unsafe_by_place = Counter(c.place for c in counted if c.place and c.lifecycle in unsafe)
+        unprotected = [c for c in counted if c.unprotected]
+        streak_began = self.clock() - self.unknown_streak
+        streaks = sorted(
+            c.domain
+            for c in counted
+            if not c.unprotected and c.unknown_since is not None and c.unknown_since <= streak_began
+        )
         record = ShardRecord(
             sk=shard_sk(shard.number),
             outcome="done",
@@ -97,6 +119,10 @@ class ShardChecker:
             by_lifecycle=dict(by_lifecycle),
             by_place=dict(by_place),
             unsafe_by_place=dict(unsafe_by_place),
+            unprotected_by_tld=dict(Counter(tld(c.domain) for c in unprotected)),
+            unprotected_addresses_by_tld=_sum_by_tld((c.domain, c.addresses) for c in unprotected),
+            unknown_streaks=len(streaks),
+            unknown_streak_examples=streaks[:STREAK_EXAMPLES],
         )
         updated = self.store.record_shard(shard.run_id, record)
         if updated is not None:
@@ -123,17 +149,41 @@ class ShardChecker:
             if state.last_shard != shard.number:
                 return None
             # A redelivery of this shard: the earlier attempt checked and recorded this domain.
-            return planned.domain, Lifecycle(state.lifecycle), place(planned.domain, state.service)
+            return self._counted(planned, Lifecycle(state.lifecycle), state.service, state.unknown_since)
 
         result = self.checker.check_domain(planned.domain, planned.oldest_verified_at)
         now = self.clock()
         if result.unsafe:
             # Recorded before the domain's state, so a crash in between cannot lose the decision.
             self.store.record_decision(decision_for(shard.run_id, planned, result, now))
-        self.store.save_domain_state(
-            updated_state(state, planned, result, now, unsafe=unsafe, run_id=shard.run_id, shard=shard.number)
+        recorded = updated_state(
+            state, planned, result, now, unsafe=unsafe, run_id=shard.run_id, shard=shard.number
         )
-        return planned.domain, result.lifecycle, place(planned.domain, result.service)
+        self.store.save_domain_state(recorded)
+        return self._counted(planned, result.lifecycle, result.service, recorded.unknown_since)
+
+    def _counted(
+        self,
+        planned: PlannedDomain,
+        lifecycle: Lifecycle,
+        service: str | None,
+        unknown_since: datetime | None,
+    ) -> _Counted:
+        return _Counted(
+            domain=planned.domain,
+            lifecycle=lifecycle,
+            place=place(planned.domain, service),
+            addresses=planned.addresses,
+            unprotected=not self.checker.provider.serves(planned.domain),
+            unknown_since=unknown_since if lifecycle is Lifecycle.UNKNOWN else None,
+        )
+
+
+def _sum_by_tld(domains: Iterable[tuple[str, int]]) -> dict[str, int]:
+    totals: Counter = Counter()
+    for domain, addresses in domains:
+        totals[tld(domain)] += addresses
+    return dict(totals)
 
 
 def _registrable(domain: str) -> bool:
@@ -226,8 +276,10 @@ def updated_state(
     if result.lifecycle is Lifecycle.UNKNOWN:
         # Doubt keeps the last evidence we had; only the error streak moves.
         state.consecutive_errors = (state.consecutive_errors or 0) + 1
+        state.unknown_since = state.unknown_since or now
     else:
         state.consecutive_errors = 0
+        state.unknown_since = None
         state.statuses = list(result.statuses)
         state.registered_at = result.registered_at
         state.expires_at = result.expires_at

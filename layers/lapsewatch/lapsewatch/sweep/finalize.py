@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from lapsewatch.sweep.apply import Applier, ApplyCounts
-from lapsewatch.sweep.checking import place
+from lapsewatch.sweep.checking import STREAK_EXAMPLES, place
 from lapsewatch.sweep.store import Decision, DecisionState, RunRecord, RunStatus, RunStore
 from lapsewatch.timefmt import rfc3339
 
 OUTAGE_MIN_UNSAFE = 3
 OUTAGE_SHARE = 0.9
 RUN_OUTAGE_SHARE = 0.5
+UNPROTECTED_TLDS_SHOWN = 10
 # The run-wide share rule applies from this many domains checked.
 RUN_OUTAGE_MIN_CHECKED = 10
 
@@ -49,6 +50,10 @@ class Tally:
     by_lifecycle: Counter = field(default_factory=Counter)
     by_place: Counter = field(default_factory=Counter)
     unsafe_by_place: Counter = field(default_factory=Counter)
+    unprotected_by_tld: Counter = field(default_factory=Counter)
+    unprotected_addresses_by_tld: Counter = field(default_factory=Counter)
+    unknown_streaks: int = 0
+    unknown_streak_examples: list[str] = field(default_factory=list)
     dead_domains: list[str] = field(default_factory=list)
 
 
@@ -281,6 +286,10 @@ class Finalizer:
             tally.by_lifecycle.update(_counts(shard.by_lifecycle))
             tally.by_place.update(_counts(shard.by_place))
             tally.unsafe_by_place.update(_counts(shard.unsafe_by_place))
+            tally.unprotected_by_tld.update(_counts(shard.unprotected_by_tld))
+            tally.unprotected_addresses_by_tld.update(_counts(shard.unprotected_addresses_by_tld))
+            tally.unknown_streaks += int(shard.unknown_streaks or 0)
+            tally.unknown_streak_examples.extend(str(d) for d in shard.unknown_streak_examples or [])
         return tally
 
 
@@ -324,6 +333,21 @@ def summarize(
         },
         "invalid_reasons": {key: int(value) for key, value in invalid_reasons.items()},
         "by_lifecycle": dict(sorted(tally.by_lifecycle.items())),
+        "unprotected": {
+            "domains": sum(tally.unprotected_by_tld.values()),
+            "addresses": sum(tally.unprotected_addresses_by_tld.values()),
+            "top_tlds": [
+                {"tld": suffix, "domains": domains, "addresses": tally.unprotected_addresses_by_tld[suffix]}
+                for suffix, domains in sorted(
+                    tally.unprotected_by_tld.items(),
+                    key=lambda item: (-tally.unprotected_addresses_by_tld[item[0]], item[0]),
+                )[:UNPROTECTED_TLDS_SHOWN]
+            ],
+        },
+        "unknown_streaks": {
+            "count": tally.unknown_streaks,
+            "examples": sorted(tally.unknown_streak_examples)[:STREAK_EXAMPLES],
+        },
         "unsafe": sorted(d.domain for d in decisions),
         "unverify": counts.unverify(),
         "withheld": counts.withheld(),

@@ -49,5 +49,8 @@ def emit_run_summary(summary: dict) -> None:
     metrics.add_metric("UnverifyDeferred", MetricUnit.Count, summary["withheld"]["deferred"])
     metrics.add_metric("DecisionsHeld", MetricUnit.Count, len(summary["held_domains"]))
     metrics.add_metric("DomainsRefused", MetricUnit.Count, summary["domains"]["refused"])
+    metrics.add_metric("DomainsUnprotected", MetricUnit.Count, summary["unprotected"]["domains"])
+    metrics.add_metric("AddressesUnprotected", MetricUnit.Count, summary["unprotected"]["addresses"])
+    metrics.add_metric("UnknownStreaks", MetricUnit.Count, summary["unknown_streaks"]["count"])
     for lifecycle, count in summary["by_lifecycle"].items():
         metrics.add_metric(f"Lifecycle_{lifecycle}", MetricUnit.Count, count)

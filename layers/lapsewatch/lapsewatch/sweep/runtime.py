@@ -17,7 +17,7 @@ import boto3
 from lapsewatch.check import CONFIRM_DELAY, DomainChecker
 from lapsewatch.providers import StatusProvider
 from lapsewatch.registry import RegistryClient
-from lapsewatch.secrets import domainr_credentials, registry_token
+from lapsewatch.secrets import domainr_credentials, fastly_api_key, registry_token
 from lapsewatch.sweep.apply import Applier
 from lapsewatch.sweep.checking import ShardChecker
 from lapsewatch.sweep.dispatch import Dispatcher
@@ -100,6 +100,7 @@ class Runtime:
             start_final=self.final_queue.send,
             clock=self.clock,
             workers=self.settings.check_workers,
+            unknown_streak=timedelta(days=self.settings.unknown_streak_days),
         )
 
     @cached_property
@@ -137,12 +138,16 @@ class Runtime:
 
 def _provider(settings: SweepSettings) -> StatusProvider:
     provider_settings = settings.provider
-    if provider_settings.provider == "domainr" and settings.domainr_secret_arn:
+    if "domainr" in provider_settings.providers and settings.domainr_secret_arn:
         client_id, api_key = domainr_credentials(settings.domainr_secret_arn)
         provider_settings = replace(
             provider_settings,
             domainr_client_id=client_id or provider_settings.domainr_client_id,
             domainr_api_key=api_key or provider_settings.domainr_api_key,
+        )
+    if "fastly" in provider_settings.providers and settings.fastly_secret_arn:
+        provider_settings = replace(
+            provider_settings, fastly_api_key=fastly_api_key(settings.fastly_secret_arn)
         )
     return provider_settings.build()
 

@@ -41,6 +41,7 @@ class SweepSettings:
     # Local runs only; deployed, the token comes from the secret.
     registry_token: str = field(default="", repr=False)
     domainr_secret_arn: str = ""
+    fastly_secret_arn: str = ""
     dry_run: bool = False
     unsafe: frozenset[Lifecycle] = DEFAULT_UNSAFE
     max_unverify: int = 50
@@ -53,6 +54,7 @@ class SweepSettings:
     max_addresses_per_run: int = 1000
     protected_domains: frozenset[str] = frozenset()
     pending_recheck_days: int = 3
+    unknown_streak_days: int = 7
     max_listing_pages: int = DEFAULT_MAX_PAGES
     # Local runs: plain http to loopback (the demo's servers), and the time the run's clock
     # starts at (`lapsewatch run --now`). A Lambda function refuses both.
@@ -75,6 +77,7 @@ class SweepSettings:
             registry_token_secret_arn=reader.text("LAPSEWATCH_REGISTRY_TOKEN_SECRET_ARN", ""),
             registry_token=reader.text("LAPSEWATCH_REGISTRY_TOKEN", ""),
             domainr_secret_arn=reader.text("LAPSEWATCH_DOMAINR_SECRET_ARN", ""),
+            fastly_secret_arn=reader.text("LAPSEWATCH_FASTLY_SECRET_ARN", ""),
             dry_run=reader.flag("LAPSEWATCH_DRY_RUN", False),
             unsafe=reader.unsafe("LAPSEWATCH_UNSAFE_LIFECYCLES"),
             max_unverify=reader.integer("LAPSEWATCH_MAX_UNVERIFY", 50, minimum=0),
@@ -87,6 +90,7 @@ class SweepSettings:
             max_addresses_per_run=reader.integer("LAPSEWATCH_MAX_ADDRESSES_PER_RUN", 1000, minimum=0),
             protected_domains=bundled_protected_domains() | reader.domains("LAPSEWATCH_PROTECTED_DOMAINS"),
             pending_recheck_days=reader.integer("LAPSEWATCH_PENDING_RECHECK_DAYS", 3, minimum=0),
+            unknown_streak_days=reader.integer("LAPSEWATCH_UNKNOWN_STREAK_DAYS", 7, minimum=1),
             max_listing_pages=reader.integer("LAPSEWATCH_MAX_LISTING_PAGES", DEFAULT_MAX_PAGES, minimum=1),
             allow_loopback_http=reader.flag("LAPSEWATCH_ALLOW_LOOPBACK_HTTP", False),
             local_now=reader.time("LAPSEWATCH_LOCAL_NOW"),
@@ -98,7 +102,7 @@ class SweepSettings:
         try:
             provider = ProviderSettings.from_env(
                 env,
-                domainr_credentials_later=bool(settings.domainr_secret_arn),
+                credentials_later=bool(settings.domainr_secret_arn or settings.fastly_secret_arn),
                 allow_loopback_http=settings.allow_loopback_http,
             )
         except ValueError as exc:
@@ -116,6 +120,8 @@ class SweepSettings:
             "max_addresses_per_run": self.max_addresses_per_run,
             "protected_domains": len(self.protected_domains),
             "pending_recheck_days": self.pending_recheck_days,
+            "unknown_streak_days": self.unknown_streak_days,
+            "providers": ",".join(self.provider.providers),
             "max_listing_pages": self.max_listing_pages,
         }
 

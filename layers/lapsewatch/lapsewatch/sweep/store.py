@@ -95,6 +95,8 @@ class DomainState(Model):
     last_checked_at = UTCDateTimeAttribute(null=True)
     next_check_at = UTCDateTimeAttribute(null=True)
     consecutive_errors = NumberAttribute(default=0)
+    # Since when every lookup has been `unknown` (None once one can tell): unknown streaks.
+    unknown_since = UTCDateTimeAttribute(null=True)
     history: ListAttribute = ListAttribute(of=LifecycleChange, default=list)
     email_domains: ListAttribute = ListAttribute(of=UnicodeAttribute, default=list)
     oldest_verified_at = UTCDateTimeAttribute(null=True)
@@ -152,6 +154,12 @@ class ShardRecord(Model):
     # provider's base URL (an RDAP bootstrap entry). The breaker weighs outages by place.
     by_place: MapAttribute = MapAttribute(default=dict)
     unsafe_by_place: MapAttribute = MapAttribute(default=dict)
+    # Domains no provider of the chain serves, and their addresses, per TLD.
+    unprotected_by_tld: MapAttribute = MapAttribute(default=dict)
+    unprotected_addresses_by_tld: MapAttribute = MapAttribute(default=dict)
+    # Domains `unknown` for the whole streak (UnknownStreakDays), and a few of them.
+    unknown_streaks = NumberAttribute(default=0)
+    unknown_streak_examples: ListAttribute = ListAttribute(of=UnicodeAttribute, default=list)
     domains: ListAttribute = ListAttribute(of=UnicodeAttribute, default=list)
     expires = NumberAttribute(null=True)
 

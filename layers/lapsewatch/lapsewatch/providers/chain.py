@@ -1,0 +1,36 @@
+"""A chain of status providers: each domain is answered by the first one that serves its TLD.
+
+RDAP serves the TLDs its bootstrap files name; Fastly and Domainr serve every TLD. One provider
+answers for a domain, always the same one (so the checker's confirming lookup asks it again),
+and its doubt is never passed on to the next: one source of truth per domain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from lapsewatch.domains import tld
+from lapsewatch.providers import Observation, StatusProvider
+
+
+class ProviderChain:
+    def __init__(self, providers: Sequence[StatusProvider]) -> None:
+        if not providers:
+            raise ValueError("a provider chain needs at least one provider")
+        self.providers = list(providers)
+        self.name = ",".join(provider.name for provider in self.providers)
+
+    def provider_for(self, domain: str) -> StatusProvider | None:
+        """The provider that answers for `domain`, or None when none in the chain serves it."""
+        return next((provider for provider in self.providers if provider.serves(domain)), None)
+
+    def serves(self, domain: str) -> bool:
+        return self.provider_for(domain) is not None
+
+    def lookup(self, domain: str, *, deadline: float | None = None) -> Observation:
+        provider = self.provider_for(domain)
+        if provider is None:
+            return Observation.doubt(
+                self.name, f"no provider in the chain ({self.name}) serves .{tld(domain)}: unprotected"
+            )
+        return provider.lookup(domain, deadline=deadline)

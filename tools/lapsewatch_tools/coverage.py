@@ -1,0 +1,167 @@
+"""`lapsewatch coverage`: which TLDs the provider chain serves, weighed by the addresses at each.
+
+Offline: it asks the chain which provider would answer for each domain (`provider_for`) and
+makes no lookup. A domain no provider serves is unprotected: a sweep can only ever say
+`unknown` about it, so its addresses stay verified however its domain lapses.
+
+Input is an address list (one email address or domain a line, each line one address) or the
+registry's listing (each domain weighed by its `verified_emails`). Every input is reduced to its
+registrable domain; inputs with none (localhost, IP literals, free text) are counted as invalid
+and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from lapsewatch.domains import parse_target, tld
+from lapsewatch.registry import RegistryClient
+
+NONE = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class TldCoverage:
+    """One TLD: its distinct registrable domains, their addresses, and the provider serving them
+    (None when no provider in the chain does)."""
+
+    tld: str
+    domains: int
+    addresses: int
+    provider: str | None
+
+    def to_dict(self) -> dict:
+        return {
+            "tld": self.tld,
+            "domains": self.domains,
+            "addresses": self.addresses,
+            "provider": self.provider,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """Rows sorted by addresses (most first), then TLD. A TLD has one row, or one per provider
+    when its domains are served differently (a bootstrap file naming `co.uk` but not `uk`)."""
+
+    rows: list[TldCoverage]
+    invalid: int = 0
+    chain: str = ""
+
+    @property
+    def domains(self) -> int:
+        return sum(row.domains for row in self.rows)
+
+    @property
+    def addresses(self) -> int:
+        return sum(row.addresses for row in self.rows)
+
+    @property
+    def unprotected(self) -> list[TldCoverage]:
+        return [row for row in self.rows if row.provider is None]
+
+    @property
+    def unprotected_domains(self) -> int:
+        return sum(row.domains for row in self.unprotected)
+
+    @property
+    def unprotected_addresses(self) -> int:
+        return sum(row.addresses for row in self.unprotected)
+
+    @property
+    def unprotected_tlds(self) -> list[str]:
+        return sorted({row.tld for row in self.unprotected})
+
+    def totals(self) -> dict:
+        return {
+            "domains": self.domains,
+            "addresses": self.addresses,
+            "invalid": self.invalid,
+            "unprotected_domains": self.unprotected_domains,
+            "unprotected_addresses": self.unprotected_addresses,
+            "unprotected_tlds": self.unprotected_tlds,
+        }
+
+    def json_lines(self) -> Iterator[str]:
+        """One object per row, then the totals."""
+        for row in self.rows:
+            yield json.dumps(row.to_dict(), ensure_ascii=False)
+        yield json.dumps(self.totals(), ensure_ascii=False)
+
+    def table(self) -> str:
+        from lapsewatch_tools.report import key_values, table
+
+        rows = [(row.tld, row.domains, row.addresses, row.provider or NONE) for row in self.rows]
+        lines = [table(("tld", "domains", "addresses", "provider"), rows), ""]
+        unprotected_tlds = ", ".join(f".{name}" for name in self.unprotected_tlds) or NONE
+        lines.append(
+            key_values(
+                [
+                    ("chain", self.chain or "-"),
+                    ("domains", self.domains),
+                    ("addresses", self.addresses),
+                    ("invalid", f"{self.invalid} (no registrable domain; not counted above)"),
+                    (
+                        "unprotected",
+                        f"{self.unprotected_domains} of {self.domains} domains "
+                        f"({_share(self.unprotected_domains, self.domains)}), "
+                        f"{self.unprotected_addresses} of {self.addresses} addresses "
+                        f"({_share(self.unprotected_addresses, self.addresses)})",
+                    ),
+                    ("unprotected TLDs", unprotected_tlds),
+                ]
+            )
+        )
+        return "\n".join(lines)
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "-"
+
+
+def coverage(
+    entries: Iterable[tuple[str, int]], provider_for: Callable[[str], str | None], *, chain: str = ""
+) -> Coverage:
+    """Tally (email address or domain, addresses) entries by TLD and serving provider.
+
+    `provider_for` names the provider answering for a registrable domain, or None.
+    """
+    domains: dict[str, int] = defaultdict(int)
+    invalid = 0
+    for text, addresses in entries:
+        target = parse_target(text)
+        if target.domain is None:
+            invalid += addresses
+        else:
+            domains[target.domain] += addresses
+    groups: dict[tuple[str, str | None], list[int]] = defaultdict(lambda: [0, 0])
+    for domain, addresses in domains.items():
+        group = groups[(tld(domain), provider_for(domain))]
+        group[0] += 1
+        group[1] += addresses
+    rows = [
+        TldCoverage(name, count, addresses, provider)
+        for (name, provider), (count, addresses) in groups.items()
+    ]
+    rows.sort(key=lambda row: (-row.addresses, row.tld, row.provider or ""))
+    return Coverage(rows, invalid, chain)
+
+
+def read_address_file(path: str) -> list[tuple[str, int]]:
+    """The lines of an address list ("-" reads standard input), one address each, blanks skipped.
+
+    Raises OSError or UnicodeDecodeError when it cannot be read.
+    """
+    text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    return [(line.strip(), 1) for line in text.splitlines() if line.strip()]
+
+
+def registry_entries(client: RegistryClient) -> Iterator[tuple[str, int]]:
+    """The registry's listing as (domain, verified_emails) entries, one page in memory at a time."""
+    for item in client.iter_email_domains():
+        yield item.domain, item.verified_emails
