@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SUMMARY_FIELDS = {"run_id", "dry_run", "held", "held_reason", "domains", "by_lifecycle", "unsafe", "unverify"}
 
 
-def lapsewatch(*args, token=None, timeout=240):
-    env = dict(os.environ)
+def lapsewatch(*args, token=None, timeout=240, extra_env=None):
+    env = dict(os.environ) | (extra_env or {})
     env.pop("LAPSEWATCH_REGISTRY_TOKEN", None)
     if token:
         env["LAPSEWATCH_REGISTRY_TOKEN"] = token
@@ -101,7 +101,7 @@ def world(tmp_path):
         yield registry, rdap, rdap.bootstrap_file(tmp_path / "dns.json")
 
 
-def run_against(registry, bootstrap, *extra):
+def run_against(registry, bootstrap, *extra, extra_env=None):
     return lapsewatch(
         "run",
         "--json",
@@ -113,6 +113,7 @@ def run_against(registry, bootstrap, *extra):
         "50",
         *extra,
         token=registry.token,
+        extra_env=extra_env,
     )
 
 
@@ -188,3 +189,32 @@ def test_without_state_nothing_persists(world):
 
     # A new machine each time: the decisions are made afresh, and applied.
     assert second["unverify"] == {"requested": 3, "emails_unverified": 3, "failed": 0}
+
+
+def test_a_chain_protects_a_domain_rdap_cannot_see(world, tmp_path):
+    from lapsewatch_tools.local.fastly_server import LoopbackFastly
+
+    registry, _, bootstrap = world
+    registry.load_seed(
+        [
+            json.dumps(
+                {
+                    "user": "z",
+                    "email": "z@lapsed.zzz",
+                    "verified": True,
+                    "verified_at": "2019-01-01T00:00:00Z",
+                }
+            )
+        ]
+    )
+    with LoopbackFastly() as fastly:
+        fastly.set_status("lapsed.zzz", "undelegated inactive")
+        env = {"LAPSEWATCH_FASTLY_URL": fastly.url, "LAPSEWATCH_FASTLY_API_KEY": fastly.api_key}
+        with_rdap_alone = last_json(run_against(registry, bootstrap, "--dry-run"))
+        chained = run_against(registry, bootstrap, "--provider", "rdap,fastly", extra_env=env)
+
+    assert with_rdap_alone["unprotected"]["top_tlds"][0]["tld"] == "zzz"
+    summary = last_json(chained)
+    assert "lapsed.zzz" in summary["unsafe"]
+    assert summary["unprotected"]["domains"] == 0
+    assert registry.app.store.emails("lapsed.zzz", verified=None)[0]["verified"] is False
