@@ -153,6 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-unverify-fraction", metavar="F", type=_fraction, default=None)
     run.add_argument("--all", action="store_true", help="check every domain, due or not")
     run.add_argument(
+        "--notice-stages",
+        metavar="STAGES",
+        default=None,
+        help='stages that earn an early-warning notice (default "grace,hold"; "" turns notices off)',
+    )
+    run.add_argument(
         "--state",
         metavar="DIR",
         default=None,

@@ -50,6 +50,8 @@ class SweepOptions:
     rdap_rate: float | None = None
     # The provider chain ("rdap,fastly"); the template's default when None.
     providers: str | None = None
+    # "grace,hold" by default (the template's); "" turns notices off.
+    notice_stages: str | None = None
     dry_run: bool = False
     max_unverify: int | None = None
     max_unverify_fraction: float | None = None
@@ -76,6 +78,7 @@ def run_sweep_command(args) -> int:
         rdap_bootstrap=Path(args.rdap_bootstrap) if args.rdap_bootstrap else None,
         rdap_extra=Path(args.rdap_extra) if args.rdap_extra else None,
         providers=args.provider,
+        notice_stages=args.notice_stages,
         rdap_rate=args.rdap_rate,
         dry_run=args.dry_run,
         max_unverify=args.max_unverify,
@@ -158,6 +161,8 @@ def run_local_sweep(
             environment["LAPSEWATCH_RDAP_EXTRA"] = str(extra)
         if options.providers is not None:
             environment["LAPSEWATCH_PROVIDERS"] = options.providers
+        if options.notice_stages is not None:
+            environment["LAPSEWATCH_NOTICE_STAGES"] = options.notice_stages
         if rate is not None:
             environment["LAPSEWATCH_RDAP_RATE"] = str(rate)
         if options.max_unverify is not None:
@@ -336,9 +341,15 @@ def summary_table(summary: dict) -> str:
         ("held", "no" if not summary["held"] else ", ".join(summary["held_domains"])),
         ("unprotected domains", _unprotected(summary["unprotected"])),
         ("unknown for days on end", summary["unknown_streaks"]["count"]),
+        ("notices", _notices(summary["notices"])),
     ]
     rows += [(f"  held: {group['reason']}", ", ".join(group["domains"])) for group in summary["held_groups"]]
     return key_values(rows)
+
+
+def _notices(notices: dict) -> str:
+    told = f"{notices['sent']} sent, {notices['failed']} failed"
+    return told + (", not supported by the registry" if notices["unsupported"] else "")
 
 
 def _unprotected(unprotected: dict) -> str:

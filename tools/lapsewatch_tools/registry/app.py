@@ -24,12 +24,14 @@ from lapsewatch.registry.contract import (
     DEFAULT_LIMIT,
     MAX_IDEMPOTENCY_KEY,
     MAX_LIMIT,
+    NOTICE_STAGES,
+    NOTIFY_FIELDS,
     UNVERIFY_FIELDS,
     UNVERIFY_REASONS,
 )
 from lapsewatch.timefmt import parse_time
 from lapsewatch_tools.registry.faults import FaultPlan
-from lapsewatch_tools.registry.store import RegistryStore, SeedReport, Unverify, utc_text
+from lapsewatch_tools.registry.store import Notice, RegistryStore, SeedReport, Unverify, utc_text
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,8 @@ LIST_EMAIL_DOMAINS = "GET /v1/email-domains"
 UNVERIFY = "POST /v1/email-domains/unverify"
 LIST_EMAILS = "GET /v1/emails"
 AUDIT = "GET /v1/audit"
+NOTIFY = "POST /v1/email-domains/notify"
+NOTICES = "GET /v1/notices"
 
 MAX_BODY = 1 << 20
 
@@ -77,10 +81,13 @@ class RegistryApp:
         *,
         token: str,
         faults: FaultPlan | None = None,
+        notices_supported: bool = True,
     ) -> None:
         if not token:
             raise ValueError("the registry needs a token")
         self.token = token
+        # The notify endpoint is optional in the contract: a registry without it answers 404.
+        self.notices_supported = notices_supported
         self.faults = faults or FaultPlan()
         self.store = RegistryStore(db_path)
         self._routes = {
@@ -88,6 +95,8 @@ class RegistryApp:
             UNVERIFY: self._unverify,
             LIST_EMAILS: self._list_emails,
             AUDIT: self._audit,
+            NOTIFY: self._notify,
+            NOTICES: self._notices,
         }
 
     def __repr__(self) -> str:
@@ -158,14 +167,18 @@ class RegistryApp:
         return 200, {"items": items, "next_cursor": None if last is None else _encode_cursor(last)}
 
     def _unverify(self, environ: dict) -> tuple[int, dict]:
-        key = environ.get("HTTP_IDEMPOTENCY_KEY")
-        if not key:
-            raise BadRequest("the Idempotency-Key header is required")
-        if len(key) > MAX_IDEMPOTENCY_KEY:
-            raise BadRequest(f"the Idempotency-Key header must be at most {MAX_IDEMPOTENCY_KEY} characters")
-        if environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower() != "application/json":
-            raise BadRequest("Content-Type must be application/json")
+        key = _idempotent_json_call(environ)
         return self.store.unverify(key, _unverify_request(_json_body(environ)))
+
+    def _notify(self, environ: dict) -> tuple[int, dict]:
+        if not self.notices_supported:
+            return 404, {"error": "this registry does not implement notices"}
+        key = _idempotent_json_call(environ)
+        return self.store.notify(key, _notice_request(_json_body(environ)))
+
+    def _notices(self, environ: dict) -> tuple[int, dict]:
+        _query(environ, allowed=frozenset())
+        return 200, {"items": self.store.notices()}
 
     def _list_emails(self, environ: dict) -> tuple[int, dict]:
         query = _query(environ, frozenset({"domain", "verified"}))
@@ -260,6 +273,39 @@ def _content_length(text: str) -> int:
     return int(digits)
 
 
+def _idempotent_json_call(environ: dict) -> str:
+    """The Idempotency-Key of a POST with a JSON body, checked."""
+    key = environ.get("HTTP_IDEMPOTENCY_KEY")
+    if not key:
+        raise BadRequest("the Idempotency-Key header is required")
+    if len(key) > MAX_IDEMPOTENCY_KEY:
+        raise BadRequest(f"the Idempotency-Key header must be at most {MAX_IDEMPOTENCY_KEY} characters")
+    if environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower() != "application/json":
+        raise BadRequest("Content-Type must be application/json")
+    return key
+
+
+def _notice_request(body: object) -> Notice:
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    if unknown := sorted(set(body) - NOTIFY_FIELDS):
+        raise BadRequest(f"unknown fields: {', '.join(unknown)}")
+    if missing := sorted(NOTIFY_FIELDS - set(body)):
+        raise BadRequest(f"missing fields: {', '.join(missing)}")
+    domain = body["domain"]
+    if not is_a_label_domain(domain):
+        raise BadRequest(f"domain must be a lowercase A-label domain name, not {domain!r}")
+    _check_registrable(domain)
+    if not isinstance(body["stage"], str) or body["stage"] not in NOTICE_STAGES:
+        raise BadRequest(f"stage must be one of {', '.join(sorted(NOTICE_STAGES))}")
+    if body["include_subdomains"] is not True:
+        raise BadRequest("include_subdomains must be true")
+    if not isinstance(body["evidence"], dict):
+        raise BadRequest("evidence must be a JSON object")
+    expires_at = body["expires_at"]
+    return Notice(domain, body["stage"], _rfc3339_or_none(expires_at, "expires_at"), body["evidence"])
+
+
 def _unverify_request(body: object) -> Unverify:
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
@@ -304,10 +350,10 @@ def _check_registrable(domain: str) -> None:
         raise BadRequest(f"domain must be a registrable domain: {domain!r} is a name under {registrable!r}")
 
 
-def _rfc3339_or_none(value: object) -> str | None:
+def _rfc3339_or_none(value: object, name: str = "verified_before") -> str | None:
     if value is None:
         return None
-    error = BadRequest("verified_before must be an RFC 3339 time such as 2026-11-01T00:00:00Z, or null")
+    error = BadRequest(f"{name} must be an RFC 3339 time such as 2026-11-01T00:00:00Z, or null")
     if not isinstance(value, str) or not _RFC3339.fullmatch(value):
         raise error
     try:

@@ -51,6 +51,16 @@ CREATE TABLE IF NOT EXISTS idempotency (
     response TEXT NOT NULL,
     created_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS notices (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL,
+    email TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    expires_at TEXT,
+    evidence TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY,
     at TEXT NOT NULL,
@@ -120,6 +130,23 @@ class Unverify:
             separators=(",", ":"),
             ensure_ascii=False,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    domain: str
+    stage: str
+    expires_at: str | None
+    evidence: dict
+
+    def canonical(self) -> str:
+        fields = {
+            "domain": self.domain,
+            "stage": self.stage,
+            "expires_at": self.expires_at,
+            "evidence": self.evidence,
+        }
+        return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 class RegistryStore:
@@ -236,6 +263,61 @@ class RegistryStore:
         )
         self._audit(key, request, now, unverified=cursor.rowcount, replayed=False)
         return 200, answer
+
+    def notify(self, key: str, notice: Notice) -> tuple[int, dict]:
+        """Record one notice per verified address at the domain and its subdomains (what a real
+        registry would email), once per Idempotency-Key; the status and the answer."""
+        body_sha256 = hashlib.sha256(notice.canonical().encode()).hexdigest()
+        now = utc_text(datetime.now(UTC))
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                known = self._db.execute(
+                    "SELECT body_sha256, response FROM idempotency WHERE key = ?", (key,)
+                ).fetchone()
+                if known is not None:
+                    self._db.execute("COMMIT")
+                    if known[0] != body_sha256:
+                        return 409, {"error": "this Idempotency-Key was already used with a different body"}
+                    return 200, {**json.loads(known[1]), "replayed": True}
+                match, params = _match_clause(_reverse(notice.domain), include_subdomains=True)
+                rows = self._db.execute(
+                    f"SELECT email FROM emails WHERE verified = 1 AND {match} ORDER BY id", params
+                ).fetchall()
+                self._db.executemany(
+                    "INSERT INTO notices (at, idempotency_key, email, domain, stage, expires_at, evidence) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            now,
+                            key,
+                            email,
+                            notice.domain,
+                            notice.stage,
+                            notice.expires_at,
+                            json.dumps(notice.evidence),
+                        )
+                        for (email,) in rows
+                    ],
+                )
+                answer = {"notified": len(rows), "replayed": False}
+                self._db.execute(
+                    "INSERT INTO idempotency (key, body_sha256, response, created_at) VALUES (?, ?, ?, ?)",
+                    (key, body_sha256, json.dumps(answer), now),
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return 200, answer
+
+    def notices(self) -> list[dict]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT at, idempotency_key, email, domain, stage, expires_at FROM notices ORDER BY id"
+            ).fetchall()
+        keys = ("at", "idempotency_key", "email", "domain", "stage", "expires_at")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
 
     def _audit(self, key: str, request: Unverify, now: str, *, unverified: int, replayed: bool) -> None:
         self._db.execute(

@@ -7,6 +7,9 @@ The reference registry that stands in for one locally and in tests is a tool
 from lapsewatch.registry.client import (
     EmailDomain,
     IdempotencyConflict,
+    NoticeRequest,
+    NoticeResult,
+    NoticesUnsupported,
     Page,
     PermanentRegistryError,
     RegistryClient,
@@ -15,11 +18,15 @@ from lapsewatch.registry.client import (
     UnverifyRequest,
     UnverifyResult,
     decision_key,
+    notice_key,
 )
 
 __all__ = [
     "EmailDomain",
     "IdempotencyConflict",
+    "NoticeRequest",
+    "NoticeResult",
+    "NoticesUnsupported",
     "Page",
     "PermanentRegistryError",
     "RegistryClient",
@@ -28,4 +35,5 @@ __all__ = [
     "UnverifyRequest",
     "UnverifyResult",
     "decision_key",
+    "notice_key",
 ]

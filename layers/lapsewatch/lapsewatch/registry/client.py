@@ -40,7 +40,13 @@ from urllib3.util.retry import Retry
 from lapsewatch.domains import InvalidDomain, is_a_label_domain, registrable_domain
 from lapsewatch.lifecycle import Lifecycle
 from lapsewatch.providers.http import is_loopback
-from lapsewatch.registry.contract import DEFAULT_LIMIT, MAX_IDEMPOTENCY_KEY, MAX_LIMIT, UNVERIFY_REASONS
+from lapsewatch.registry.contract import (
+    DEFAULT_LIMIT,
+    MAX_IDEMPOTENCY_KEY,
+    MAX_LIMIT,
+    NOTICE_STAGES,
+    UNVERIFY_REASONS,
+)
 from lapsewatch.timefmt import parse_time_or_none, rfc3339
 
 log = logging.getLogger(__name__)
@@ -49,6 +55,7 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_PAGES = 20_000
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _DECISION_KEY_PREFIX = "lapsewatch-v1-"
+_NOTICE_KEY_PREFIX = "lapsewatch-notice-v1-"
 
 
 class RegistryError(Exception):
@@ -145,6 +152,47 @@ def _check_registrable(domain: str) -> None:
 class UnverifyResult:
     unverified: int
     replayed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeRequest:
+    """An early warning: `domain` is in `stage` (grace or hold) and expires (or expired) at
+    `expires_at`; the registry tells the owners of its verified addresses to renew or add another."""
+
+    domain: str
+    stage: str
+    expires_at: datetime | None
+    evidence: dict
+
+    def __post_init__(self) -> None:
+        _check_registrable(self.domain)
+        if self.stage not in NOTICE_STAGES:
+            raise ValueError(f"stage must be one of {', '.join(sorted(NOTICE_STAGES))}, not {self.stage!r}")
+
+    def to_body(self) -> dict[str, Any]:
+        return {
+            "domain": self.domain,
+            "stage": self.stage,
+            "expires_at": rfc3339(_as_utc(self.expires_at)),
+            "include_subdomains": True,
+            "evidence": dict(self.evidence),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeResult:
+    notified: int
+    replayed: bool
+
+
+class NoticesUnsupported(PermanentRegistryError):
+    """404 from the notify endpoint: this registry does not implement early warnings."""
+
+
+def notice_key(domain: str, stage: str, expires_at: datetime | None) -> str:
+    """The Idempotency-Key of a notice: one per domain, stage and expiry date, whatever runs follow."""
+    canonical = json.dumps(["v1", domain, stage, rfc3339(_as_utc(expires_at))], separators=(",", ":"))
+    return _NOTICE_KEY_PREFIX + hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def decision_key(
@@ -358,16 +406,7 @@ class RegistryClient:
 
     def unverify(self, request: UnverifyRequest, idempotency_key: str) -> UnverifyResult:
         """Ask the registry to unverify; IdempotencyConflict if the key went with another body."""
-        if not (
-            1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY
-            and idempotency_key.isascii()
-            and idempotency_key.isprintable()
-            and idempotency_key.strip() == idempotency_key
-        ):
-            raise ValueError(
-                f"the Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters, "
-                "not starting or ending with a space"
-            )
+        _check_idempotency_key(idempotency_key)
         body = self._call(
             "POST",
             "/v1/email-domains/unverify",
@@ -375,6 +414,25 @@ class RegistryClient:
             headers={"Idempotency-Key": idempotency_key},
         )
         return _parse_unverify_result(body)
+
+    def notify(self, request: NoticeRequest, idempotency_key: str) -> NoticeResult:
+        """Ask the registry to warn the owners of a domain's verified addresses (an optional
+        endpoint): NoticesUnsupported when the registry answers 404."""
+        _check_idempotency_key(idempotency_key)
+        what = "POST /v1/email-domains/notify"
+        try:
+            body = self._call(
+                "POST",
+                "/v1/email-domains/notify",
+                json=request.to_body(),
+                headers={"Idempotency-Key": idempotency_key},
+            )
+        except PermanentRegistryError as exc:
+            if exc.status == 404:
+                unsupported = f"{what}: the registry does not support notices"
+                raise NoticesUnsupported(unsupported, status=404) from None
+            raise
+        return _parse_notice_result(body)
 
     def _call(self, method: str, path: str, **kwargs: Any) -> object:
         """Send a call with retries; the decoded JSON of its 200 answer, or a RegistryError."""
@@ -481,6 +539,31 @@ def _parse_page(body: object, limit: int) -> Page:
         # Kept, not dropped: a domain left out of the listing would never be checked.
         log.warning("%s: %d of %d items had no readable oldest_verified_at", what, undated, len(items))
     return Page(domains, next_cursor)
+
+
+def _check_idempotency_key(idempotency_key: str) -> None:
+    if not (
+        1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY
+        and idempotency_key.isascii()
+        and idempotency_key.isprintable()
+        and idempotency_key.strip() == idempotency_key
+    ):
+        raise ValueError(
+            f"the Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters, "
+            "not starting or ending with a space"
+        )
+
+
+def _parse_notice_result(body: object) -> NoticeResult:
+    what = "POST /v1/email-domains/notify"
+    if not isinstance(body, dict):
+        raise _Malformed(what, "the body is not an object")
+    notified, replayed = body.get("notified"), body.get("replayed")
+    if not isinstance(notified, int) or isinstance(notified, bool) or notified < 0:
+        raise _Malformed(what, "notified is not a whole number")
+    if not isinstance(replayed, bool):
+        raise _Malformed(what, "replayed is not true or false")
+    return NoticeResult(notified, replayed)
 
 
 def _parse_unverify_result(body: object) -> UnverifyResult:

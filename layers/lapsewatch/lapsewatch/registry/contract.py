@@ -18,3 +18,6 @@ MAX_IDEMPOTENCY_KEY = 255
 UNVERIFY_REASONS = frozenset(str(lifecycle) for lifecycle in UNVERIFIABLE)
 # The unverify body's fields: every one is required, and no other is allowed.
 UNVERIFY_FIELDS = frozenset({"domain", "include_subdomains", "verified_before", "reason", "evidence"})
+# Early warning: the stages a notice may name, and the notify body's fields (all required).
+NOTICE_STAGES = frozenset({"grace", "hold"})
+NOTIFY_FIELDS = frozenset({"domain", "stage", "expires_at", "include_subdomains", "evidence"})

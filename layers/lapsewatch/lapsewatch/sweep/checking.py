@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -13,6 +14,7 @@ from lapsewatch.domains import InvalidDomain, registrable_domain, tld
 from lapsewatch.lifecycle import Lifecycle
 from lapsewatch.registry import decision_key
 from lapsewatch.sweep.messages import PlannedDomain, Shard
+from lapsewatch.sweep.notices import notice_for
 from lapsewatch.sweep.observability import logger
 from lapsewatch.sweep.schedule import next_check_at
 from lapsewatch.sweep.store import (
@@ -71,6 +73,7 @@ class ShardChecker:
         clock: Callable[[], datetime],
         workers: int = 16,
         unknown_streak: timedelta = timedelta(days=7),
+        notice_stages: frozenset[Lifecycle] = frozenset(),
     ) -> None:
         self.checker = checker
         self.store = store
@@ -78,26 +81,81 @@ class ShardChecker:
         self.clock = clock
         self.workers = workers
         self.unknown_streak = unknown_streak
+        self.notice_stages = notice_stages
 
     def check(self, shard: Shard) -> ShardOutcome:
-        run = self.store.get_run(shard.run_id)
-        if run is None:
-            raise RunNotFound(f"run {shard.run_id} does not exist")
-        if run.status not in ACTIVE_RUN:
-            # A late redelivery after the run moved on: its results were counted or written off.
-            return ShardOutcome(shard.run_id, shard.number, 0, {}, [])
+        """One shard: check_shards' one-shard case, raising what failed it."""
+        (outcome,) = self.check_shards([shard])
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
 
-        planned_domains = [d for d in shard.domains if _registrable(d.domain)]
-        refused = len(shard.domains) - len(planned_domains)
-        states = self.store.domain_states(d.domain for d in planned_domains)
-        unsafe = frozenset(self.checker.unsafe)
-        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(planned_domains)))) as pool:
-            verdicts = list(
-                pool.map(
-                    lambda planned: self._check_one(shard, planned, states.get(planned.domain), unsafe),
-                    planned_domains,
-                )
-            )
+    def check_shards(self, shards: Sequence[Shard]) -> list[ShardOutcome | Exception]:
+        """Several shards (an SQS batch), each shard's outcome or the exception that failed it,
+        in the order given: a shard that fails fails alone.
+
+        Every shard's domains go to one pool of `workers` threads, so that the providers'
+        per-server rate limits set the pace rather than each shard's slowest lookup. A shard is
+        recorded once its own domains are done, while the pool goes on with the next ones. A
+        shard naming a domain that an earlier shard of the batch still has in hand (one message
+        delivered twice, or a domain listed twice in a run) waits for that shard to be recorded
+        first, so that the domain is checked and counted once, as if the shards came one by one.
+        """
+        outcomes: list[ShardOutcome | Exception] = []
+        in_hand: deque[_Started | ShardOutcome | Exception] = deque()
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            for shard in shards:
+                while any(_share_domains(shard, earlier) for earlier in in_hand):
+                    outcomes.append(self._finish(in_hand.popleft()))
+                try:
+                    in_hand.append(self._start(shard, pool))
+                except Exception as exc:
+                    in_hand.append(exc)
+            while in_hand:
+                outcomes.append(self._finish(in_hand.popleft()))
+        return outcomes
+
+    def _start(self, shard: Shard, pool: ThreadPoolExecutor) -> _Started | ShardOutcome:
+        """Read what the shard needs and hand its domains to the pool."""
+        with _logging_keys(shard):
+            run = self.store.get_run(shard.run_id)
+            if run is None:
+                raise RunNotFound(f"run {shard.run_id} does not exist")
+            if run.status not in ACTIVE_RUN:
+                # A late redelivery after the run moved on: its results were counted or written off.
+                return ShardOutcome(shard.run_id, shard.number, 0, {}, [])
+
+            planned_domains = [d for d in shard.domains if _registrable(d.domain)]
+            refused = len(shard.domains) - len(planned_domains)
+            states = self.store.domain_states(d.domain for d in planned_domains)
+            unsafe = frozenset(self.checker.unsafe)
+
+        def check_one(planned: PlannedDomain) -> _Counted | None:
+            with _logging_keys(shard):
+                return self._check_one(shard, planned, states.get(planned.domain), unsafe)
+
+        verdicts = [pool.submit(check_one, planned) for planned in planned_domains]
+        return _Started(shard, refused, unsafe, verdicts)
+
+    def _finish(self, started: _Started | ShardOutcome | Exception) -> ShardOutcome | Exception:
+        if not isinstance(started, _Started):
+            return started
+        try:
+            with _logging_keys(started.shard):
+                return self._record(started)
+        except Exception as exc:
+            return exc
+
+    def _record(self, started: _Started) -> ShardOutcome:
+        """Wait for the shard's domains, then record the shard and count it on its run."""
+        shard, refused, unsafe = started.shard, started.refused, started.unsafe
+        try:
+            verdicts = [future.result() for future in started.verdicts]
+        except BaseException:
+            # As a shard's own pool did: the domains not yet begun are left to the next delivery.
+            for future in started.verdicts:
+                future.cancel()
+            raise
 
         counted = [v for v in verdicts if v is not None]
         by_lifecycle = Counter(str(c.lifecycle) for c in counted)
@@ -156,6 +214,8 @@ class ShardChecker:
         if result.unsafe:
             # Recorded before the domain's state, so a crash in between cannot lose the decision.
             self.store.record_decision(decision_for(shard.run_id, planned, result, now))
+        if notice := notice_for(result, state, self.notice_stages):
+            self.store.record_notice(shard.run_id, notice)
         recorded = updated_state(
             state, planned, result, now, unsafe=unsafe, run_id=shard.run_id, shard=shard.number
         )
@@ -177,6 +237,34 @@ class ShardChecker:
             unprotected=not self.checker.provider.serves(planned.domain),
             unknown_since=unknown_since if lifecycle is Lifecycle.UNKNOWN else None,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Started:
+    """A shard whose domains are in the pool."""
+
+    shard: Shard
+    refused: int
+    unsafe: frozenset[Lifecycle]
+    verdicts: list[Future[_Counted | None]]
+
+
+def _share_domains(shard: Shard, earlier: _Started | ShardOutcome | Exception) -> bool:
+    """Whether `shard` names a domain of the same run that an earlier shard has in the pool."""
+    if not isinstance(earlier, _Started) or earlier.shard.run_id != shard.run_id:
+        return False
+    return not {d.domain for d in shard.domains}.isdisjoint(d.domain for d in earlier.shard.domains)
+
+
+@contextmanager
+def _logging_keys(shard: Shard) -> Iterator[None]:
+    """Logs written about a shard carry its run and number, from whichever thread: one pool
+    works on several shards at once, so the keys are the thread's own, not the logger's."""
+    logger.thread_safe_append_keys(run_id=shard.run_id, shard=shard.number)
+    try:
+        yield
+    finally:
+        logger.thread_safe_remove_keys(["run_id", "shard"])
 
 
 def _sum_by_tld(domains: Iterable[tuple[str, int]]) -> dict[str, int]:

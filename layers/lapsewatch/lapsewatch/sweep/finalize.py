@@ -16,6 +16,7 @@ from datetime import datetime
 
 from lapsewatch.sweep.apply import Applier, ApplyCounts
 from lapsewatch.sweep.checking import STREAK_EXAMPLES, place
+from lapsewatch.sweep.notices import NoticeCounts, Notifier
 from lapsewatch.sweep.store import Decision, DecisionState, RunRecord, RunStatus, RunStore
 from lapsewatch.timefmt import rfc3339
 
@@ -151,6 +152,7 @@ class Finalizer:
         *,
         store: RunStore,
         applier: Applier,
+        notifier: Notifier,
         limits: BreakerLimits,
         clock: Callable[[], datetime],
         settings: dict | None = None,
@@ -158,6 +160,7 @@ class Finalizer:
     ) -> None:
         self.store = store
         self.applier = applier
+        self.notifier = notifier
         self.limits = limits
         # The settings in force, as each run summary reports them.
         self.settings = settings or {}
@@ -232,8 +235,9 @@ class Finalizer:
             self.store.save_decision(decision)
 
         counts = ApplyCounts() if run.dry_run else self.applier.apply(self._outstanding(queued))
+        notices = NoticeCounts() if run.dry_run else self.notifier.send(run.run_id)
         status = RunStatus.HELD if held else RunStatus.DONE
-        return self._settle(run, decisions, counts, status, tally)
+        return self._settle(run, decisions, counts, status, tally, notices)
 
     def _settle(
         self,
@@ -242,8 +246,9 @@ class Finalizer:
         counts: ApplyCounts,
         status: str,
         tally: Tally | None = None,
+        notices: NoticeCounts | None = None,
     ) -> dict:
-        summary = self._summary(run, decisions, counts, status=status, tally=tally)
+        summary = self._summary(run, decisions, counts, status=status, tally=tally, notices=notices)
         changes = {"summary": summary, "held_reason": summary["held_reason"]}
         if status != RunStatus.HELD:
             changes["finished_at"] = self.clock()
@@ -265,9 +270,14 @@ class Finalizer:
         *,
         status: str | None = None,
         tally: Tally | None = None,
+        notices: NoticeCounts | None = None,
     ) -> dict:
         tally = tally or self._tally(run.run_id)
-        return summarize(run, tally, decisions, counts, self.settings, status=status)
+        # An approval or a discard keeps the notices its run's final step sent.
+        notices_sent = (
+            notices.to_dict() if notices else (run.summary or {}).get("notices") or NoticeCounts().to_dict()
+        )
+        return summarize(run, tally, decisions, counts, self.settings, status=status, notices=notices_sent)
 
     def _run(self, run_id: str) -> RunRecord:
         run = self.store.get_run(run_id)
@@ -306,6 +316,7 @@ def summarize(
     settings: dict,
     *,
     status: str | None = None,
+    notices: dict | None = None,
 ) -> dict:
     """The run summary: what `lapsewatch run --json` prints and the dashboard charts."""
     status = status or run.status
@@ -351,6 +362,7 @@ def summarize(
         "unsafe": sorted(d.domain for d in decisions),
         "unverify": counts.unverify(),
         "withheld": counts.withheld(),
+        "notices": notices or NoticeCounts().to_dict(),
         "shards": {
             "count": int(run.shard_count or 0),
             "done": int(run.shards_done or 0),

@@ -88,22 +88,37 @@ def _started(started: dict) -> dict:
 def check_batch(
     event: dict, runtime: Runtime, context: LambdaContext | None = None
 ) -> PartialItemFailureResponse:
-    """An SQS batch of shards. A shard that fails is reported alone (ReportBatchItemFailures)
-    and retried by SQS; on its last delivery it is written off so that the run still ends."""
+    """An SQS batch of shards, their domains checked together in one pool (ShardChecker.check_shards).
+    A shard that fails is reported alone (ReportBatchItemFailures) and retried by SQS; on its
+    last delivery it is written off so that the run still ends. A body that is not a shard fails
+    its record alone."""
     processor = BatchProcessor(event_type=EventType.SQS)
     max_receives = runtime.settings.max_receives
 
-    def check_record(record: SQSRecord) -> dict:
-        shard = Shard.from_body(record.body)
-        logger.append_keys(run_id=shard.run_id, shard=shard.number)
+    # Every record's shard first, then all of them at once; the record handler below hands each
+    # record its own result, so that Powertools builds the partial batch response as before.
+    shards: dict[str, Shard | Exception] = {}
+    for raw in event.get("Records", []):
+        record = SQSRecord(raw)
         try:
-            outcome = runtime.shard_checker.check(shard)
-        except Exception:
+            shards[record.message_id] = Shard.from_body(record.body)
+        except Exception as exc:
+            shards[record.message_id] = exc
+    parsed = {message_id: shard for message_id, shard in shards.items() if isinstance(shard, Shard)}
+    outcomes = dict(zip(parsed, runtime.shard_checker.check_shards(list(parsed.values())), strict=True))
+
+    def check_record(record: SQSRecord) -> dict:
+        shard = shards[record.message_id]
+        if isinstance(shard, Exception):
+            raise shard
+        logger.append_keys(run_id=shard.run_id, shard=shard.number)
+        outcome = outcomes[record.message_id]
+        if isinstance(outcome, Exception):
             receives = int(record.attributes.approximate_receive_count or 1)
-            logger.exception("shard failed", extra={"receive": receives})
+            logger.exception("shard failed", exc_info=outcome, extra={"receive": receives})
             if receives >= max_receives:
                 runtime.shard_checker.write_off(shard)
-            raise
+            raise outcome
         logger.info(
             "shard checked",
             extra={

@@ -52,5 +52,7 @@ def emit_run_summary(summary: dict) -> None:
     metrics.add_metric("DomainsUnprotected", MetricUnit.Count, summary["unprotected"]["domains"])
     metrics.add_metric("AddressesUnprotected", MetricUnit.Count, summary["unprotected"]["addresses"])
     metrics.add_metric("UnknownStreaks", MetricUnit.Count, summary["unknown_streaks"]["count"])
+    metrics.add_metric("NoticesSent", MetricUnit.Count, summary["notices"]["sent"])
+    metrics.add_metric("NoticesFailed", MetricUnit.Count, summary["notices"]["failed"])
     for lifecycle, count in summary["by_lifecycle"].items():
         metrics.add_metric(f"Lifecycle_{lifecycle}", MetricUnit.Count, count)

@@ -23,6 +23,7 @@ from lapsewatch.sweep.checking import ShardChecker
 from lapsewatch.sweep.dispatch import Dispatcher
 from lapsewatch.sweep.finalize import BreakerLimits, Finalizer
 from lapsewatch.sweep.manual import ManualCheck
+from lapsewatch.sweep.notices import Notifier
 from lapsewatch.sweep.observability import adopt_library_loggers, emit_run_summary
 from lapsewatch.sweep.queues import CheckQueue, DispatchQueue, FinalQueue
 from lapsewatch.sweep.settings import SweepSettings
@@ -101,6 +102,7 @@ class Runtime:
             clock=self.clock,
             workers=self.settings.check_workers,
             unknown_streak=timedelta(days=self.settings.unknown_streak_days),
+            notice_stages=self.settings.notice_stages,
         )
 
     @cached_property
@@ -119,6 +121,7 @@ class Runtime:
         return Finalizer(
             store=self.store,
             applier=self.applier,
+            notifier=Notifier(store=self.store, registry=self.registry_client),
             limits=BreakerLimits(
                 max_unverify=settings.max_unverify,
                 max_unverify_fraction=settings.max_unverify_fraction,

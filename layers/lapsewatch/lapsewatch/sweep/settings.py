@@ -16,6 +16,7 @@ from lapsewatch.config import ProviderSettings
 from lapsewatch.domains import InvalidDomain, registrable_domain, to_ascii
 from lapsewatch.lifecycle import DEFAULT_UNSAFE, Lifecycle, parse_unsafe
 from lapsewatch.registry.client import DEFAULT_MAX_PAGES
+from lapsewatch.registry.contract import NOTICE_STAGES
 from lapsewatch.timefmt import parse_time
 
 # Set in every Lambda function's environment by the Lambda runtime itself.
@@ -55,6 +56,8 @@ class SweepSettings:
     protected_domains: frozenset[str] = frozenset()
     pending_recheck_days: int = 3
     unknown_streak_days: int = 7
+    # The stages that earn the owners an early-warning notice; empty turns notices off.
+    notice_stages: frozenset[Lifecycle] = frozenset({Lifecycle.GRACE, Lifecycle.HOLD})
     max_listing_pages: int = DEFAULT_MAX_PAGES
     # Local runs: plain http to loopback (the demo's servers), and the time the run's clock
     # starts at (`lapsewatch run --now`). A Lambda function refuses both.
@@ -91,6 +94,7 @@ class SweepSettings:
             protected_domains=bundled_protected_domains() | reader.domains("LAPSEWATCH_PROTECTED_DOMAINS"),
             pending_recheck_days=reader.integer("LAPSEWATCH_PENDING_RECHECK_DAYS", 3, minimum=0),
             unknown_streak_days=reader.integer("LAPSEWATCH_UNKNOWN_STREAK_DAYS", 7, minimum=1),
+            notice_stages=reader.notice_stages("LAPSEWATCH_NOTICE_STAGES"),
             max_listing_pages=reader.integer("LAPSEWATCH_MAX_LISTING_PAGES", DEFAULT_MAX_PAGES, minimum=1),
             allow_loopback_http=reader.flag("LAPSEWATCH_ALLOW_LOOPBACK_HTTP", False),
             local_now=reader.time("LAPSEWATCH_LOCAL_NOW"),
@@ -121,6 +125,7 @@ class SweepSettings:
             "protected_domains": len(self.protected_domains),
             "pending_recheck_days": self.pending_recheck_days,
             "unknown_streak_days": self.unknown_streak_days,
+            "notice_stages": sorted(self.notice_stages),
             "providers": ",".join(self.provider.providers),
             "max_listing_pages": self.max_listing_pages,
         }
@@ -190,6 +195,17 @@ class _Reader:
             if domain != to_ascii(text.rstrip(".")):
                 raise SettingsError(f"{name}: {text!r} is not a registrable domain; did you mean {domain}?")
             chosen.add(domain)
+        return frozenset(chosen)
+
+    def notice_stages(self, name: str) -> frozenset[Lifecycle]:
+        """grace and hold by default; an empty value (set, but blank) turns notices off."""
+        if name not in self.env:
+            return frozenset({Lifecycle.GRACE, Lifecycle.HOLD})
+        chosen = set()
+        for stage in filter(None, (part.strip() for part in self.env[name].split(","))):
+            if stage not in NOTICE_STAGES:
+                raise SettingsError(f"{name}: {stage!r} is not a notice stage; choose from grace, hold")
+            chosen.add(Lifecycle(stage))
         return frozenset(chosen)
 
     def time(self, name: str) -> datetime | None:

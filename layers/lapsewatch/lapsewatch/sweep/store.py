@@ -97,6 +97,8 @@ class DomainState(Model):
     consecutive_errors = NumberAttribute(default=0)
     # Since when every lookup has been `unknown` (None once one can tell): unknown streaks.
     unknown_since = UTCDateTimeAttribute(null=True)
+    # The Idempotency-Key of the last early-warning notice the registry took for this domain.
+    notice_key = UnicodeAttribute(null=True)
     history: ListAttribute = ListAttribute(of=LifecycleChange, default=list)
     email_domains: ListAttribute = ListAttribute(of=UnicodeAttribute, default=list)
     oldest_verified_at = UTCDateTimeAttribute(null=True)
@@ -220,6 +222,24 @@ class Decision(Model):
     settled_at = UTCDateTimeAttribute(null=True)
 
 
+class NoticeRecord(Model):
+    """An early warning a run owes the owners of a domain's addresses: the domain is in grace or
+    on hold. state: pending → sent | failed | unsupported (the registry has no notify endpoint)."""
+
+    class Meta:
+        table_name = "lapsewatch-runs"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    domain = UnicodeAttribute()
+    stage = UnicodeAttribute()
+    expires_at = UTCDateTimeAttribute(null=True)
+    idempotency_key = UnicodeAttribute()
+    evidence = JSONAttribute()
+    state = UnicodeAttribute(default="pending")
+    error = UnicodeAttribute(null=True)
+
+
 # DynamoDB items are at most 400 KB.
 CHECKPOINT_CHUNK = 350_000
 
@@ -251,6 +271,7 @@ class RunStore:
         self._shards = _bound(ShardRecord, runs_table)
         self._chunks = _bound(CheckpointChunk, runs_table)
         self._decisions = _bound(Decision, runs_table)
+        self._notices = _bound(NoticeRecord, runs_table)
 
     def _on_table[M: Model](self, item: M, bound: type[M]) -> M:
         """`item` as an item of this store's tables: itself when it was read from them."""
@@ -401,6 +422,21 @@ class RunStore:
         """Every decision still to send, from any run, oldest first. The index is eventually
         consistent: the caller adds the decisions it has just queued itself."""
         return self._decisions.outstanding_index.query(OUTSTANDING)
+
+    # Notices ---------------------------------------------------------------------------------
+    def record_notice(self, run_id: str, notice: NoticeRecord) -> None:
+        notice.pk, notice.sk = run_pk(run_id), f"NOTICE#{notice.domain}"
+        self.save_notice(notice)
+
+    def notices(self, run_id: str) -> Iterator[NoticeRecord]:
+        return self._notices.query(run_pk(run_id), NoticeRecord.sk.startswith("NOTICE#"))
+
+    def save_notice(self, notice: NoticeRecord) -> None:
+        self._on_table(notice, self._notices).save()
+
+    def mark_noticed(self, domain: str, key: str) -> None:
+        """The registry took this notice: the domain's later checks owe no other for it."""
+        self._domains(domain).update(actions=[DomainState.notice_key.set(key)])
 
     # Domains ---------------------------------------------------------------------------------
     def domain_states(self, domains: Iterable[str]) -> dict[str, DomainState]:
