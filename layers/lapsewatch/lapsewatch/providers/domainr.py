@@ -15,7 +15,6 @@ service's own words: `error_detail` reads them, for Fastly's API too, which spea
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterable
 from urllib.parse import urlencode
 
@@ -23,7 +22,7 @@ import requests
 
 from lapsewatch.lifecycle import Lifecycle, most_severe
 from lapsewatch.providers import Observation
-from lapsewatch.providers.http import Doubt, HttpFetcher, read_json
+from lapsewatch.providers.http import Doubt, HttpFetcher, lookup_deadline, read_json
 
 log = logging.getLogger(__name__)
 
@@ -180,9 +179,7 @@ class DomainrProvider:
         return True  # every TLD: Domainr answers for any name, or says it cannot
 
     def lookup(self, domain: str, *, deadline: float | None = None) -> Observation:
-        ends = time.monotonic() + self.lookup_budget
-        if deadline is not None:
-            ends = min(ends, deadline)
+        ends = lookup_deadline(self.lookup_budget, deadline)
         # The source names the domain only: the client id in the query string is a credential.
         source = f"{self.base_url}/v2/status?{urlencode({'domain': domain})}"
         try:

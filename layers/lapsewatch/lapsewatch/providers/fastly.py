@@ -15,7 +15,6 @@ redirect is not Fastly's own word: the checker lets it say a domain is held, nev
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterable
 from dataclasses import replace
 from urllib.parse import urlencode, urlsplit
@@ -32,7 +31,7 @@ from lapsewatch.providers.domainr import (
     quoted,
     unmapped_tokens,
 )
-from lapsewatch.providers.http import Doubt, HttpFetcher, read_json
+from lapsewatch.providers.http import Doubt, HttpFetcher, lookup_deadline, read_json
 from lapsewatch.ratelimit import RateLimiter, shared_limiter
 
 log = logging.getLogger(__name__)
@@ -87,9 +86,7 @@ class FastlyProvider:
         return True  # every TLD: Fastly answers for any name, or says it cannot
 
     def lookup(self, domain: str, *, deadline: float | None = None) -> Observation:
-        ends = time.monotonic() + self.lookup_budget
-        if deadline is not None:
-            ends = min(ends, deadline)
+        ends = lookup_deadline(self.lookup_budget, deadline)
         # The request's URL: the key travels in a header, so the URL holds no secret.
         source = self.request_url(domain)
         try:

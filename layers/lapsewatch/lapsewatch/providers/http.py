@@ -62,6 +62,12 @@ def url_allowed(url: str, *, allow_loopback_http: bool = False) -> bool:
     return allow_loopback_http and parts.scheme == "http" and is_loopback(parts.hostname)
 
 
+def lookup_deadline(budget: float, deadline: float | None) -> float:
+    """When a lookup must be done: its own budget from now, or the caller's deadline if sooner."""
+    ends = time.monotonic() + budget
+    return ends if deadline is None else min(ends, deadline)
+
+
 class Doubt(Exception):
     """A lookup that cannot give an answer; the message says why."""
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -32,7 +31,7 @@ import requests
 from lapsewatch.domains import tld, to_ascii
 from lapsewatch.lifecycle import Lifecycle, contradiction, lifecycle_from_statuses
 from lapsewatch.providers import Observation
-from lapsewatch.providers.http import Doubt, HttpFetcher, read_json, url_allowed
+from lapsewatch.providers.http import Doubt, HttpFetcher, lookup_deadline, read_json, url_allowed
 from lapsewatch.ratelimit import RateLimiter, shared_limiter
 from lapsewatch.timefmt import parse_time_or_none
 
@@ -185,9 +184,7 @@ class RdapProvider:
         return bool(self.bootstrap.servers_for(domain))
 
     def lookup(self, domain: str, *, deadline: float | None = None) -> Observation:
-        ends = time.monotonic() + self.lookup_budget
-        if deadline is not None:
-            ends = min(ends, deadline)
+        ends = lookup_deadline(self.lookup_budget, deadline)
         base = None
         try:
             a_label = to_ascii(domain.rstrip("."))
