@@ -21,6 +21,7 @@ from lapsewatch_tools.simulate.world import (
     SimulatedClock,
     SimulatedRdap,
     domainr_status,
+    generate_population,
 )
 
 # Many lapses, late renewals and holds in a small population, so that a few seconds of tests
@@ -194,3 +195,50 @@ def test_the_command_prints_a_table_and_ends_with_the_json_report(capsys):
     assert {"lapsewatch", "pypi", "population", "parameters"} <= report.keys()
     assert report["parameters"]["domains"] == 50
     assert any(line.startswith("lookups") for line in lines)
+
+
+def test_owners_are_warned_in_the_grace_before_anything_is_unverified():
+    expires_at = SIMULATION_START + timedelta(days=40)
+    lapsing = quiet_domain(
+        "lapsing.com", addresses=3, expires_at=expires_at, renewed_at=None, deleted_at=expires_at + 20 * DAY
+    )
+    late = quiet_domain("late.com", expires_at=expires_at, renewed_at=expires_at + timedelta(days=12))
+    deleted_early = quiet_domain(
+        "deleted-early.com", expires_at=expires_at, renewed_at=None, deleted_at=expires_at - 15 * DAY
+    )
+    healthy = quiet_domain("healthy.com", expires_at=expires_at)
+    report = simulate_population([lapsing, late, deleted_early, healthy], days=120, seed=1, error_rate=0)
+
+    ours, pypi = report.lapsewatch, report.pypi
+    warnings = {w.domain: w for w in ours.lapse_warnings}
+    # The lapse through its grace: one notice as the grace began, three weeks before the
+    # redemption period unverified its addresses.
+    assert warnings["lapsing.com"].notice_first
+    notified_at = datetime.fromisoformat(warnings["lapsing.com"].notified_at)
+    assert expires_at <= notified_at < expires_at + 2 * DAY
+    assert 19 <= warnings["lapsing.com"].days_of_warning <= 21
+    # A deletion by the holder has no grace, so no warning; a healthy domain gets no notice.
+    assert not warnings["deleted-early.com"].notice_first
+    assert warnings["deleted-early.com"].days_of_warning is None
+    # The late renewal: one notice, no more, and nothing unverified.
+    assert (ours.notices, ours.notices_to_domains_kept, ours.addresses_falsely_unverified) == (2, 1, 0)
+    assert ours.lapses_warned_first == 1
+    assert ours.median_days_of_warning == warnings["lapsing.com"].days_of_warning
+    # The PyPI model warns nobody.
+    assert (pypi.notices, pypi.lapses_warned_first, pypi.median_days_of_warning) == (0, 0, None)
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_every_lapse_through_a_grace_is_warned_first(seed):
+    report = simulate(domains=400, days=365, seed=seed, shares=TURBULENT)
+    ours = report.lapsewatch
+    lapses = {w.domain: w for w in ours.lapse_warnings}
+    end = SIMULATION_START + 365 * DAY
+    population = generate_population(400, seed=seed, shares=TURBULENT)
+    through_grace = [d for d in population if d.story == "lapsed" and d.deleted_at < end]
+    assert through_grace
+    for domain in through_grace:
+        warning = lapses[domain.name]
+        assert warning.notice_first, domain
+        assert warning.days_of_warning >= 1
+    assert report.pypi.notices == 0

@@ -6,12 +6,55 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from datetime import datetime
 
+from lapsewatch.timefmt import rfc3339
 from lapsewatch_tools.report import table
 from lapsewatch_tools.simulate.policies import PolicyLog
-from lapsewatch_tools.simulate.world import DAY, SIMULATION_START, Domain, Phase
+from lapsewatch_tools.simulate.world import AUTO_RENEW_GRACE, DAY, SIMULATION_START, Domain, Phase
 
 LOOKUP_TARGET_FRACTION = 0.20
+# A notice warns of a lapse when it went out at most this long before it: the length of the
+# auto-renew grace, so that a hold months earlier does not count as warning of this lapse.
+WARNING_WINDOW = AUTO_RENEW_GRACE
+
+
+@dataclass(frozen=True, slots=True)
+class LapseWarning:
+    """One lapse, as its owners lived it: warned first or not, and for how long."""
+
+    domain: str
+    lapsed_at: str
+    notified_at: str | None  # the first notice of the lapse's warning window
+    unverified_at: str | None  # the first of the domain's addresses unverified
+    notice_first: bool
+    days_of_warning: float | None  # from the notice to the first unverification
+
+
+def lapse_warning(
+    domain: Domain, notified: Sequence[datetime], unverified: Sequence[datetime | None]
+) -> LapseWarning:
+    assert domain.deleted_at is not None
+    first_unverified = min((gone for gone in unverified if gone is not None), default=None)
+    before_loss = first_unverified if first_unverified is not None else domain.dropped_at
+    assert before_loss is not None
+    notice = next(
+        (at for at in notified if domain.deleted_at - WARNING_WINDOW <= at < before_loss),
+        None,
+    )
+    days = (
+        round((first_unverified - notice) / DAY, 2)
+        if notice is not None and first_unverified is not None
+        else None
+    )
+    return LapseWarning(
+        domain=domain.name,
+        lapsed_at=rfc3339(domain.deleted_at),
+        notified_at=rfc3339(notice) if notice else None,
+        unverified_at=rfc3339(first_unverified) if first_unverified else None,
+        notice_first=notice is not None,
+        days_of_warning=days,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +79,13 @@ class PolicyMetrics:
     reregistrations: int
     reregistrations_exposed: int
     reregistrations_missed: int
+    notices: int
+    # Notices to domains that never lapsed: owners who renewed after the warning, or a hold.
+    notices_to_domains_kept: int
+    lapses_warned_first: int
+    median_days_of_warning: float | None
+    shortest_days_of_warning: float | None
+    lapse_warnings: tuple[LapseWarning, ...]
 
 
 def measure(population: Sequence[Domain], log: PolicyLog, *, days: int) -> PolicyMetrics:
@@ -44,10 +94,13 @@ def measure(population: Sequence[Domain], log: PolicyLog, *, days: int) -> Polic
     days_to_unverify: list[float] = []
     falsely_unverified = domains_falsely_unverified = falsely_in_grace = 0
     reregistrations = exposed = reregistrations_missed = 0
+    notices_to_kept = 0
+    warnings: list[LapseWarning] = []
 
-    for domain, unverified in zip(population, log.unverified_at, strict=True):
+    for domain, unverified, notified in zip(population, log.unverified_at, log.notified_at, strict=True):
         caught_at = None if None in unverified else max(unverified)  # type: ignore[type-var]
         if domain.deleted_at is None:
+            notices_to_kept += len(notified)
             wrong = [gone for gone in unverified if gone is not None]
             falsely_unverified += len(wrong)
             domains_falsely_unverified += bool(wrong)
@@ -69,6 +122,7 @@ def measure(population: Sequence[Domain], log: PolicyLog, *, days: int) -> Polic
             continue
         dropped_at = domain.dropped_at
         assert dropped_at is not None
+        warnings.append(lapse_warning(domain, notified, unverified))
         if caught_at is None:
             outcomes["missed" if dropped_at < end else "open"] += 1
             continue
@@ -81,6 +135,7 @@ def measure(population: Sequence[Domain], log: PolicyLog, *, days: int) -> Polic
             outcomes["after_reregistration"] += 1
 
     baseline = daily_baseline(len(population), days)
+    days_of_warning = [w.days_of_warning for w in warnings if w.days_of_warning is not None]
     return PolicyMetrics(
         lookups=log.lookups,
         lookups_of_daily=log.lookups / baseline if baseline else 0.0,
@@ -99,6 +154,12 @@ def measure(population: Sequence[Domain], log: PolicyLog, *, days: int) -> Polic
         reregistrations=reregistrations,
         reregistrations_exposed=exposed,
         reregistrations_missed=reregistrations_missed,
+        notices=sum(len(notified) for notified in log.notified_at),
+        notices_to_domains_kept=notices_to_kept,
+        lapses_warned_first=sum(w.notice_first for w in warnings),
+        median_days_of_warning=round(statistics.median(days_of_warning), 2) if days_of_warning else None,
+        shortest_days_of_warning=min(days_of_warning) if days_of_warning else None,
+        lapse_warnings=tuple(warnings),
     )
 
 
@@ -188,6 +249,11 @@ class SimulationReport:
             ("re-registrations by someone else", *both("reregistrations")),
             ("  an address verified at that moment", *both("reregistrations_exposed")),
             ("  missed (still verified at the end)", *both("reregistrations_missed")),
+            ("early-warning notices", *both("notices")),
+            ("  to domains that never lapsed", *both("notices_to_domains_kept")),
+            ("lapses warned before an address was unverified", *both("lapses_warned_first")),
+            ("  days of warning: median", *both("median_days_of_warning")),
+            ("  shortest", *both("shortest_days_of_warning")),
         ]
         population = self.population
         stories = ", ".join(f"{count} {story}" for story, count in population.stories.items())

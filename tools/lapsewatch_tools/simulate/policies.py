@@ -12,7 +12,9 @@ from datetime import datetime, timedelta
 
 from lapsewatch.check import DomainChecker
 from lapsewatch.lifecycle import DEFAULT_UNSAFE, Lifecycle
+from lapsewatch.sweep.notices import notice_for
 from lapsewatch.sweep.schedule import is_due, next_check_at
+from lapsewatch.sweep.settings import DEFAULT_NOTICE_STAGES
 from lapsewatch_tools.simulate.world import (
     DAY,
     SIMULATION_START,
@@ -35,16 +37,22 @@ ScheduleFunction = Callable[..., datetime]
 
 @dataclass(slots=True)
 class PolicyLog:
-    """What one policy did: its lookups, and when it unverified each address."""
+    """What one policy did: its lookups, when it unverified each address, and when it warned
+    each domain's owners."""
 
     lookups: int = 0
     busiest_day_lookups: int = 0
     # unverified_at[domain index][address index], None while verified
     unverified_at: list[list[datetime | None]] = field(default_factory=list)
+    # notified_at[domain index]: the moments of its early-warning notices, oldest first
+    notified_at: list[list[datetime]] = field(default_factory=list)
 
     @classmethod
     def for_population(cls, population: Sequence[Domain]) -> PolicyLog:
-        return cls(unverified_at=[[None] * len(d.verified_at) for d in population])
+        return cls(
+            unverified_at=[[None] * len(d.verified_at) for d in population],
+            notified_at=[[] for _ in population],
+        )
 
 
 def run_lapsewatch(
@@ -55,8 +63,10 @@ def run_lapsewatch(
     errors: random.Random,
     unsafe: frozenset[Lifecycle] = DEFAULT_UNSAFE,
     schedule: ScheduleFunction = next_check_at,
+    notice_stages: frozenset[Lifecycle] = DEFAULT_NOTICE_STAGES,
 ) -> PolicyLog:
-    """lapsewatch's daily runs over the population, with its real checker and schedule."""
+    """lapsewatch's daily runs over the population, with its real checker, schedule and
+    early-warning notices."""
     log = PolicyLog.for_population(population)
     clock = SimulatedClock(SIMULATION_START)
     world = {d.name: d for d in population}
@@ -66,6 +76,8 @@ def run_lapsewatch(
     )
     # The last evidence of expiry, kept through errors as the sweep's domain state keeps it.
     expires_seen: list[datetime | None] = [None] * len(population)
+    # The Idempotency-Key of each domain's last notice, as the sweep's domain state keeps it.
+    last_notice: list[str | None] = [None] * len(population)
     # (next check, domain index); every domain is new at the start, so due at once.
     due: list[tuple[datetime | None, int]] = [(None, index) for index in range(len(population))]
 
@@ -88,6 +100,9 @@ def run_lapsewatch(
             now = clock.now
             if result.lifecycle is not Lifecycle.UNKNOWN:
                 expires_seen[index] = result.expires_at
+            if notice := notice_for(result, last_notice[index], notice_stages):
+                last_notice[index] = notice.idempotency_key
+                log.notified_at[index].append(now)
             if result.unsafe:
                 # For a new registration, only the addresses verified before it: a new holder's
                 # own addresses stay verified.

@@ -214,7 +214,7 @@ class ShardChecker:
         if result.unsafe:
             # Recorded before the domain's state, so a crash in between cannot lose the decision.
             self.store.record_decision(decision_for(shard.run_id, planned, result, now))
-        if notice := notice_for(result, state, self.notice_stages):
+        if notice := notice_for(result, state.notice_key if state else None, self.notice_stages):
             self.store.record_notice(shard.run_id, notice)
         recorded = updated_state(
             state, planned, result, now, unsafe=unsafe, run_id=shard.run_id, shard=shard.number

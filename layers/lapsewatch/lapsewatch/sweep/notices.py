@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 
 from lapsewatch.check import CheckResult
 from lapsewatch.registry import NoticeRequest, NoticesUnsupported, RegistryClient, RegistryError, notice_key
-from lapsewatch.sweep.store import DomainState, NoticeRecord, RunStore
+from lapsewatch.sweep.store import NoticeRecord, RunStore
 from lapsewatch.timefmt import rfc3339
 
 log = logging.getLogger(__name__)
@@ -33,13 +33,14 @@ class NoticeCounts:
         return asdict(self)
 
 
-def notice_for(result: CheckResult, state: DomainState | None, stages: frozenset) -> NoticeRecord | None:
+def notice_for(result: CheckResult, last_key: str | None, stages: frozenset) -> NoticeRecord | None:
     """The notice a check's result owes, or None: never for a healthy domain or one already
-    unsafe, and never twice for the same stage and expiry date."""
+    unsafe, and never twice for the same stage and expiry date (`last_key` is the key of the
+    last notice the registry took for the domain)."""
     if result.domain is None or result.unsafe or result.lifecycle not in stages:
         return None
     key = notice_key(result.domain, str(result.lifecycle), result.expires_at)
-    if state is not None and state.notice_key == key:
+    if key == last_key:
         return None
     return NoticeRecord(
         domain=result.domain,

@@ -23,6 +23,8 @@ from lapsewatch.timefmt import parse_time
 IN_LAMBDA = "AWS_LAMBDA_FUNCTION_NAME"
 # Local runs only: settings that a deployed function refuses.
 LOCAL_ONLY = ("LAPSEWATCH_ALLOW_LOOPBACK_HTTP", "LAPSEWATCH_LOCAL_NOW")
+# A domain first seen in one of these stages earns its owners an early-warning notice.
+DEFAULT_NOTICE_STAGES = frozenset({Lifecycle.GRACE, Lifecycle.HOLD})
 
 
 class SettingsError(ValueError):
@@ -57,7 +59,7 @@ class SweepSettings:
     pending_recheck_days: int = 3
     unknown_streak_days: int = 7
     # The stages that earn the owners an early-warning notice; empty turns notices off.
-    notice_stages: frozenset[Lifecycle] = frozenset({Lifecycle.GRACE, Lifecycle.HOLD})
+    notice_stages: frozenset[Lifecycle] = DEFAULT_NOTICE_STAGES
     max_listing_pages: int = DEFAULT_MAX_PAGES
     # Local runs: plain http to loopback (the demo's servers), and the time the run's clock
     # starts at (`lapsewatch run --now`). A Lambda function refuses both.
