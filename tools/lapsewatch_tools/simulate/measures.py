@@ -34,12 +34,13 @@ class LapseWarning:
 def lapse_warning(
     domain: Domain, notified: Sequence[datetime], unverified: Sequence[datetime | None]
 ) -> LapseWarning:
-    assert domain.deleted_at is not None
+    lapsed_at = domain.deleted_at
+    assert lapsed_at is not None
     first_unverified = min((gone for gone in unverified if gone is not None), default=None)
     before_loss = first_unverified if first_unverified is not None else domain.dropped_at
     assert before_loss is not None
     notice = next(
-        (at for at in notified if domain.deleted_at - WARNING_WINDOW <= at < before_loss),
+        (at for at in notified if lapsed_at - WARNING_WINDOW <= at < before_loss),
         None,
     )
     days = (
@@ -49,9 +50,9 @@ def lapse_warning(
     )
     return LapseWarning(
         domain=domain.name,
-        lapsed_at=rfc3339(domain.deleted_at),
-        notified_at=rfc3339(notice) if notice else None,
-        unverified_at=rfc3339(first_unverified) if first_unverified else None,
+        lapsed_at=str(rfc3339(lapsed_at)),
+        notified_at=rfc3339(notice),
+        unverified_at=rfc3339(first_unverified),
         notice_first=notice is not None,
         days_of_warning=days,
     )
