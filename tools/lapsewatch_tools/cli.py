@@ -1,4 +1,4 @@
-"""The `lapsewatch` command line: check, coverage, run, registry serve, simulate.
+"""The `lapsewatch` command line: check, coverage, run, runs, registry, simulate.
 
 Each subcommand parses its arguments here and calls one function of the package; the work
 itself lives in the modules named below.
@@ -186,6 +186,25 @@ def build_parser() -> argparse.ArgumentParser:
     demo = registry_commands.add_parser("demo-data", help="write the demo data set as JSON Lines")
     demo.add_argument("--output", metavar="FILE", default="-")
     demo.set_defaults(func=_cmd_registry_demo)
+    conformance = registry_commands.add_parser(
+        "conformance",
+        help="check a registry's implementation of the v1 API contract",
+        description="Check a registry's own implementation of the v1 contract (docs/registry-api.yaml) "
+        "and print a pass/fail line per check. Read-only unless --write-domain is given. The token "
+        "comes from LAPSEWATCH_REGISTRY_TOKEN. Exit status: 0 all checks pass, 1 any fails, 2 usage "
+        "error or the URL cannot be reached.",
+    )
+    conformance.add_argument("--url", metavar="URL", required=True, help="the registry API's base URL")
+    conformance.add_argument(
+        "--write-domain",
+        metavar="D",
+        default=None,
+        help="a test domain you own: also check unverify's semantics on it (replay, key reuse, junk)",
+    )
+    conformance.add_argument("--json", action="store_true", help="one JSON object per check per line")
+    conformance.set_defaults(func=_cmd_registry_conformance)
+
+    _add_runs_parser(commands)
 
     simulate = commands.add_parser(
         "simulate",
@@ -206,6 +225,74 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.set_defaults(func=_cmd_simulate)
 
     return parser
+
+
+def _add_runs_parser(commands) -> None:
+    runs = commands.add_parser(
+        "runs",
+        help="list and show runs; approve or discard what a held run waits for",
+        description="The runs of a deployed stack (--stack, with your own AWS credentials) or of "
+        "`lapsewatch run --state DIR` (--state). Exit status: 0 success, 1 nothing matched, 2 usage error.",
+    )
+    runs_commands = runs.add_subparsers(dest="runs_command", required=True, metavar="COMMAND")
+
+    def where(parser: argparse.ArgumentParser) -> None:
+        place = parser.add_mutually_exclusive_group(required=True)
+        place.add_argument("--stack", metavar="NAME", help="a deployed lapsewatch stack's name")
+        place.add_argument("--state", metavar="DIR", help="the state folder of `lapsewatch run --state DIR`")
+        parser.add_argument(
+            "--region",
+            metavar="R",
+            default=None,
+            help="the stack's region (default: your AWS configuration's)",
+        )
+
+    listing = runs_commands.add_parser("list", help="recent runs: status, counts, held or not")
+    where(listing)
+    listing.add_argument(
+        "--limit", metavar="N", type=_count, default=20, help="runs shown, newest first (default 20)"
+    )
+    listing.add_argument("--json", action="store_true", help="one JSON object per run per line")
+    listing.set_defaults(func=_cmd_runs)
+
+    show = runs_commands.add_parser(
+        "show", help="a run's counts, and every domain waiting for approval with its evidence"
+    )
+    show.add_argument("run_id", metavar="RUN_ID")
+    where(show)
+    show.add_argument("--json", action="store_true", help="the run as one JSON object")
+    show.set_defaults(func=_cmd_runs)
+
+    for name, verb in (("approve", "send"), ("discard", "drop")):
+        action = runs_commands.add_parser(
+            name,
+            help=f"{verb} a held run's decisions, for the domains named or every held one",
+            description=f"{verb.capitalize()} the held decisions of RUN_ID for each --domain, or for every "
+            "held domain when none is given"
+            + (
+                ", each re-checked against its domain's latest state first. With --stack the final "
+                "function sends them; with --state the registry at --registry-url (token in "
+                "LAPSEWATCH_REGISTRY_TOKEN; the demo registry kept in DIR when omitted)."
+                if name == "approve"
+                else ", recording who dropped them and when."
+            ),
+        )
+        action.add_argument("run_id", metavar="RUN_ID")
+        where(action)
+        action.add_argument(
+            "--domain", metavar="D", action="append", default=None, help="a held domain (repeat for more)"
+        )
+        if name == "approve":
+            action.add_argument(
+                "--registry-url",
+                metavar="URL",
+                default=None,
+                help="with --state: the registry to unverify at",
+            )
+            _add_provider_option(action)
+            _add_rdap_options(action)
+        action.add_argument("--json", action="store_true", help="end with the run's summary as one JSON line")
+        action.set_defaults(func=_cmd_runs)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -332,6 +419,18 @@ def _cmd_registry_demo(args: argparse.Namespace) -> int:
     from lapsewatch_tools.registry.demo import demo_data_command
 
     return demo_data_command(args)
+
+
+def _cmd_registry_conformance(args: argparse.Namespace) -> int:
+    from lapsewatch_tools.conformance import conformance_command
+
+    return conformance_command(args)
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    from lapsewatch_tools.runs import runs_command
+
+    return runs_command(args)
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
