@@ -206,6 +206,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_runs_parser(commands)
 
+    invoke = commands.add_parser(
+        "invoke",
+        help="invoke one Lambda function's handler on this machine, like `sam local invoke` without Docker",
+        description="Invoke FUNCTION (a logical id of template.yaml: ManualFunction, FinalFunction, "
+        "DispatcherFunction, CheckerFunction) with an event, through its real handler, on the local AWS "
+        "state of `lapsewatch run --state DIR` (or an empty one), and print what it returns as JSON. "
+        "Exit status: 0 the handler returned, 1 it raised, 2 usage error.",
+    )
+    invoke.add_argument("function", metavar="FUNCTION", help="e.g. ManualFunction")
+    invoke.add_argument(
+        "--event", metavar="FILE", default="-", help="the event, a JSON file (default -, standard input)"
+    )
+    invoke.add_argument(
+        "--state", metavar="DIR", default=None, help="the state folder of `lapsewatch run --state DIR`"
+    )
+    invoke.add_argument(
+        "--registry-url",
+        metavar="URL",
+        default=None,
+        help="the registry (token in LAPSEWATCH_REGISTRY_TOKEN; default: the demo registry kept in --state)",
+    )
+    _add_provider_option(invoke)
+    _add_rdap_options(invoke)
+    invoke.set_defaults(func=_cmd_invoke)
+
     simulate = commands.add_parser(
         "simulate",
         help="simulate a year of domain lifecycles: lapsewatch beside a model of PyPI's policy",
@@ -431,6 +456,12 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     from lapsewatch_tools.runs import runs_command
 
     return runs_command(args)
+
+
+def _cmd_invoke(args: argparse.Namespace) -> int:
+    from lapsewatch_tools.runs import invoke_command
+
+    return invoke_command(args)
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
