@@ -63,15 +63,21 @@ def test_sweep_unverifies_exactly_the_unsafe_domains(sweep):
     summary = sweep.run()
 
     assert summary["status"] == "done" and not summary["held"], summary["held_reason"]
+    # The counts add up: listed = invalid + merged + distinct, distinct = not due + dispatched,
+    # dispatched = checked + refused + dead-lettered + not checked.
     assert summary["domains"] == {
         "listed": 12,
         "invalid": 2,
+        "merged": 1,
         "distinct": 9,
         "skipped_not_due": 0,
+        "dispatched": 9,
         "checked": 9,
         "refused": 0,
         "dead_lettered": 0,
+        "not_checked": 0,
     }
+    assert summary["warnings"] == []
     assert summary["by_lifecycle"] == {
         "active": 2,
         "grace": 1,
@@ -500,3 +506,17 @@ def test_a_dispatcher_that_dies_while_listing_is_taken_over_once_its_lease_runs_
 
     assert retried["distinct"] == 30
     assert sweep.runtime.store.get_run(retried["run_id"]).summary["domains"]["checked"] == 30
+
+
+def test_a_run_whose_lookups_mostly_failed_says_so(sweep):
+    from lapsewatch_tools.local.rdap_server import DomainAnswer
+
+    sweep.seed(*[user(f"u{i}", f"u{i}@company{i}.test") for i in range(12)])
+    for i in range(12):
+        sweep.rdap.set_domain(f"company{i}.test", DomainAnswer.malformed())
+    summary = sweep.run()
+
+    assert summary["by_lifecycle"] == {"unknown": 12}
+    assert summary["held"] is False and summary["unsafe"] == []
+    [warning] = summary["warnings"]
+    assert warning.startswith("12 of 12 domains checked (100%) are unknown")

@@ -13,9 +13,9 @@ from lapsewatch.registry import EmailDomain
 from lapsewatch.sweep.checking import place
 from lapsewatch.sweep.dispatch import DomainCollector, plan_shards
 from lapsewatch.sweep.finalize import BreakerLimits, Tally, hold_reasons
-from lapsewatch.sweep.handlers import run_id_for
 from lapsewatch.sweep.messages import MessageError, PlannedDomain, Shard, final_body, parse_final_body
 from lapsewatch.sweep.schedule import MAX_INTERVAL, RUN_SLACK, is_due, next_check_at
+from lapsewatch.sweep.store import run_id_for
 
 NOW = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
 

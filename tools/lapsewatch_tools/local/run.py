@@ -18,15 +18,16 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager, redirect_stdout
+from contextlib import AbstractContextManager, ExitStack, contextmanager, redirect_stdout
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 import boto3
 
 from lapsewatch.domains import tld
-from lapsewatch.sweep.store import RunStatus, RunStore
+from lapsewatch.sweep.store import RunStatus, RunStore, run_id_for
 from lapsewatch_tools.local.aws import LocalAws
 from lapsewatch_tools.local.lambdas import EventSourceMapping, LocalFunction
 from lapsewatch_tools.report import key_values
@@ -34,6 +35,8 @@ from lapsewatch_tools.report import key_values
 # Our own loopback RDAP server can take far more than a real registry's 5 requests a second.
 DEMO_RDAP_RATE = 200.0
 FINISHED = (RunStatus.DONE, RunStatus.HELD, RunStatus.DISCARDED)
+# The demo registry's database, in the state folder when there is one.
+DEMO_DATABASE = "registry.sqlite3"
 _STALL_SECONDS = 10.0
 
 
@@ -61,6 +64,8 @@ class SweepOptions:
     state_dir: Path | None = None
     # The schedule occurrence: the run's id, and the clock its functions see, start here.
     now: datetime | None = None
+    # Where the functions' log is kept: <state_dir>/logs by default, else a temporary folder.
+    log_dir: Path | None = None
 
 
 def project_root() -> Path:
@@ -69,6 +74,39 @@ def project_root() -> Path:
         if (folder / "template.yaml").is_file() and (folder / "functions").is_dir():
             return folder
     raise SweepError("cannot find template.yaml and functions/: run from the lapsewatch checkout")
+
+
+# In the state folder: the options its runs were made with, for `lapsewatch runs` and `invoke`.
+REMEMBERED_OPTIONS = "run-options.json"
+
+
+def remember_options(options: SweepOptions) -> None:
+    """Keep the registry and the providers a run used, so that an approval days later reaches
+    the same ones (its fresh lookups above all)."""
+    if options.state_dir is None:
+        return
+    remembered = {
+        "registry_url": options.registry_url,
+        "rdap_bootstrap": str(options.rdap_bootstrap.resolve()) if options.rdap_bootstrap else None,
+        "rdap_extra": str(options.rdap_extra.resolve()) if options.rdap_extra else None,
+        "rdap_rate": options.rdap_rate,
+        "providers": options.providers,
+    }
+    (options.state_dir / REMEMBERED_OPTIONS).write_text(json.dumps(remembered, indent=1) + "\n")
+
+
+def remembered_options(state_dir: Path) -> dict:
+    try:
+        remembered = json.loads((state_dir / REMEMBERED_OPTIONS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return remembered if isinstance(remembered, dict) else {}
+
+
+def default_log_dir() -> Path:
+    """Where a run without --state keeps the functions' log (XDG's state folder)."""
+    state_home = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(state_home) / "lapsewatch" / "logs"
 
 
 def run_sweep_command(args) -> int:
@@ -86,6 +124,7 @@ def run_sweep_command(args) -> int:
         check_all=args.all,
         state_dir=Path(args.state) if args.state else None,
         now=args.now,
+        log_dir=None if args.state else default_log_dir(),
     )
     progress = _Progress(sys.stderr)
     try:
@@ -109,8 +148,73 @@ def run_local_sweep(
     root: Path | None = None,
 ) -> dict:
     """Run one sweep and return its summary."""
+    if options.now is not None:
+        occurrence = options.now.astimezone(UTC).replace(microsecond=0)
+    else:
+        occurrence = datetime.now(UTC).replace(second=0, microsecond=0)
+    with local_functions(options, log=log, root=root, log_name=run_id_for(occurrence)) as local:
+        remember_options(options)
+        functions = local.functions
+        sqs = boto3.client("sqs")
+        shards = EventSourceMapping(
+            sqs, local.aws.sqs_source("CheckerFunction"), functions["CheckerFunction"].invoke
+        )
+        finals = EventSourceMapping(
+            sqs, local.aws.sqs_source("FinalFunction"), functions["FinalFunction"].invoke
+        )
+        continuations = EventSourceMapping(
+            sqs, local.aws.sqs_source("DispatcherFunction"), functions["DispatcherFunction"].invoke
+        )
+        try:
+            started = functions["DispatcherFunction"].invoke(_schedule_event(occurrence, options.check_all))
+        except Exception as exc:
+            raise SweepError(f"the dispatcher failed: {exc}") from exc
+        run_id = started["run_id"]
+        log(f"run {run_id}: {started.get('shards', 'more')} shards of domains to check")
+        return _drive(run_id, shards, [finals, continuations], progress)
+
+
+@dataclass
+class LocalFunctions:
+    """The template's functions on this machine, on local AWS, ready to invoke."""
+
+    aws: LocalAws
+    functions: dict[str, LocalFunction]
+    registry_url: str
+    log_path: Path
+    log_file: TextIO
+
+    def quietly(self) -> AbstractContextManager:
+        """The functions' stdout (their log lines) to the log file while inside."""
+        return redirect_stdout(self.log_file)
+
+    def store(self) -> RunStore:
+        return RunStore(
+            domains_table=os.environ["LAPSEWATCH_DOMAINS_TABLE"],
+            runs_table=os.environ["LAPSEWATCH_RUNS_TABLE"],
+        )
+
+
+FUNCTIONS = ("DispatcherFunction", "CheckerFunction", "FinalFunction", "ManualFunction")
+
+
+@contextmanager
+def local_functions(
+    options: SweepOptions,
+    *,
+    log: Callable[[str], None] = lambda line: None,
+    root: Path | None = None,
+    log_name: str = "functions",
+    demo_must_exist: bool = False,
+    with_registry: bool = True,
+    capture_stdout: bool = True,
+) -> Iterator[LocalFunctions]:
+    """Local AWS (with the state of `options.state_dir`), the registry (the demo's unless
+    `options.registry_url`; none without `with_registry`), and every function loaded with its
+    deployed environment. The functions log as in CloudWatch, to `<log dir>/<log_name>.log`:
+    stdout is theirs meanwhile, or (without `capture_stdout`) inside `LocalFunctions.quietly()`."""
     root = root or project_root()
-    if options.registry_url and not options.registry_token:
+    if with_registry and options.registry_url and not options.registry_token:
         raise SweepError("with --registry-url, set LAPSEWATCH_REGISTRY_TOKEN to the registry's token")
     if options.rdap_bootstrap and not options.rdap_bootstrap.is_file():
         raise SweepError(f"RDAP bootstrap file not found: {options.rdap_bootstrap}")
@@ -119,16 +223,18 @@ def run_local_sweep(
             options.state_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise SweepError(f"cannot use {options.state_dir} for the state: {exc.strerror}") from None
-    if options.now is not None:
-        occurrence = options.now.astimezone(UTC).replace(microsecond=0)
-    else:
-        occurrence = datetime.now(UTC).replace(second=0, microsecond=0)
+    kept_demo = options.state_dir is not None and (options.state_dir / DEMO_DATABASE).is_file()
+    if demo_must_exist and options.registry_url is None and not kept_demo:
+        raise SweepError("give --registry-url: the state holds no demo registry to use")
 
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lapsewatch-run-")))
         registry_url, token = options.registry_url, options.registry_token
         bootstrap, rate, extra = options.rdap_bootstrap, options.rdap_rate, options.rdap_extra
-        if registry_url is None:
+        if not with_registry:
+            # Nothing it runs calls the registry (a discard, a listing): a closed port stands in.
+            registry_url = "http://127.0.0.1:9"
+        elif registry_url is None:
             registry_url, token, demo_bootstrap = stack.enter_context(
                 _demo(workdir, with_rdap=bootstrap is None, state_dir=options.state_dir)
             )
@@ -154,7 +260,8 @@ def run_local_sweep(
             POWERTOOLS_DEV="false",
         )
         if options.now is not None:
-            environment["LAPSEWATCH_LOCAL_NOW"] = occurrence.strftime("%Y-%m-%dT%H:%M:%SZ")
+            now = options.now.astimezone(UTC).replace(microsecond=0)
+            environment["LAPSEWATCH_LOCAL_NOW"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
         if bootstrap is not None:
             environment["LAPSEWATCH_RDAP_BOOTSTRAP"] = str(bootstrap)
         if extra is not None:
@@ -170,34 +277,28 @@ def run_local_sweep(
         if options.max_unverify_fraction is not None:
             environment["LAPSEWATCH_MAX_UNVERIFY_FRACTION"] = str(options.max_unverify_fraction)
         stack.enter_context(_environment(environment))
-        log_file = stack.enter_context((workdir / "functions.log").open("w", encoding="utf-8"))
+
+        log_dir = options.log_dir or (options.state_dir / "logs" if options.state_dir else workdir)
+        try:
+            log_dir.mkdir(parents=True, exist_ok=True)
+            log_path = log_dir / f"{log_name}.log"
+            log_file = stack.enter_context(log_path.open("a", encoding="utf-8"))
+        except OSError as exc:
+            raise SweepError(f"cannot write the functions' log in {log_dir}: {exc.strerror}") from None
+        if log_dir != workdir:
+            log(f"the functions' log: {log_path}")
         # The functions log (JSON lines, as in CloudWatch) to a file; the terminal shows progress.
-        stack.enter_context(redirect_stdout(log_file))
+        if capture_stdout:
+            stack.enter_context(redirect_stdout(log_file))
         stack.enter_context(warnings.catch_warnings())
         warnings.filterwarnings("ignore", message="No application metrics to publish")
 
-        functions = {
-            name: LocalFunction(aws, name, root)
-            for name in ("DispatcherFunction", "CheckerFunction", "FinalFunction")
-        }
+        functions = {name: LocalFunction(aws, name, root) for name in FUNCTIONS}
         for function in functions.values():
             function.load()
-        sqs = boto3.client("sqs")
-        shards = EventSourceMapping(
-            sqs, aws.sqs_source("CheckerFunction"), functions["CheckerFunction"].invoke
+        yield LocalFunctions(
+            aws=aws, functions=functions, registry_url=registry_url, log_path=log_path, log_file=log_file
         )
-        finals = EventSourceMapping(sqs, aws.sqs_source("FinalFunction"), functions["FinalFunction"].invoke)
-        continuations = EventSourceMapping(
-            sqs, aws.sqs_source("DispatcherFunction"), functions["DispatcherFunction"].invoke
-        )
-
-        try:
-            started = functions["DispatcherFunction"].invoke(_schedule_event(occurrence, options.check_all))
-        except Exception as exc:
-            raise SweepError(f"the dispatcher failed: {exc}") from exc
-        run_id = started["run_id"]
-        log(f"run {run_id}: {started.get('shards', 'more')} shards of domains to check")
-        return _drive(run_id, shards, [finals, continuations], progress)
 
 
 def _drive(
@@ -296,7 +397,7 @@ def _demo(
     from lapsewatch_tools.registry.server import RegistryServer
 
     population = demo_population()
-    db_path = (state_dir or workdir) / "registry.sqlite3"
+    db_path = (state_dir or workdir) / DEMO_DATABASE
     token_path = (state_dir or workdir) / "registry-token"
     first_run = not db_path.exists()
     if first_run or not token_path.is_file():
@@ -323,14 +424,30 @@ def _demo(
 
 def summary_table(summary: dict) -> str:
     domains, unverify = summary["domains"], summary["unverify"]
-    rows = [
+    rows: list[tuple[str, object]] = [
         ("run", summary["run_id"]),
         ("status", summary["status"] + (" (dry run)" if summary["dry_run"] else "")),
-        ("domains listed", domains["listed"]),
-        ("invalid", domains["invalid"]),
-        ("checked", domains["checked"]),
     ]
-    rows += [(f"  {lifecycle}", count) for lifecycle, count in summary["by_lifecycle"].items()]
+    rows += [("WARNING", warning) for warning in summary.get("warnings", [])]
+    # The counts add up: each indented group sums to the line above it.
+    rows += [
+        ("email domains listed", domains["listed"]),
+        ("  invalid", domains["invalid"]),
+        ("  merged into a listed domain", domains.get("merged", 0)),
+        ("  registrable domains", domains["distinct"]),
+        ("    not due", domains["skipped_not_due"]),
+        ("    checked", domains["checked"]),
+    ]
+    rows += [(f"      {lifecycle}", count) for lifecycle, count in summary["by_lifecycle"].items()]
+    rows += [
+        (f"    {label}", domains.get(key, 0))
+        for key, label in (
+            ("refused", "refused (not registrable)"),
+            ("dead_lettered", "in dead-lettered shards"),
+            ("not_checked", "never reported"),
+        )
+        if domains.get(key)
+    ]
     rows += [
         ("unsafe domains", ", ".join(summary["unsafe"]) or "none"),
         ("unverify calls", unverify["requested"]),
@@ -343,7 +460,10 @@ def summary_table(summary: dict) -> str:
         ("unknown for days on end", summary["unknown_streaks"]["count"]),
         ("notices", _notices(summary["notices"])),
     ]
-    rows += [(f"  held: {group['reason']}", ", ".join(group["domains"])) for group in summary["held_groups"]]
+    rows += [
+        ("  held because", f"{group['reason']} ({len(group['domains'])} domains)")
+        for group in summary["held_groups"]
+    ]
     return key_values(rows)
 
 

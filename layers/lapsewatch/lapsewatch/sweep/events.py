@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from lapsewatch.domains import to_ascii
 from lapsewatch.timefmt import parse_time
 
 
@@ -36,3 +37,20 @@ def run_id_in(event: dict, key: str) -> str:
     if not isinstance(value, str) or not value:
         raise BadEvent(f'"{key}" must be a run id')
     return value
+
+
+def operator_choice(event: dict) -> tuple[list[str] | None, str | None]:
+    """The domains an operator's approve or discard names (None: every held one), and who they
+    are: `{"approve_run": id, "domains": [...], "by": "..."}`."""
+    domains = event.get("domains")
+    if domains is not None:
+        if not isinstance(domains, list) or not domains or not all(isinstance(d, str) for d in domains):
+            raise BadEvent('"domains" must be a non-empty list of domain names')
+        try:
+            domains = [to_ascii(domain.strip().rstrip(".")) for domain in domains]
+        except ValueError as exc:
+            raise BadEvent(f'"domains" holds a name that is not a domain: {exc}') from None
+    by = event.get("by")
+    if by is not None and (not isinstance(by, str) or not by.strip()):
+        raise BadEvent('"by" must name who approves or discards')
+    return domains, by

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -26,10 +26,17 @@ RUN_OUTAGE_SHARE = 0.5
 UNPROTECTED_TLDS_SHOWN = 10
 # The run-wide share rule applies from this many domains checked.
 RUN_OUTAGE_MIN_CHECKED = 10
+# A run warns when at least this share of its checks were unknown (from this many checks).
+WARN_UNKNOWN_SHARE = 0.5
+WARN_UNKNOWN_MIN_CHECKED = 10
 
 
 class RunStateError(RuntimeError):
     """An operator asked for something the run's state does not allow."""
+
+
+class NothingMatched(RunStateError):
+    """An operator's approve or discard named no run, or no decision, that waits for one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,39 +191,64 @@ class Finalizer:
             raise RunStateError(f"run {run_id} changed state while closing it; look again")
         return self._finish(run)
 
-    def approve(self, run_id: str) -> dict:
-        """Send a held run's held decisions, each re-checked against its domain's latest state."""
-        run = self._run(run_id)
-        if run.status != RunStatus.HELD:
-            raise RunStateError(f"run {run_id} is {run.status}, not held: nothing to approve")
+    def approve(self, run_id: str, domains: Collection[str] | None = None, by: str | None = None) -> dict:
+        """Send a held run's held decisions (those for `domains`, or all), each re-checked
+        against its domain's latest state. The run stays held while others still wait."""
+        run, decisions, chosen = self._held(run_id, domains, "approve")
         if not self.store.transition(run, (RunStatus.HELD,), RunStatus.FINALIZING):
             raise RunStateError(f"run {run_id} changed state while approving it; look again")
-        decisions = list(self.store.decisions(run_id))
-        approved = [d for d in decisions if d.state == DecisionState.HELD]
-        for decision in approved:
+        for decision in chosen:
             # A dry run's approval sends nothing: its decisions go back to being a record.
             decision.state = DecisionState.RECORDED if run.dry_run else DecisionState.PENDING
+            decision.operator = by
             self.store.save_decision(decision)
-        counts = ApplyCounts() if run.dry_run else self.applier.apply(approved)
-        return self._settle(run, decisions, ApplyCounts.from_summary(run.summary) + counts, RunStatus.DONE)
+        counts = ApplyCounts() if run.dry_run else self.applier.apply(chosen)
+        still_held = any(d.state == DecisionState.HELD for d in decisions)
+        status = RunStatus.HELD if still_held else RunStatus.DONE
+        return self._settle(run, decisions, ApplyCounts.from_summary(run.summary) + counts, status)
 
-    def discard(self, run_id: str) -> dict:
-        run = self._run(run_id)
-        if run.status != RunStatus.HELD:
-            raise RunStateError(f"run {run_id} is {run.status}, not held: nothing to discard")
-        decisions = list(self.store.decisions(run_id))
-        for decision in decisions:
-            if decision.state == DecisionState.HELD:
-                decision.state, decision.settled_at = DecisionState.DISCARDED, self.clock()
-                self.store.save_decision(decision)
-        summary = self._summary(
-            run, decisions, ApplyCounts.from_summary(run.summary), status=RunStatus.DISCARDED
-        )
-        if not self.store.transition(
-            run, (RunStatus.HELD,), RunStatus.DISCARDED, finished_at=self.clock(), summary=summary
-        ):
+    def discard(self, run_id: str, domains: Collection[str] | None = None, by: str | None = None) -> dict:
+        """Drop a held run's held decisions (those for `domains`, or all), recording who and
+        when. The run stays held while others still wait; it is discarded when none was sent."""
+        run, decisions, chosen = self._held(run_id, domains, "discard")
+        now = self.clock()
+        for decision in chosen:
+            decision.state, decision.settled_at, decision.operator = DecisionState.DISCARDED, now, by
+            self.store.save_decision(decision)
+        if any(d.state == DecisionState.HELD for d in decisions):
+            status = RunStatus.HELD
+        elif any(d.operator and d.state != DecisionState.DISCARDED for d in decisions):
+            status = RunStatus.DONE  # some of its held decisions were approved earlier
+        else:
+            status = RunStatus.DISCARDED
+        summary = self._summary(run, decisions, ApplyCounts.from_summary(run.summary), status=status)
+        changes: dict = {"summary": summary, "held_reason": summary["held_reason"]}
+        if status != RunStatus.HELD:
+            changes["finished_at"] = now
+        if not self.store.transition(run, (RunStatus.HELD,), status, **changes):
             raise RunStateError(f"run {run_id} changed state while discarding it; look again")
         return summary
+
+    def _held(
+        self, run_id: str, domains: Collection[str] | None, verb: str
+    ) -> tuple[RunRecord, list[Decision], list[Decision]]:
+        """The held run, its decisions, and the held ones an operator chose."""
+        run = self._run(run_id)
+        if run.status != RunStatus.HELD:
+            raise NothingMatched(f"run {run_id} is {run.status}, not held: nothing to {verb}")
+        decisions = list(self.store.decisions(run_id))
+        held = [d for d in decisions if d.state == DecisionState.HELD]
+        if domains is None:
+            chosen = held
+        else:
+            named = set(domains)
+            chosen = [d for d in held if d.domain in named]
+        if not chosen:
+            waiting = ", ".join(sorted(d.domain for d in held)) or "none"
+            raise NothingMatched(
+                f"no held decision of run {run_id} for {', '.join(sorted(domains or []))}; held: {waiting}"
+            )
+        return run, decisions, chosen
 
     def _finish(self, run: RunRecord) -> dict:
         decisions = list(self.store.decisions(run.run_id))
@@ -282,7 +314,7 @@ class Finalizer:
     def _run(self, run_id: str) -> RunRecord:
         run = self.store.get_run(run_id)
         if run is None:
-            raise RunStateError(f"no run {run_id}")
+            raise NothingMatched(f"no run {run_id}")
         return run
 
     def _tally(self, run_id: str) -> Tally:
@@ -321,6 +353,9 @@ def summarize(
     """The run summary: what `lapsewatch run --json` prints and the dashboard charts."""
     status = status or run.status
     invalid_reasons = run.invalid_reasons.as_dict() if run.invalid_reasons else {}
+    listed, invalid, distinct = int(run.listed or 0), int(run.invalid or 0), int(run.distinct or 0)
+    not_due = int(run.skipped_not_due or 0)
+    dispatched = max(0, distinct - not_due)
     groups: dict[str, list[str]] = {}
     for decision in sorted(decisions, key=lambda d: d.domain):
         if decision.state == DecisionState.HELD:
@@ -333,14 +368,21 @@ def summarize(
         "held_domains": sorted(domain for domains in groups.values() for domain in domains),
         "held_reason": "; ".join(groups) or None,
         "held_groups": [{"reason": reason, "domains": domains} for reason, domains in groups.items()],
+        # listed = invalid + merged + distinct; distinct = skipped_not_due + dispatched;
+        # dispatched = checked + refused + dead_lettered + not_checked.
         "domains": {
-            "listed": int(run.listed or 0),
-            "invalid": int(run.invalid or 0),
-            "distinct": int(run.distinct or 0),
-            "skipped_not_due": int(run.skipped_not_due or 0),
+            "listed": listed,
+            "invalid": invalid,
+            # Email domains that reduce to a registrable domain listed already (subdomains).
+            "merged": max(0, listed - invalid - distinct),
+            "distinct": distinct,
+            "skipped_not_due": not_due,
+            "dispatched": dispatched,
             "checked": tally.checked,
             "refused": tally.refused,
             "dead_lettered": len(tally.dead_domains),
+            # In shards that never reported: a run closed by an operator before they did.
+            "not_checked": max(0, dispatched - tally.checked - tally.refused - len(tally.dead_domains)),
         },
         "invalid_reasons": {key: int(value) for key, value in invalid_reasons.items()},
         "by_lifecycle": dict(sorted(tally.by_lifecycle.items())),
@@ -370,4 +412,36 @@ def summarize(
         },
         "settings": settings,
         "started_at": rfc3339(run.created_at),
+        "warnings": run_warnings(tally, counts, notices or {}, listed=listed, dispatched=dispatched),
     }
+
+
+def run_warnings(
+    tally: Tally, counts: ApplyCounts, notices: dict, *, listed: int, dispatched: int
+) -> list[str]:
+    """What makes a run unusual, in words: a run whose lookups mostly failed must not look
+    healthy because it found nothing unsafe."""
+    warnings = []
+    unknown = tally.by_lifecycle.get("unknown", 0)
+    if tally.checked >= WARN_UNKNOWN_MIN_CHECKED and unknown >= WARN_UNKNOWN_SHARE * tally.checked:
+        warnings.append(
+            f"{unknown} of {tally.checked} domains checked ({unknown / tally.checked:.0%}) are unknown: "
+            "most lookups failed, so a lapse among them would go unseen; look at the providers"
+        )
+    if listed == 0:
+        warnings.append("the registry listed no email domains: nothing was checked")
+    if tally.dead_domains:
+        warnings.append(
+            f"{len(tally.dead_domains)} domains were in shards that went to the dead-letter queue, "
+            "not checked"
+        )
+    not_checked = dispatched - tally.checked - tally.refused - len(tally.dead_domains)
+    if not_checked > 0:
+        warnings.append(f"{not_checked} domains sent for checking never reported: not checked")
+    if counts.failed:
+        warnings.append(f"{counts.failed} unverify calls failed: those addresses are still verified")
+    if tally.unknown_streaks:
+        warnings.append(f"{tally.unknown_streaks} domains have been unknown on every lookup for days")
+    if notices.get("failed"):
+        warnings.append(f"{notices['failed']} early-warning notices failed")
+    return warnings

@@ -7,23 +7,18 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lapsewatch.sweep.events import BadEvent, run_id_in
+from lapsewatch.sweep.events import BadEvent, operator_choice, run_id_in
 from lapsewatch.sweep.messages import Shard, parse_dispatch_body, parse_final_body
 from lapsewatch.sweep.observability import MetricUnit, logger, metrics
 from lapsewatch.sweep.runtime import Runtime
+from lapsewatch.sweep.store import run_id_for
 from lapsewatch.timefmt import parse_time
-
-
-def run_id_for(occurrence: datetime) -> str:
-    """One run per schedule occurrence: the id is the occurrence's time."""
-    return "run-" + occurrence.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def dispatch(event: dict, runtime: Runtime, context: LambdaContext | None = None) -> dict | list[dict]:
@@ -138,19 +133,24 @@ def check_batch(
 
 def finalize(event: dict, runtime: Runtime, context: LambdaContext | None = None) -> dict | list[dict]:
     """Finish runs whose shards are done (SQS), or an operator's
-    `{"approve_run": id}`, `{"discard_run": id}` or `{"close_run": id}` (a run stuck waiting
-    for a shard that was lost)."""
+    `{"approve_run": id}`, `{"discard_run": id}` (each with `"domains": [...]` to choose some of
+    the held decisions, and `"by"`: who) or `{"close_run": id}` (a run stuck waiting for a shard
+    that was lost)."""
     metrics.add_metric("FinalInvocations", MetricUnit.Count, 1)
     if not isinstance(event, dict):
         raise BadEvent("the event must be a JSON object")
     if "Records" in event:
         return [_finish(parse_final_body(record["body"]), runtime) for record in event["Records"]]
     if "approve_run" in event:
-        logger.info("operator approved a held run", extra={"run_id": event["approve_run"]})
-        return runtime.finalizer.approve(run_id_in(event, "approve_run"))
+        run_id = run_id_in(event, "approve_run")
+        domains, by = operator_choice(event)
+        logger.info("operator approved a held run", extra={"run_id": run_id, "domains": domains, "by": by})
+        return runtime.finalizer.approve(run_id, domains, by)
     if "discard_run" in event:
-        logger.info("operator discarded a held run", extra={"run_id": event["discard_run"]})
-        return runtime.finalizer.discard(run_id_in(event, "discard_run"))
+        run_id = run_id_in(event, "discard_run")
+        domains, by = operator_choice(event)
+        logger.info("operator discarded a held run", extra={"run_id": run_id, "domains": domains, "by": by})
+        return runtime.finalizer.discard(run_id, domains, by)
     if "close_run" in event:
         logger.info("operator closed a stuck run", extra={"run_id": event["close_run"]})
         return runtime.finalizer.close(run_id_in(event, "close_run"))

@@ -220,6 +220,8 @@ class Decision(Model):
     error = UnicodeAttribute(null=True)
     decided_at = UTCDateTimeAttribute()
     settled_at = UTCDateTimeAttribute(null=True)
+    # Who approved or discarded it, when the breaker held it for an operator.
+    operator = UnicodeAttribute(null=True)
 
 
 class NoticeRecord(Model):
@@ -248,6 +250,11 @@ def _bound[M: Model](model: type[M], table_name: str) -> type[M]:
     """`model` on the table `table_name`: a subclass of its own, so that two stores on two pairs of
     tables (a function's, a test's) never share a binding."""
     return type(model.__name__, (model,), {"Meta": type("Meta", (), {"table_name": table_name})})
+
+
+def run_id_for(occurrence: datetime) -> str:
+    """One run per schedule occurrence: the id is the occurrence's time."""
+    return "run-" + occurrence.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def run_pk(run_id: str) -> str:
@@ -293,6 +300,12 @@ class RunStore:
             return self._runs.get(run_pk(run_id), "RUN", consistent_read=True)
         except DoesNotExist:
             return None
+
+    def recent_runs(self, limit: int) -> list[RunRecord]:
+        """The newest `limit` runs. A scan of the runs table: for an operator's listing, never
+        for the sweep."""
+        runs = self._runs.scan(self._runs.sk == "RUN")
+        return sorted(runs, key=lambda run: run.created_at, reverse=True)[:limit]
 
     def transition(self, run: RunRecord, expected: Iterable[str], new_status: str, **changes) -> bool:
         """Move a run to `new_status` only if it is still in one of `expected`: the guard that
