@@ -56,3 +56,19 @@ def emit_run_summary(summary: dict) -> None:
     metrics.add_metric("NoticesFailed", MetricUnit.Count, summary["notices"]["failed"])
     for lifecycle, count in summary["by_lifecycle"].items():
         metrics.add_metric(f"Lifecycle_{lifecycle}", MetricUnit.Count, count)
+    share = unknown_share(summary)
+    if share is not None:
+        metrics.add_metric("UnknownShare", MetricUnit.Percent, share)
+
+
+def unknown_share(summary: dict) -> float | None:
+    """The percentage of a run's checked domains that a provider serves and that still came out
+    `unknown` (the UnknownShare alarm): lookups failing. Domains no provider serves are always
+    unknown and are left out (the unprotected count tells of them); None when no served domain
+    was checked."""
+    unprotected = summary["unprotected"]["domains"]
+    served = summary["domains"]["checked"] - unprotected
+    if served <= 0:
+        return None
+    unknown = max(0, summary["by_lifecycle"].get("unknown", 0) - unprotected)
+    return round(100 * unknown / served, 2)
