@@ -8,6 +8,10 @@ BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.installed
 SAM_STAMP := $(SAM_VENV)/.installed
 SAM_CLI_VERSION ?= 1.170.0
+# `make lock` alone uses uv, in a throwaway venv; installs and CI only read the lock it writes.
+UV_VERSION ?= 0.13.8
+LOCK      := requirements.lock
+LAYER_REQUIREMENTS := layers/lapsewatch/requirements.txt
 
 # Python 3.13 is the Lambda runtime. Look for it in $PYTHON, on PATH, then under pyenv; a pyenv
 # shim that exists but is not selected fails the version probe and is skipped.
@@ -23,15 +27,22 @@ export AWS_SECRET_ACCESS_KEY ?= testing
 # The SAM build needs python3.13 on PATH; the venv provides it.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help install test test-unit run check lint validate build bench clean python313
+.PHONY: help install lock test test-unit run check lint validate build bench clean python313
 
 help:
 	@echo "make run        one whole daily sweep, offline, on the demo registry"
 	@echo "make test       the whole test suite (installs first if needed)"
-	@echo "make check DOMAIN=example.com   check one domain or address"
+	@echo "make check DOMAIN=example.com   check domains or addresses (several: DOMAIN='a.com b.org')."
+	@echo "                Prints the table, then what a nonzero exit status means; unsafe (1) and"
+	@echo "                unknown/invalid (3) still end make with 0. For the status itself, run"
+	@echo "                .venv/bin/lapsewatch check DOMAIN (0 safe, 1 unsafe, 3 unknown/invalid, 2 usage)."
 	@echo "make lint       ruff and mypy"
 	@echo "make validate   sam validate --lint;  make build   sam build"
 	@echo "make bench      the benchmarks, written to docs/benchmarks.md"
+	@echo "make install    .venv from $(LOCK) (pinned, hashed), then this package, editable"
+	@echo "make lock       re-pin $(LOCK) from pyproject.toml (keeps current pins; to upgrade:"
+	@echo "                make lock LOCK_ARGS=--upgrade, or LOCK_ARGS='--upgrade-package NAME'),"
+	@echo "                sync .venv, and regenerate $(LAYER_REQUIREMENTS) from it"
 
 python313:
 	@if [ -z "$(PY313)" ]; then \
@@ -42,12 +53,30 @@ python313:
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml layers/lapsewatch/requirements.txt | python313
-	@echo "Creating $(VENV) with $(PY313)"
+# Every dependency from the lock, hash-checked; then the package itself, without resolving anything.
+# An existing venv is brought to the lock's versions (packages dropped from the lock stay until
+# `make clean install`).
+$(STAMP): pyproject.toml $(LOCK) | python313
+	@echo "Installing $(VENV) with $(PY313) from $(LOCK)"
 	"$(PY313)" -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
+
+# The lock: pyproject.toml's dependencies with the dev extra, resolved for Linux x86_64 CPython
+# 3.13 (the Lambda runtime, and CI's machine), with hashes. Then the layer's requirements, which
+# scripts/lock.py derives from it (tests/unit/test_lock.py checks they agree).
+LOCK_ARGS ?=
+lock: | python313
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	echo "uv $(UV_VERSION) in a throwaway venv ($$tmp)" && \
+	"$(PY313)" -m venv "$$tmp/venv" && \
+	"$$tmp/venv/bin/python" -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)" && \
+	"$$tmp/venv/bin/uv" pip compile pyproject.toml --extra dev --generate-hashes \
+	  --python-version 3.13 --python-platform x86_64-manylinux_2_28 \
+	  --custom-compile-command "make lock" $(LOCK_ARGS) -o $(LOCK) >/dev/null
+	@$(MAKE) --no-print-directory install
+	$(BIN)/python scripts/lock.py --write
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
@@ -58,13 +87,24 @@ test-unit: $(STAMP)
 run: $(STAMP)
 	$(BIN)/lapsewatch run
 
+# The table, then the exit status in words. Unsafe (1) and unknown/invalid (3) are answers, not
+# failures of make: the recipe ends 0 after saying so. A usage error (2) or anything else fails.
+# Scripts that need the status run $(BIN)/lapsewatch check directly.
+CHECK_STATUSES := 0 all safe, 1 any unsafe, 3 some unknown or invalid, 2 usage error
 check: $(STAMP)
-	$(BIN)/lapsewatch check $(DOMAIN)
+	@$(BIN)/lapsewatch check $(DOMAIN); status=$$?; \
+	case $$status in \
+	  0) ;; \
+	  1) echo "exit status 1: some unsafe ($(CHECK_STATUSES))";; \
+	  3) echo "exit status 3: none unsafe, but some unknown or invalid ($(CHECK_STATUSES))";; \
+	  2) echo "exit status 2: usage error (see $(BIN)/lapsewatch check --help)" >&2; exit 2;; \
+	  *) echo "exit status $$status: lapsewatch check failed" >&2; exit $$status;; \
+	esac
 
 lint: $(STAMP)
-	$(BIN)/ruff check layers tools functions tests bench
-	$(BIN)/ruff format --check layers tools functions tests bench
-	$(BIN)/mypy layers/lapsewatch/lapsewatch tools/lapsewatch_tools
+	$(BIN)/ruff check layers tools functions tests bench scripts
+	$(BIN)/ruff format --check layers tools functions tests bench scripts
+	$(BIN)/mypy layers/lapsewatch/lapsewatch tools/lapsewatch_tools scripts
 
 $(SAM_STAMP): | python313
 	"$(PY313)" -m venv $(SAM_VENV)
@@ -77,6 +117,8 @@ validate: $(SAM_STAMP)
 LAYER_BUILD := .aws-sam/build/LapsewatchLayer/python
 
 build: $(SAM_STAMP) $(STAMP)
+	@# The layer installs $(LAYER_REQUIREMENTS): it must be what the lock gives.
+	$(BIN)/python scripts/lock.py --check
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build --region $(AWS_DEFAULT_REGION)
 	@# The layer ships the runtime alone: none of the tools that never run in AWS.
 	@if ls -d $(LAYER_BUILD)/lapsewatch_tools $(LAYER_BUILD)/lapsewatch/local $(LAYER_BUILD)/lapsewatch/simulate.py \
