@@ -292,7 +292,7 @@ def test_a_redirect_to_https_on_this_machine_is_allowed_but_must_work(server, pr
     port = server.url.rsplit(":", 1)[1]
     server.set_domain("tls.com", DomainAnswer.redirect(f"https://127.0.0.1:{port}/registrar/domain/tls.com"))
     observation = provider.lookup("tls.com")
-    assert doubt(observation, "connection failed")
+    assert doubt(observation, f"TLS handshake with 127.0.0.1:{port} failed")
 
 
 def test_a_redirect_to_a_broken_url_is_doubt(server, provider):
@@ -435,7 +435,7 @@ def test_a_hanging_server_is_doubt_within_the_budget(server, tmp_path):
     provider = make_provider(server, tmp_path, request_timeout=0.5, lookup_budget=1.5)
     server.set_domain("hangs.com", DomainAnswer.hang(30))
     observation, elapsed = timed(provider, "hangs.com")
-    assert doubt(observation, "within")
+    assert doubt(observation, "timed out after")
     assert elapsed < 3
 
 
@@ -460,14 +460,17 @@ def test_a_trickling_server_is_cut_off(server, tmp_path, in_headers):
     domain = f"trickle-{in_headers}.com".lower()
     server.set_domain(domain, DomainAnswer.trickle(0.1, in_headers=in_headers))
     observation, elapsed = timed(provider, domain)
-    assert doubt(observation, "no complete answer within")
+    # The wall-clock limit's words; a loaded machine may starve the server past the socket's
+    # own timeout first, which says the same but for "no complete answer".
+    assert doubt(observation, "timed out after")
     assert elapsed < 3
 
 
 def test_a_dropped_connection_is_doubt(server, provider):
     server.set_domain("drops.com", DomainAnswer.drop())
     observation = provider.lookup("drops.com")
-    assert doubt(observation, "connection failed")
+    assert observation.lifecycle is Lifecycle.UNKNOWN
+    assert "connection reset by" in observation.error or "closed the connection" in observation.error
     assert server.asked("drops.com") == 3
 
 
@@ -486,7 +489,7 @@ def test_a_closed_port_is_doubt(tmp_path):
         Bootstrap.load(path), limiter=RateLimiter(1000), max_tries=2, allow_loopback_http=True
     )
     provider.http.backoff = 0.01
-    assert doubt(provider.lookup("example.com"), "connection failed")
+    assert doubt(provider.lookup("example.com"), "connection refused by 127.0.0.1:9")
 
 
 # The bootstrap file.

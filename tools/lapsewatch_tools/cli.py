@@ -10,7 +10,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from lapsewatch.timefmt import parse_time
@@ -36,9 +36,13 @@ def _positive_float(text: str) -> float:
 
 
 def _fraction(text: str) -> float:
-    value = _positive_float(text)
-    if value > 1:
-        raise argparse.ArgumentTypeError(f"must be a fraction between 0 and 1: {text!r}")
+    """A number from 0 to 1, both included."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value <= 1:  # NaN included
+        raise argparse.ArgumentTypeError(f"must be a fraction from 0 to 1: {text!r}")
     return value
 
 
@@ -52,45 +56,84 @@ def _count(text: str) -> int:
     return value
 
 
-def _add_rdap_options(parser: argparse.ArgumentParser) -> None:
+# Where an unset option's value comes from: the environment for the commands that look things
+# up themselves; template.yaml's parameters for those that run the Lambda functions locally,
+# which get the template's environment (and the demo's own RDAP server on the demo registry);
+# and for those that act on a `lapsewatch run --state DIR`, what its runs used.
+_FROM_ENV = {
+    "provider": "$LAPSEWATCH_PROVIDERS, else rdap",
+    "rate": "$LAPSEWATCH_RDAP_RATE, else 5",
+    "bootstrap": "$LAPSEWATCH_RDAP_BOOTSTRAP, else the bundled snapshot",
+    "extra": "$LAPSEWATCH_RDAP_EXTRA, else the bundled list",
+}
+_FROM_TEMPLATE = {
+    "provider": "template.yaml's StatusProviders, rdap",
+    "rate": "template.yaml's RdapRatePerServer, 5; 200 for the demo's own RDAP server",
+    "bootstrap": "$LAPSEWATCH_RDAP_BOOTSTRAP, else the demo's own RDAP server on the demo registry, "
+    "else the bundled snapshot",
+    "extra": "$LAPSEWATCH_RDAP_EXTRA, else the bundled list; none with the demo's own RDAP server",
+}
+_FROM_STATE = {
+    "provider": "what the runs in --state used, else rdap",
+    "rate": "what the runs in --state used, else 5",
+    "bootstrap": "$LAPSEWATCH_RDAP_BOOTSTRAP, else what the runs in --state used",
+    "extra": "$LAPSEWATCH_RDAP_EXTRA, else what the runs in --state used",
+}
+
+
+def _add_rdap_options(parser: argparse.ArgumentParser, defaults: Mapping[str, str] = _FROM_ENV) -> None:
     parser.add_argument(
         "--rdap-bootstrap",
         metavar="PATH",
         default=os.environ.get("LAPSEWATCH_RDAP_BOOTSTRAP"),
         help="IANA RDAP bootstrap file (dns.json) to use instead of the bundled snapshot "
-        "[env LAPSEWATCH_RDAP_BOOTSTRAP]",
+        f"(default: {defaults['bootstrap']})",
     )
     parser.add_argument(
         "--rdap-extra",
         metavar="PATH",
         default=os.environ.get("LAPSEWATCH_RDAP_EXTRA"),
-        help="RDAP servers for TLDs missing from IANA's file, in the same shape, to use instead of "
-        "the bundled list; IANA's file wins where both name one [env LAPSEWATCH_RDAP_EXTRA]",
+        help="RDAP servers for TLDs missing from IANA's file, in the same shape; IANA's file wins "
+        f"where both name one (default: {defaults['extra']})",
     )
     parser.add_argument(
         "--rdap-rate",
         metavar="N",
         type=_positive_float,
         default=None,
-        help="requests per second per RDAP server (default 5) [env LAPSEWATCH_RDAP_RATE]",
+        help=f"requests per second per RDAP server (default: {defaults['rate']})",
     )
 
 
-def _add_provider_option(parser: argparse.ArgumentParser) -> None:
+def _add_provider_option(parser: argparse.ArgumentParser, defaults: Mapping[str, str] = _FROM_ENV) -> None:
     parser.add_argument(
         "--provider",
         metavar="CHAIN",
         default=None,
         help="status providers, in order, each domain answered by the first that serves its TLD: "
-        "rdap, fastly, domainr, comma-separated (e.g. rdap,fastly; default rdap) "
-        "[env LAPSEWATCH_PROVIDERS]",
+        f"rdap, fastly, domainr, comma-separated, e.g. rdap,fastly (default: {defaults['provider']})",
     )
+
+
+def _version() -> str:
+    """The installed distribution's version; the package's own when it is run from a checkout."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lapsewatch")
+    except PackageNotFoundError:
+        from lapsewatch import __version__
+
+        return __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lapsewatch",
         description="Find the lapsing domains behind verified email addresses.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"lapsewatch {_version()}", help="print the version and exit"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -101,7 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
         "recovery. Exit status: 0 all safe, 1 any unsafe, 3 some unknown or invalid, 2 usage error.",
     )
     check.add_argument("targets", nargs="+", metavar="TARGET", help="an email address or a domain")
-    check.add_argument("--json", action="store_true", help="one JSON object per target per line")
+    check.add_argument(
+        "--json", action="store_true", help="one JSON object per target per line (default: a table)"
+    )
     _add_provider_option(check)
     _add_rdap_options(check)
     check.add_argument(
@@ -109,7 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ISO8601",
         type=_time_arg,
         default=None,
-        help="when the address was verified: a registration after it means re-registered",
+        help="when the address was verified: a registration after it means re-registered "
+        "(default: none; a registration is then no evidence)",
     )
     check.set_defaults(func=_cmd_check)
 
@@ -129,12 +175,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--registry-url",
         metavar="URL",
         default=None,
-        help="read the registry's listing instead of FILE (token in LAPSEWATCH_REGISTRY_TOKEN)",
+        help="read the registry's listing instead of FILE, token in LAPSEWATCH_REGISTRY_TOKEN "
+        "(default: none; give FILE or this)",
     )
     _add_provider_option(coverage)
     _add_rdap_options(coverage)
     coverage.add_argument(
-        "--json", action="store_true", help="one JSON object per TLD per line, then one of totals"
+        "--json",
+        action="store_true",
+        help="one JSON object per TLD per line, then one of totals (default: a table)",
     )
     coverage.set_defaults(func=_cmd_coverage)
 
@@ -142,49 +191,114 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="run one whole sweep on this machine (AWS embedded with moto)",
         description="Run one daily sweep through the Lambda handlers, with AWS embedded. With no "
-        "--registry-url, on the demo registry and a loopback RDAP server.",
+        "--registry-url, on the demo registry and a loopback RDAP server. Settings not given here "
+        "are template.yaml's defaults. Exit status: 0 the run ended, 1 it could not run, 2 usage error.",
     )
     run.add_argument("--json", action="store_true", help="end with one JSON summary line")
-    run.add_argument("--registry-url", metavar="URL", default=None)
-    _add_provider_option(run)
-    _add_rdap_options(run)
+    run.add_argument(
+        "--registry-url",
+        metavar="URL",
+        default=None,
+        help="the registry to sweep, token in LAPSEWATCH_REGISTRY_TOKEN (default: the demo registry, "
+        "with the demo data set)",
+    )
+    _add_provider_option(run, _FROM_TEMPLATE)
+    _add_rdap_options(run, _FROM_TEMPLATE)
     run.add_argument("--dry-run", action="store_true", help="decide, but unverify nothing")
-    run.add_argument("--max-unverify", metavar="N", type=_count, default=None)
-    run.add_argument("--max-unverify-fraction", metavar="F", type=_fraction, default=None)
+    run.add_argument(
+        "--max-unverify",
+        metavar="N",
+        type=_count,
+        default=None,
+        help="circuit breaker: a run that finds more unsafe domains than the larger of N and "
+        "--max-unverify-fraction of the domains checked waits for approval "
+        "(default: template.yaml's MaxUnverify, 50)",
+    )
+    run.add_argument(
+        "--max-unverify-fraction",
+        metavar="F",
+        type=_fraction,
+        default=None,
+        help="circuit breaker, relative part: a fraction of the domains checked, from 0 to 1; 0 leaves "
+        "--max-unverify alone as the limit (default: template.yaml's MaxUnverifyFraction, 0.01)",
+    )
     run.add_argument("--all", action="store_true", help="check every domain, due or not")
     run.add_argument(
         "--notice-stages",
         metavar="STAGES",
         default=None,
-        help='stages that earn an early-warning notice (default "grace,hold"; "" turns notices off)',
+        help='stages that earn an early-warning notice; "" turns notices off '
+        "(default: template.yaml's NoticeStages, grace,hold)",
     )
     run.add_argument(
         "--state",
         metavar="DIR",
         default=None,
         help="keep the local AWS state (the tables; and the demo registry) in DIR between runs, "
-        "so that consecutive runs behave like consecutive days",
+        "so that consecutive runs behave like consecutive days (default: none, a fresh state each run)",
     )
     run.add_argument(
         "--now",
         metavar="ISO8601",
         type=_time_arg,
         default=None,
-        help="the time of the schedule occurrence: the run's id and the functions' clock follow it",
+        help="the time of the schedule occurrence: the run's id and the functions' clock follow it "
+        "(default: the current time)",
     )
     run.set_defaults(func=_cmd_run)
 
-    registry = commands.add_parser("registry", help="the reference registry")
+    registry = commands.add_parser(
+        "registry",
+        help="the reference registry",
+        description="The reference registry: the registry API v1 (docs/registry-api.yaml) served "
+        "from SQLite, its demo data set, and a conformance check for your own registry.",
+    )
     registry_commands = registry.add_subparsers(dest="registry_command", required=True, metavar="COMMAND")
-    serve = registry_commands.add_parser("serve", help="serve the registry API (v1) from SQLite")
-    serve.add_argument("--db", metavar="PATH", default=":memory:")
-    serve.add_argument("--seed", metavar="FILE", default=None, help="JSON Lines of users to load")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--token", default=os.environ.get("LAPSEWATCH_REGISTRY_TOKEN"))
+    serve = registry_commands.add_parser(
+        "serve",
+        help="serve the registry API (v1) from SQLite",
+        description="Serve the registry API v1 in the foreground until Ctrl-C, with the users of "
+        "--seed or --demo, and print its URL and token. Exit status: 0 stopped, 2 usage error.",
+    )
+    serve.add_argument(
+        "--db",
+        metavar="PATH",
+        default=":memory:",
+        help="the SQLite database; kept between runs when a file (default: :memory:, gone at exit)",
+    )
+    data = serve.add_mutually_exclusive_group()
+    data.add_argument(
+        "--seed", metavar="FILE", default=None, help="JSON Lines of users to load (default: none)"
+    )
+    data.add_argument(
+        "--demo",
+        action="store_true",
+        help="load the demo data set (`lapsewatch registry demo-data`); with a --db file, only "
+        "when the file is new",
+    )
+    serve.add_argument(
+        "--host", metavar="HOST", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port", metavar="PORT", type=int, default=8080, help="port to listen on (default: 8080)"
+    )
+    serve.add_argument(
+        "--token",
+        metavar="TOKEN",
+        default=os.environ.get("LAPSEWATCH_REGISTRY_TOKEN"),
+        help="the bearer token clients must send (default: $LAPSEWATCH_REGISTRY_TOKEN, else a new "
+        "random one, printed)",
+    )
     serve.set_defaults(func=_cmd_registry_serve)
-    demo = registry_commands.add_parser("demo-data", help="write the demo data set as JSON Lines")
-    demo.add_argument("--output", metavar="FILE", default="-")
+    demo = registry_commands.add_parser(
+        "demo-data",
+        help="write the demo data set as JSON Lines",
+        description="Write the demo data set (the users `lapsewatch run` sweeps with no "
+        "--registry-url) as JSON Lines, one user's address a line, fit for `registry serve --seed`.",
+    )
+    demo.add_argument(
+        "--output", metavar="FILE", default="-", help="where to write (default: -, standard output)"
+    )
     demo.set_defaults(func=_cmd_registry_demo)
     conformance = registry_commands.add_parser(
         "conformance",
@@ -199,9 +313,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--write-domain",
         metavar="D",
         default=None,
-        help="a test domain you own: also check unverify's semantics on it (replay, key reuse, junk)",
+        help="a test domain you own: also check unverify's semantics on it (replay, key reuse, junk) "
+        "(default: none, read-only checks)",
     )
-    conformance.add_argument("--json", action="store_true", help="one JSON object per check per line")
+    conformance.add_argument(
+        "--json", action="store_true", help="one JSON object per check per line (default: a table)"
+    )
     conformance.set_defaults(func=_cmd_registry_conformance)
 
     _add_runs_parser(commands)
@@ -216,35 +333,59 @@ def build_parser() -> argparse.ArgumentParser:
     )
     invoke.add_argument("function", metavar="FUNCTION", help="e.g. ManualFunction")
     invoke.add_argument(
-        "--event", metavar="FILE", default="-", help="the event, a JSON file (default -, standard input)"
+        "--event", metavar="FILE", default="-", help="the event, a JSON file (default: -, standard input)"
     )
     invoke.add_argument(
-        "--state", metavar="DIR", default=None, help="the state folder of `lapsewatch run --state DIR`"
+        "--state",
+        metavar="DIR",
+        default=None,
+        help="the state folder of `lapsewatch run --state DIR` (default: none, an empty state)",
     )
     invoke.add_argument(
         "--registry-url",
         metavar="URL",
         default=None,
-        help="the registry (token in LAPSEWATCH_REGISTRY_TOKEN; default: the demo registry kept in --state)",
+        help="the registry, token in LAPSEWATCH_REGISTRY_TOKEN (default: the demo registry kept in --state)",
     )
-    _add_provider_option(invoke)
-    _add_rdap_options(invoke)
+    _add_provider_option(invoke, _FROM_STATE)
+    _add_rdap_options(invoke, _FROM_STATE)
     invoke.set_defaults(func=_cmd_invoke)
 
     simulate = commands.add_parser(
         "simulate",
         help="simulate a year of domain lifecycles: lapsewatch beside a model of PyPI's policy",
         description="Run lapsewatch's real checker and schedule, and a model of PyPI's policy, over a "
-        "seeded population of domains on a simulated clock, and compare what each catches and costs.",
-    )
-    simulate.add_argument("--domains", metavar="N", type=_count, default=2000)
-    simulate.add_argument("--days", metavar="D", type=_count, default=365)
-    simulate.add_argument("--seed", metavar="S", type=int, default=7)
-    simulate.add_argument(
-        "--error-rate", metavar="R", type=float, default=0.005, help="share of lookups that fail"
+        "seeded population of domains on a simulated clock (no lookup leaves this machine), and "
+        "compare them: how many lapsed domains each unverifies before the drop, how many addresses "
+        "it unverifies while the domain is still its owner's, how many lookups it makes beside "
+        "checking every domain every day, and how much warning its notices give.",
     )
     simulate.add_argument(
-        "--pypi-batch-limit", metavar="N", type=_count, default=1000, help="PyPI's addresses per task run"
+        "--domains", metavar="N", type=_count, default=2000, help="domains in the population (default: 2000)"
+    )
+    simulate.add_argument(
+        "--days", metavar="D", type=_count, default=365, help="days simulated (default: 365)"
+    )
+    simulate.add_argument(
+        "--seed",
+        metavar="S",
+        type=int,
+        default=7,
+        help="the random seed: the same seed, the same population and report (default: 7)",
+    )
+    simulate.add_argument(
+        "--error-rate",
+        metavar="R",
+        type=_fraction,
+        default=0.005,
+        help="share of lookups that fail, from 0 to 1 (default: 0.005)",
+    )
+    simulate.add_argument(
+        "--pypi-batch-limit",
+        metavar="N",
+        type=_count,
+        default=1000,
+        help="addresses the PyPI model checks per daily task run (default: 1000)",
     )
     simulate.add_argument("--json", action="store_true", help="end with the report as one JSON line")
     simulate.set_defaults(func=_cmd_simulate)
@@ -275,7 +416,7 @@ def _add_runs_parser(commands) -> None:
     listing = runs_commands.add_parser("list", help="recent runs: status, counts, held or not")
     where(listing)
     listing.add_argument(
-        "--limit", metavar="N", type=_count, default=20, help="runs shown, newest first (default 20)"
+        "--limit", metavar="N", type=_count, default=20, help="runs shown, newest first (default: 20)"
     )
     listing.add_argument("--json", action="store_true", help="one JSON object per run per line")
     listing.set_defaults(func=_cmd_runs)
@@ -283,7 +424,7 @@ def _add_runs_parser(commands) -> None:
     show = runs_commands.add_parser(
         "show", help="a run's counts, and every domain waiting for approval with its evidence"
     )
-    show.add_argument("run_id", metavar="RUN_ID")
+    show.add_argument("run_id", metavar="RUN_ID", help="the run, as `runs list` names it")
     where(show)
     show.add_argument("--json", action="store_true", help="the run as one JSON object")
     show.set_defaults(func=_cmd_runs)
@@ -302,34 +443,62 @@ def _add_runs_parser(commands) -> None:
                 else ", recording who dropped them and when."
             ),
         )
-        action.add_argument("run_id", metavar="RUN_ID")
+        action.add_argument("run_id", metavar="RUN_ID", help="the held run, as `runs list` names it")
         where(action)
         action.add_argument(
-            "--domain", metavar="D", action="append", default=None, help="a held domain (repeat for more)"
+            "--domain",
+            metavar="D",
+            action="append",
+            default=None,
+            help="a held domain (repeat for more; default: every held domain)",
         )
         if name == "approve":
             action.add_argument(
                 "--registry-url",
                 metavar="URL",
                 default=None,
-                help="with --state: the registry to unverify at",
+                help="with --state: the registry to unverify at (default: the demo registry kept in DIR)",
             )
-            _add_provider_option(action)
-            _add_rdap_options(action)
+            _add_provider_option(action, _FROM_STATE)
+            _add_rdap_options(action, _FROM_STATE)
         action.add_argument("--json", action="store_true", help="end with the run's summary as one JSON line")
         action.set_defaults(func=_cmd_runs)
+
+
+# The status of a program that SIGPIPE ended (128 + 13), as `seq 1000 | head -1` leaves seq.
+EXIT_BROKEN_PIPE = 141
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        status = args.func(args)
+        # Whatever is still buffered goes out here, where a closed pipe can still be caught.
+        sys.stdout.flush()
+        return status
     except UsageError as exc:
         print(f"lapsewatch: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`lapsewatch registry demo-data | head`): stop quietly. Python
+        # would flush stdout again at exit and complain; standard output now leads nowhere.
+        # Not 0: output was cut short, and `lapsewatch check … | head` must not pass for "all
+        # safe" under `set -o pipefail`.
+        _stdout_to_devnull()
+        return EXIT_BROKEN_PIPE
+
+
+def _stdout_to_devnull() -> None:
+    """Python's own recipe for SIGPIPE (the signal module's documentation)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is no file (a test's capture): nothing to flush at exit
+        pass
 
 
 class UsageError(Exception):

@@ -12,6 +12,7 @@ and `lapsewatch registry serve` runs in the foreground. Faults live in faults.py
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import socket
@@ -99,8 +100,12 @@ class RegistryServer:
 
 
 def serve_command(args) -> int:
-    """`lapsewatch registry serve`: serve until Ctrl-C."""
+    """`lapsewatch registry serve`: serve until Ctrl-C, with the users of --seed or --demo."""
     token = args.token or secrets.token_urlsafe(24)
+    demo = getattr(args, "demo", False)
+    # With a database file, the demo data set is loaded once, into a new file: loaded again it
+    # would give every user a second copy of each address.
+    new_database = args.db == ":memory:" or not Path(args.db).exists()
     try:
         app = RegistryApp(args.db, token=token)
     except sqlite3.Error as exc:
@@ -110,20 +115,38 @@ def serve_command(args) -> int:
         try:
             report = app.load_seed(Path(args.seed))
         except (OSError, UnicodeDecodeError) as exc:
-            print(f"lapsewatch: error: cannot read the seed: {exc}", file=sys.stderr)
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            print(f"lapsewatch: error: cannot read the seed {args.seed}: {why}", file=sys.stderr)
             return 2
         for line_no, reason in report.errors:
             print(f"{args.seed}:{line_no}: {reason}", file=sys.stderr)
         print(f"loaded {report.loaded} addresses, {len(report.errors)} bad lines skipped", file=sys.stderr)
+    elif demo and new_database:
+        from lapsewatch_tools.registry.demo import demo_population
+
+        report = app.load_seed(json.dumps(record) for record in demo_population().records)
+        print(f"loaded the demo data set: {report.loaded} addresses", file=sys.stderr)
+    elif demo:
+        print(f"the demo data set is already in {args.db}", file=sys.stderr)
     try:
         server = RegistryServer(app, host=args.host, port=args.port, quiet=False)
     except OSError as exc:
-        print(f"lapsewatch: error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        why = exc.strerror or str(exc)
+        print(f"lapsewatch: error: cannot listen on {args.host}:{args.port}: {why}", file=sys.stderr)
         return 2
     with server:
         print(f"lapsewatch registry listening on {server.url}", flush=True)
-        if not args.token:
+        if args.token:
+            print("token: the one given (--token or LAPSEWATCH_REGISTRY_TOKEN)", flush=True)
+        else:
             print(f"token: {token}", flush=True)
+        if demo:
+            command = f"lapsewatch coverage --registry-url {server.url}"
+            print(
+                f"try: {command}" if args.token else f"try: LAPSEWATCH_REGISTRY_TOKEN={token} {command}",
+                flush=True,
+            )
+        print("Ctrl-C stops it", file=sys.stderr, flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
     return 0

@@ -264,13 +264,25 @@ class SimulationReport:
             f"{self.parameters['start']}: {stories}; {population.on_hold} on hold for a while, "
             f"{population.reregistered} taken by someone else after their drop (some after the end)"
         )
-        targets = ", ".join(f"{name} {'yes' if met else 'NO'}" for name, met in self.targets.items())
-        return "\n".join(
-            [
-                summary,
-                "",
-                table(("", "lapsewatch", "PyPI model"), rows),
-                "",
-                f"lapsewatch targets: {targets}",
-            ]
+        return "\n".join([summary, "", table(("", "lapsewatch", "PyPI model"), rows), "", *self._in_short()])
+
+    def _in_short(self) -> list[str]:
+        """What the table means for an operator, in a few lines."""
+        ours, pypi = self.lapsewatch, self.pypi
+        late = ours.caught_after_drop + ours.caught_after_reregistration
+        warning = (
+            ""
+            if ours.median_days_of_warning is None
+            else f", {ours.median_days_of_warning:g} days ahead (median)"
         )
+        return [
+            f"Lapses caught before the drop: {ours.caught_before_drop} of {ours.lapses} "
+            f"(PyPI model {pypi.caught_before_drop}); after it {late}, missed {ours.missed}, "
+            f"drop still ahead {ours.open_at_end}.",
+            "Addresses unverified at domains that never left their holder: "
+            f"{ours.addresses_falsely_unverified} (PyPI model {pypi.addresses_falsely_unverified}).",
+            f"Lookups: {ours.lookups_of_daily:.1%} of checking every domain every day "
+            f"(PyPI model {pypi.lookups_of_daily:.1%}).",
+            f"Early warnings: {ours.lapses_warned_first} lapses warned before any address was "
+            f"unverified{warning}.",
+        ]

@@ -28,18 +28,21 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
-from urllib3.exceptions import InvalidHeader
+from urllib3.connectionpool import ConnectionPool
+from urllib3.exceptions import InvalidHeader, MaxRetryError
+from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from lapsewatch.domains import InvalidDomain, is_a_label_domain, registrable_domain
 from lapsewatch.lifecycle import Lifecycle
-from lapsewatch.providers.http import is_loopback
+from lapsewatch.providers.http import is_loopback, network_failure, unresolvable
 from lapsewatch.registry.contract import (
     DEFAULT_LIMIT,
     MAX_IDEMPOTENCY_KEY,
@@ -243,6 +246,22 @@ class CappedRetry(Retry):
         retry = super().new(**kwargs)
         retry.retry_after_cap = self.retry_after_cap
         return retry
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> Self:
+        """As Retry's, except that a name that does not resolve is not tried again: urllib3
+        counts it as a failure to connect, like a refused one, but a name the resolver says does
+        not exist will not exist a second later either."""
+        if error is not None and unresolvable(error):
+            raise MaxRetryError(_pool, url, error) from error  # type: ignore[arg-type]  # as Retry does
+        return super().increment(method, url, response, error, _pool, _stacktrace)
 
     def parse_retry_after(self, retry_after: str) -> float:
         try:
@@ -451,7 +470,8 @@ class RegistryClient:
                 )
             except requests.RequestException as exc:
                 # urllib3 has spent its retries on the connection, the headers, or 429/5xx.
-                raise TransientRegistryError(self._auth.redact(f"{what} failed: {exc}")) from exc
+                why = self._network_failure(exc)
+                raise TransientRegistryError(self._auth.redact(f"{what} failed: {why}")) from exc
             retry_state = response.raw.retries
             sent += 1 + (len(retry_state.history) if retry_state else 0)
             try:
@@ -461,7 +481,7 @@ class RegistryClient:
             except requests.RequestException as exc:
                 if sent > self.retries:
                     raise TransientRegistryError(
-                        self._auth.redact(f"{what} failed reading the answer: {exc}"),
+                        self._auth.redact(f"{what} failed reading the answer: {self._network_failure(exc)}"),
                         status=response.status_code,
                     ) from exc
                 log.warning("%s: the answer was cut short (%s); retrying", what, type(exc).__name__)
@@ -470,6 +490,13 @@ class RegistryClient:
             finally:
                 response.close()
             return self._decode(what, response.status_code, response.reason, content)
+
+    def _network_failure(self, exc: requests.RequestException) -> str:
+        """What went wrong, in plain words ("could not resolve registry.example",
+        "connection refused by 127.0.0.1:9"), not the wrappers' reprs."""
+        connect, read = self.timeout
+        failure = network_failure(exc, self.base_url, connect_timeout=connect, read_timeout=read)
+        return str(exc) if failure is None else failure.message
 
     def _decode(self, what: str, status: int, reason: str, content: bytes) -> object:
         if status == 200:
