@@ -368,12 +368,12 @@ def _local_place(args) -> Iterator[Place]:
         raise RunsError(str(exc)) from None
 
 
-def _local_options(args, state_dir: Path):
-    """The options of the runs kept in `state_dir` (`lapsewatch run` remembers them), with the
-    command's own flags first."""
-    from lapsewatch_tools.local.run import SweepOptions, remembered_options
+def _local_options(args, state_dir: Path | None):
+    """The command's own flags, then the options of the runs kept in `state_dir` (`lapsewatch
+    run` remembers them). Without a state folder the log goes where `lapsewatch run`'s does."""
+    from lapsewatch_tools.local.run import SweepOptions, default_log_dir, remembered_options
 
-    remembered = remembered_options(state_dir)
+    remembered = remembered_options(state_dir) if state_dir else {}
     registry_url = getattr(args, "registry_url", None) or remembered.get("registry_url")
 
     def path(flag: str, key: str) -> Path | None:
@@ -388,6 +388,7 @@ def _local_options(args, state_dir: Path):
         rdap_rate=getattr(args, "rdap_rate", None) or remembered.get("rdap_rate"),
         providers=getattr(args, "provider", None) or remembered.get("providers"),
         state_dir=state_dir,
+        log_dir=None if state_dir else default_log_dir(),
     )
 
 
@@ -408,20 +409,7 @@ def invoke_command(args) -> int:
         print(f"lapsewatch invoke: error: the event is not JSON: {exc}", file=sys.stderr)
         return EXIT_USAGE
     state_dir = Path(args.state) if args.state else None
-    if state_dir is not None:
-        options = _local_options(args, state_dir)
-    else:
-        from lapsewatch_tools.local.run import SweepOptions, default_log_dir
-
-        options = SweepOptions(
-            log_dir=default_log_dir(),
-            registry_url=args.registry_url,
-            registry_token=os.environ.get("LAPSEWATCH_REGISTRY_TOKEN"),
-            rdap_bootstrap=Path(args.rdap_bootstrap) if args.rdap_bootstrap else None,
-            rdap_extra=Path(args.rdap_extra) if args.rdap_extra else None,
-            rdap_rate=args.rdap_rate,
-            providers=args.provider,
-        )
+    options = _local_options(args, state_dir)
     try:
         with local_functions(
             options,
