@@ -127,6 +127,17 @@ def _version() -> str:
         return __version__
 
 
+def _add_local_now_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--now",
+        metavar="ISO8601",
+        type=_time_arg,
+        default=None,
+        help="local state only: the time the functions' clock starts at, as `lapsewatch run --now` "
+        "(default: the real time)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lapsewatch",
@@ -349,6 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_provider_option(invoke, _FROM_STATE)
     _add_rdap_options(invoke, _FROM_STATE)
+    _add_local_now_option(invoke)
     invoke.set_defaults(func=_cmd_invoke)
 
     simulate = commands.add_parser(
@@ -461,6 +473,7 @@ def _add_runs_parser(commands) -> None:
             )
             _add_provider_option(action, _FROM_STATE)
             _add_rdap_options(action, _FROM_STATE)
+        _add_local_now_option(action)
         action.add_argument("--json", action="store_true", help="end with the run's summary as one JSON line")
         action.set_defaults(func=_cmd_runs)
 

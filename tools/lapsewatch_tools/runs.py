@@ -64,8 +64,10 @@ def runs_command(args) -> int:
 
 def _place(args) -> AbstractContextManager[Place]:
     if args.stack:
-        if getattr(args, "registry_url", None):
-            raise RunsError("--registry-url is for --state: with --stack the deployed final function sends")
+        if getattr(args, "registry_url", None) or getattr(args, "now", None):
+            raise RunsError(
+                "--registry-url and --now are for --state: with --stack the deployed function acts"
+            )
         return _stack_place(args.stack, args.region)
     return _local_place(args)
 
@@ -389,6 +391,7 @@ def _local_options(args, state_dir: Path | None):
         providers=getattr(args, "provider", None) or remembered.get("providers"),
         state_dir=state_dir,
         log_dir=None if state_dir else default_log_dir(),
+        now=getattr(args, "now", None),
     )
 
 
