@@ -15,6 +15,7 @@ import http.cookiejar
 import ipaddress
 import itertools
 import json
+import os
 import random
 import re
 import socket
@@ -148,6 +149,7 @@ class HttpFetcher:
     ) -> None:
         self.limiter = limiter
         self.session = session or new_session()
+        self._origin_proxies: dict[tuple[str, str | None, int], dict[str, str]] = {}
         self.request_timeout = request_timeout
         self.max_tries = max_tries
         self.allow_loopback_http = allow_loopback_http
@@ -207,7 +209,12 @@ class HttpFetcher:
         with _Watchdog(timeout) as watchdog:
             try:
                 response = self.session.get(
-                    url, headers=headers, timeout=timeout, stream=True, allow_redirects=False
+                    url,
+                    headers=headers,
+                    timeout=timeout,
+                    stream=True,
+                    allow_redirects=False,
+                    proxies=self._proxies(url),
                 )
                 try:
                     body = self._read_body(response, watchdog.ends, timeout)
@@ -226,6 +233,13 @@ class HttpFetcher:
                     raise _Transient(failure.message) from None
                 raise Doubt(failure.message, url) from None
         return response.headers, response.status_code, body
+
+    def _proxies(self, url: str) -> dict[str, str]:
+        """The environment's proxy for `url`'s origin (HTTPS_PROXY, NO_PROXY…), looked up once."""
+        origin = _origin(url)
+        if origin not in self._origin_proxies:
+            self._origin_proxies[origin] = requests.utils.get_environ_proxies(url)
+        return self._origin_proxies[origin]
 
     def _read_body(self, response: requests.Response, ends: float, timeout: float) -> bytes:
         declared = response.headers.get("Content-Length", "")
@@ -270,6 +284,11 @@ def new_session() -> requests.Session:
     """A Session safe to share between threads, its pools sized for the checker's thread pool."""
     session = requests.Session()
     session.headers["User-Agent"] = USER_AGENT
+    # What requests would read from the environment on every request, read once: a proxy per
+    # origin (`HttpFetcher._proxies`) and the CA bundle. Never ~/.netrc: no credentials of the
+    # machine's go to a status service or to whoever it redirects to.
+    session.trust_env = False
+    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
     # Lookups need no cookies; refusing them keeps the one piece of shared mutable state of a
     # Session out of the threads' way.
     session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
