@@ -1,13 +1,10 @@
 """`lapsewatch run`, the whole sweep as an operator runs it: a separate process, AWS embedded."""
 
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
+from cli_process import lapsewatch
 
 from lapsewatch_tools.local.rdap_server import DomainAnswer, LoopbackRdap
 from lapsewatch_tools.registry.app import LIST_EMAIL_DOMAINS, UNVERIFY
@@ -16,23 +13,7 @@ from lapsewatch_tools.registry.server import RegistryServer
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
 SUMMARY_FIELDS = {"run_id", "dry_run", "held", "held_reason", "domains", "by_lifecycle", "unsafe", "unverify"}
-
-
-def lapsewatch(*args, token=None, timeout=240, extra_env=None):
-    env = dict(os.environ) | (extra_env or {})
-    env.pop("LAPSEWATCH_REGISTRY_TOKEN", None)
-    if token:
-        env["LAPSEWATCH_REGISTRY_TOKEN"] = token
-    return subprocess.run(
-        [sys.executable, "-m", "lapsewatch", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def last_json(process):

@@ -2,37 +2,18 @@
 `lapsewatch run --state`, then listed, shown, approved one domain at a time and discarded."""
 
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
+from cli_process import lapsewatch
 
 from lapsewatch_tools.local.rdap_server import DomainAnswer, LoopbackRdap
 from lapsewatch_tools.registry.server import RegistryServer
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
 OLD = datetime(2012, 5, 1, tzinfo=UTC)
 LAPSED = ["one.test", "two.test", "three.test"]
-
-
-def lapsewatch(*args, token=None, stdin=None):
-    env = {name: value for name, value in os.environ.items() if name != "LAPSEWATCH_REGISTRY_TOKEN"}
-    if token:
-        env["LAPSEWATCH_REGISTRY_TOKEN"] = token
-    return subprocess.run(
-        [sys.executable, "-m", "lapsewatch", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        input=stdin,
-    )
 
 
 def json_lines(process):

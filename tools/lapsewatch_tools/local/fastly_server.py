@@ -24,13 +24,12 @@ import argparse
 import contextlib
 import json
 import secrets
-import socket
-import sys
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from lapsewatch_tools.local.loopback import LoopbackHandler, LoopbackServer
 
 STATUS_PATH = "/domain-management/v1/tools/status"
 KEY_HEADER = "Fastly-Key"
@@ -55,32 +54,14 @@ class _Answer:
     tokens: str | None = None
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-
+class _Server(LoopbackServer):
     def __init__(self, owner: LoopbackFastly) -> None:
         self.owner = owner
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        # A client hanging up mid-answer is part of the job; anything else is a bug to show.
-        if not isinstance(sys.exc_info()[1], OSError):
-            super().handle_error(request, client_address)  # type: ignore[arg-type]
+        super().__init__(_Handler)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(LoopbackHandler):
     server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        # Without this, Nagle's algorithm holds the body for the client's delayed ACK.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def finish(self) -> None:
-        with contextlib.suppress(OSError):  # the client hung up
-            super().finish()
 
     def do_GET(self) -> None:
         try:

@@ -19,18 +19,17 @@ import contextlib
 import json
 import math
 import socket
-import sys
 import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from lapsewatch.timefmt import rfc3339
+from lapsewatch_tools.local.loopback import LoopbackHandler, LoopbackServer
 from lapsewatch_tools.local.rdap_documents import (
     LIFECYCLE_STATUSES,
     RDAP_MEDIA_TYPE,
@@ -264,40 +263,28 @@ class _Registry:
     domains: dict[str, DomainAnswer] = field(default_factory=dict)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-
+class _Server(LoopbackServer):
     def __init__(self, owner: LoopbackRdap) -> None:
         self.owner = owner
         self.closing = threading.Event()
+        # Open connections, so that stopping the server (or a fault) can cut them.
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        # Clients cutting a slow answer short is part of the job; anything else is a bug to show.
-        if not isinstance(sys.exc_info()[1], OSError):
-            super().handle_error(request, client_address)  # type: ignore[arg-type]
+        super().__init__(_Handler)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(LoopbackHandler):
     server: _Server
 
     def setup(self) -> None:
         super().setup()
-        # Headers and body go out in separate writes; without this, Nagle's algorithm holds the
-        # body for the client's delayed ACK, 40 ms a request.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self.server.connections_lock:
             self.server.connections.add(self.connection)
 
     def finish(self) -> None:
         with self.server.connections_lock:
             self.server.connections.discard(self.connection)
-        with contextlib.suppress(OSError):  # the client hung up, or a fault dropped the connection
-            super().finish()
+        super().finish()
 
     def do_GET(self) -> None:
         try:
