@@ -81,7 +81,8 @@ def assert_doubt(observation, *pieces):
         ("undelegated inactive", Lifecycle.UNREGISTERED),
         ("active", Lifecycle.ACTIVE),
         ("deleting", Lifecycle.REDEMPTION),
-        ("active deleting", Lifecycle.REDEMPTION),
+        ("active deleting", Lifecycle.UNKNOWN),  # a held name is not also being deleted
+        ("active inactive", Lifecycle.UNKNOWN),
         ("expiring", Lifecycle.GRACE),
         ("active expiring", Lifecycle.GRACE),
         ("parked marketed", Lifecycle.ACTIVE),
@@ -94,7 +95,7 @@ def test_lookup(fastly, provider, status, lifecycle):
     assert observation.lifecycle is lifecycle
     assert observation.provider == "fastly"
     assert observation.statuses == tuple(status.split())
-    assert observation.error is None
+    assert (observation.error is None) is (lifecycle is not Lifecycle.UNKNOWN)
     assert observation.authoritative
     assert observation.source == f"{fastly.url}?domain={domain}"
     assert observation.service == fastly.url

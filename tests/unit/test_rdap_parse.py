@@ -409,7 +409,8 @@ def test_is_loopback():
         ("undelegated inactive", Lifecycle.UNREGISTERED),
         ("inactive", Lifecycle.UNREGISTERED),
         ("premium inactive", Lifecycle.UNREGISTERED),
-        ("active deleting", Lifecycle.REDEMPTION),
+        ("active deleting", Lifecycle.UNKNOWN),  # a held name is not also being deleted
+        ("active inactive", Lifecycle.UNKNOWN),
         ("deleting", Lifecycle.REDEMPTION),
         ("active expiring", Lifecycle.GRACE),
         ("parked marketed", Lifecycle.ACTIVE),

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lapsewatch.net import egress
 from lapsewatch.providers import StatusProvider
 from lapsewatch.providers.chain import ProviderChain
 
@@ -26,6 +27,16 @@ def _env_float(env: Mapping[str, str], name: str) -> float | None:
     if not value > 0:
         raise ValueError(f"{name} must be greater than 0, not {text!r}")
     return value
+
+
+def _env_ports(env: Mapping[str, str], name: str) -> frozenset[int]:
+    text = env.get(name)
+    if text is None or not text.strip():
+        return egress.DEFAULT_PORTS
+    try:
+        return egress.parse_ports(text)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
 
 
 PROVIDER_NAMES = ("rdap", "fastly", "domainr")
@@ -58,6 +69,8 @@ class ProviderSettings:
     fastly_api_key: str | None = field(default=None, repr=False)
     fastly_url: str | None = None
     fastly_rate: float = DEFAULT_FASTLY_RATE
+    # The ports status lookups may connect to, beyond loopback (LAPSEWATCH_EGRESS_PORTS).
+    egress_ports: frozenset[int] = egress.DEFAULT_PORTS
     # Plain http to this machine, for loopback servers: the CLI allows it, the Lambda functions
     # never do.
     allow_loopback_http: bool = False
@@ -102,6 +115,7 @@ class ProviderSettings:
             fastly_api_key=env.get("LAPSEWATCH_FASTLY_API_KEY") or None,
             fastly_url=env.get("LAPSEWATCH_FASTLY_URL") or None,
             fastly_rate=_env_float(env, "LAPSEWATCH_FASTLY_RATE") or DEFAULT_FASTLY_RATE,
+            egress_ports=_env_ports(env, "LAPSEWATCH_EGRESS_PORTS"),
             allow_loopback_http=allow_loopback_http,
         )
         if not credentials_later:
@@ -125,6 +139,7 @@ class ProviderSettings:
                 api_key=self.domainr_api_key,
                 base_url=self.domainr_url,
                 allow_loopback_http=self.allow_loopback_http,
+                egress_ports=self.egress_ports,
             )
         if name == "fastly":
             from lapsewatch.providers.fastly import FastlyProvider
@@ -134,6 +149,7 @@ class ProviderSettings:
                 base_url=self.fastly_url,
                 rate=self.fastly_rate,
                 allow_loopback_http=self.allow_loopback_http,
+                egress_ports=self.egress_ports,
             )
         from lapsewatch.providers.rdap import Bootstrap, RdapProvider
 
@@ -141,6 +157,7 @@ class ProviderSettings:
             Bootstrap.load(self.rdap_bootstrap, extra=self.rdap_extra),
             rate=self.rdap_rate,
             allow_loopback_http=self.allow_loopback_http,
+            egress_ports=self.egress_ports,
         )
 
 

@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 import requests
 
 from lapsewatch.lifecycle import Lifecycle, most_severe
+from lapsewatch.net import egress
 from lapsewatch.providers import Observation
 from lapsewatch.providers.http import Doubt, HttpFetcher, lookup_deadline, read_json
 
@@ -51,12 +52,46 @@ TOKENS = {
 }
 
 
+# Tokens that say the name is held by someone, and those that say it is on its way out or free.
+# One of each in a status cannot both be true (as RDAP's "active" beside "redemption period"):
+# the status is doubt. The others (undelegated, premium, priced, reserved, claimed) describe how
+# the name is offered or delegated, and sit beside either.
+_HELD = frozenset({"active", "parked", "marketed", "transferable", "expiring"})
+_LEAVING = frozenset({"inactive", "deleting"})
+# "expiring deleting" is a registration running out into its deletion; inactive is no
+# registration at all.
+_COMPATIBLE = frozenset({("expiring", "deleting")})
+
+
+def token_contradiction(tokens: Iterable[str]) -> str | None:
+    """Why status tokens cannot all be true, or None when they can."""
+    written = {token.lower(): token for token in tokens}
+    for held in sorted(written.keys() & _HELD):
+        for leaving in sorted(written.keys() & _LEAVING):
+            if (held, leaving) not in _COMPATIBLE:
+                return (
+                    f"the status tokens contradict each other: {written[held]!r} beside {written[leaving]!r}"
+                )
+    return None
+
+
 def lifecycle_from_tokens(tokens: list[str]) -> Lifecycle:
-    """The lifecycle Domainr's status tokens show; unknown when any token is doubt or unrecognised."""
+    """The lifecycle Domainr's status tokens show; unknown when any token is doubt or unrecognised,
+    or when two tokens contradict each other (`token_contradiction`)."""
     lifecycles = [TOKENS.get(token.lower(), Lifecycle.UNKNOWN) for token in tokens]
-    if not lifecycles or Lifecycle.UNKNOWN in lifecycles:
+    if not lifecycles or Lifecycle.UNKNOWN in lifecycles or token_contradiction(tokens):
         return Lifecycle.UNKNOWN
     return most_severe(*lifecycles)
+
+
+def status_doubt(service: str, status: str, tokens: list[str], secrets: Iterable[str] = ()) -> str:
+    """Why a status whose tokens give no lifecycle is doubt, in words."""
+    shown = quoted(status, secrets=secrets)
+    if why := token_contradiction(tokens):
+        return f"{service}'s status {shown} gives no verdict: {why}"
+    unmapped = [quoted(token, 40, secrets=secrets) for token in unmapped_tokens(tokens)]
+    why = f"{', '.join(unmapped)} maps to no lifecycle" if unmapped else "it has no tokens"
+    return f"{service}'s status {shown} gives no verdict: {why}"
 
 
 def unmapped_tokens(tokens: list[str]) -> list[str]:
@@ -159,6 +194,7 @@ class DomainrProvider:
         lookup_budget: float = 30.0,
         max_tries: int = 3,
         allow_loopback_http: bool = False,
+        egress_ports: frozenset[int] = egress.DEFAULT_PORTS,
     ) -> None:
         if not (client_id or api_key):
             raise ValueError("Domainr needs a client id or an API key")
@@ -173,6 +209,7 @@ class DomainrProvider:
             request_timeout=request_timeout,
             max_tries=max_tries,
             allow_loopback_http=allow_loopback_http,
+            egress_ports=egress_ports,
         )
 
     def serves(self, domain: str) -> bool:
@@ -218,7 +255,11 @@ class DomainrProvider:
         entries = document.get("status") if isinstance(document, dict) else None
         if not isinstance(entries, list):
             raise Doubt('the answer has no "status" list')
-        entry = _entry_for(entries, domain)
+        matching = _entries_for(entries, domain)
+        if len({_status_key(e) for e in matching}) > 1:
+            shown = ", ".join(quoted(str(e.get("status")), 60, secrets=self._secrets) for e in matching[:3])
+            raise Doubt(f"the answer has entries for {domain} that disagree: {shown}")
+        entry = matching[0] if matching else None
         if entry is None:
             # An entry may carry the error ("status": "unknown", and why) under a name of its own.
             detail = next(filter(None, (error_detail(e, secrets=self._secrets) for e in entries)), None)
@@ -230,7 +271,9 @@ class DomainrProvider:
             raise Doubt(f"the status of {domain} is not text: {status!r}")
         tokens = status.split()
         lifecycle = lifecycle_from_tokens(tokens)
-        error = f"Domainr's status {status!r} gives no verdict" if lifecycle is Lifecycle.UNKNOWN else None
+        error = None
+        if lifecycle is Lifecycle.UNKNOWN:
+            error = status_doubt("Domainr", status, tokens, self._secrets)
         # An entry with an error of its own is doubt, whatever its status says.
         detail = error_detail(entry, secrets=self._secrets)
         if detail is not None:
@@ -266,9 +309,19 @@ def http_failure(failure: str, body: bytes, service: str, secrets: Iterable[str]
     return f"{failure}: {service} said {detail}" if detail else failure
 
 
-def _entry_for(entries: list, domain: str) -> dict | None:
-    for entry in entries:
-        name = entry.get("domain") if isinstance(entry, dict) else None
-        if isinstance(name, str) and name.lower().removesuffix(".") == domain.lower():
-            return entry
-    return None
+def _entries_for(entries: list, domain: str) -> list[dict]:
+    """The entries about `domain`, in the order given."""
+    return [
+        entry
+        for entry in entries
+        if isinstance(entry, dict)
+        and isinstance(name := entry.get("domain"), str)
+        and name.lower().removesuffix(".") == domain.lower()
+    ]
+
+
+def _status_key(entry: dict) -> object:
+    """What an entry says of its domain: its status tokens as a set, and any error it carries."""
+    status = entry.get("status")
+    tokens = frozenset(status.lower().split()) if isinstance(status, str) else repr(status)
+    return tokens, error_detail(entry) is not None

@@ -23,13 +23,14 @@ import requests
 
 from lapsewatch.domains import InvalidDomain, to_ascii
 from lapsewatch.lifecycle import Lifecycle
+from lapsewatch.net import egress
 from lapsewatch.providers import Observation
 from lapsewatch.providers.domainr import (
     error_detail,
     http_failure,
     lifecycle_from_tokens,
     quoted,
-    unmapped_tokens,
+    status_doubt,
 )
 from lapsewatch.providers.http import Doubt, HttpFetcher, lookup_deadline, read_json
 from lapsewatch.ratelimit import RateLimiter, shared_limiter
@@ -67,6 +68,7 @@ class FastlyProvider:
         lookup_budget: float = 30.0,
         max_tries: int = 3,
         allow_loopback_http: bool = False,
+        egress_ports: frozenset[int] = egress.DEFAULT_PORTS,
     ) -> None:
         if not api_key or not api_key.strip():
             raise ValueError("Fastly needs an API key")
@@ -80,6 +82,7 @@ class FastlyProvider:
             request_timeout=request_timeout,
             max_tries=max_tries,
             allow_loopback_http=allow_loopback_http,
+            egress_ports=egress_ports,
         )
 
     def serves(self, domain: str) -> bool:
@@ -156,11 +159,7 @@ def read_status(body: bytes, domain: str, *, secrets: Iterable[str] = ()) -> Obs
         raise Doubt(f"the status of {domain} is not text but {_kind(status)}")
     tokens = status.split()
     lifecycle = lifecycle_from_tokens(tokens)
-    error = None
-    if lifecycle is Lifecycle.UNKNOWN:
-        unmapped = [quoted(token, 40, secrets=secrets) for token in unmapped_tokens(tokens)]
-        why = f"{', '.join(unmapped)} maps to no lifecycle" if unmapped else "it has no tokens"
-        error = f"Fastly's status {quoted(status, secrets=secrets)} gives no verdict: {why}"
+    error = status_doubt("Fastly", status, tokens, secrets) if lifecycle is Lifecycle.UNKNOWN else None
     return Observation(provider="fastly", lifecycle=lifecycle, statuses=tuple(tokens), error=error)
 
 

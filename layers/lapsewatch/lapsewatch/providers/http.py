@@ -3,8 +3,10 @@
 One deadline across a lookup's tries and redirects, a wall-clock limit on each request (a
 server trickling bytes cannot hold a lookup), bodies cut at a size, capped Retry-After, every
 attempt through the per-server rate limiter, https only (plain http to loopback when the caller
-allows it), and credentials sent to no origin but the first. Whatever goes wrong comes out as
-`Doubt`, which a provider turns into an `unknown` observation.
+allows it), URLs every parser reads alike (`lapsewatch.net.urls`), connections to public
+addresses only (`lapsewatch.net.egress`), strict JSON in UTF-8, and credentials sent to no
+origin but the first. Whatever goes wrong comes out as `Doubt`, which a provider turns into an
+`unknown` observation.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http.client import IncompleteRead, RemoteDisconnected
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
@@ -36,12 +38,18 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from lapsewatch import __version__
+from lapsewatch.net import egress
+from lapsewatch.net.egress import STRICT, EgressPolicy, EgressRefused
+from lapsewatch.net.urls import UnsafeUrl, Url, parse_url, redirect_target
 from lapsewatch.ratelimit import RateLimiter
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# What lapsewatch asks for and reads; any other Content-Encoding would be read as if plain.
+ACCEPT_ENCODING = "gzip, deflate"
+CONTENT_ENCODINGS = frozenset({"identity", "gzip", "x-gzip", "deflate"})
 USER_AGENT = f"lapsewatch/{__version__} (+RDAP) python-requests/{requests.__version__}"
-# Checks run 32 threads wide; a sweep talks to many registries in turn.
-POOL_PER_HOST = 32
+# `lapsewatch check` runs 64 threads wide; a sweep talks to many registries in turn.
+POOL_PER_HOST = 64
 POOL_HOSTS = 64
 
 
@@ -54,16 +62,33 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
-def url_allowed(url: str, *, allow_loopback_http: bool = False) -> bool:
+def url_allowed(url: str | Url, *, allow_loopback_http: bool = False) -> bool:
     """https anywhere; plain http never, or with `allow_loopback_http` only to this machine (the
-    loopback servers of tests and local runs).
+    loopback servers of tests and local runs). Either way only a URL every parser reads alike.
 
     A plain-http answer could be forged on the way, and a forged 404 would unverify addresses.
     """
-    parts = urlsplit(url)
-    if parts.scheme == "https":
-        return bool(parts.hostname)
-    return allow_loopback_http and parts.scheme == "http" and is_loopback(parts.hostname)
+    return url_refusal(url, allow_loopback_http=allow_loopback_http) is None
+
+
+def url_refusal(url: str | Url, *, allow_loopback_http: bool = False) -> str | None:
+    """Why `url_allowed` refuses `url`, or None."""
+    try:
+        parsed = url if isinstance(url, Url) else parse_url(url)
+    except UnsafeUrl as exc:
+        return f"refused {shown_url(url)}: {exc}"
+    if parsed.scheme == "https":
+        return None
+    if allow_loopback_http and is_loopback(parsed.host):
+        return None
+    allowed = "https, or plain http to this machine" if allow_loopback_http else "https"
+    return f"refused {parsed.text}: only {allowed}"
+
+
+def shown_url(url: str | Url) -> str:
+    """A URL from outside, fit for a reason: cut short, its invisible characters escaped."""
+    text = url.text if isinstance(url, Url) else str(url)
+    return text[:200].encode("unicode_escape").decode("ascii") + ("…" if len(text) > 200 else "")
 
 
 def lookup_deadline(budget: float, deadline: float | None) -> float:
@@ -93,15 +118,56 @@ def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
     return members
 
 
+def _no_constant(name: str) -> object:
+    raise _NotJson(f"{name} is not a JSON value")
+
+
+class _NotJson(ValueError):
+    """JSON that Python's reader takes and RFC 8259 does not."""
+
+
 def read_json(body: bytes) -> object:
-    """An answer's JSON, or Doubt. A member named twice is doubt too: parsers disagree on which
-    of the two counts, so whatever a reader here takes, the server may have meant the other."""
+    """An answer's JSON (RFC 8259), read strictly, or Doubt.
+
+    Strictly: UTF-8 only, without a byte order mark (RFC 8259 §8.1; Python's reader would guess
+    UTF-16 or UTF-32 from the first bytes), no NaN or Infinity, no unpaired surrogate escapes. A
+    member named twice is doubt too: parsers disagree on which of the two counts, so whatever a
+    reader here takes, the server may have meant the other.
+    """
+    if body.startswith(b"\xef\xbb\xbf"):
+        raise Doubt("the answer is not JSON: it starts with a byte order mark")
     try:
-        return json.loads(body, object_pairs_hook=_no_duplicates)
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Doubt("the answer is not JSON: it is not UTF-8") from None
+    try:
+        document = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
     except _DuplicateMember as exc:
         raise Doubt(f"the answer names the member {exc.args[0]!r} twice in one object") from None
+    except _NotJson as exc:
+        raise Doubt(f"the answer is not JSON: {exc}") from None
     except (ValueError, RecursionError):
         raise Doubt("the answer is not JSON") from None
+    if _has_lone_surrogate(document):
+        raise Doubt("the answer is not JSON: it escapes half of a UTF-16 surrogate pair")
+    return document
+
+
+def _has_lone_surrogate(value: object) -> bool:
+    pending = [value]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, str):
+            try:
+                current.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(current, dict):
+            pending.extend(current.keys())
+            pending.extend(current.values())
+        elif isinstance(current, list):
+            pending.extend(current)
+    return False
 
 
 class _Transient(Exception):
@@ -129,7 +195,9 @@ class HttpFetcher:
 
     Credentials (an API key header) go only to the origin (scheme, host and port) of the URL
     first asked: a redirect elsewhere, by the service itself or by whoever answers in its name,
-    must not collect them.
+    must not collect them. Every URL, the first and each redirect's, is vetted before anything is
+    sent to it (`url_refusal`), and every connection is made under `egress`: public addresses on
+    the allowed ports, loopback too when plain http to loopback is allowed.
     """
 
     max_redirects = 3
@@ -146,13 +214,15 @@ class HttpFetcher:
         request_timeout: float = 10.0,
         max_tries: int = 3,
         allow_loopback_http: bool = False,
+        egress_ports: frozenset[int] = egress.DEFAULT_PORTS,
     ) -> None:
         self.limiter = limiter
         self.session = session or new_session()
-        self._origin_proxies: dict[tuple[str, str | None, int], dict[str, str]] = {}
+        self._origin_proxies: dict[tuple[str, str, int], dict[str, str]] = {}
         self.request_timeout = request_timeout
         self.max_tries = max_tries
         self.allow_loopback_http = allow_loopback_http
+        self.egress = EgressPolicy(allow_loopback=allow_loopback_http, ports=egress_ports)
 
     def get(
         self,
@@ -163,49 +233,62 @@ class HttpFetcher:
         credentials: Mapping[str, str] | None = None,
     ) -> HttpAnswer:
         """GET `url`, following redirects; `credentials` are headers sent only to its origin."""
-        origin = _origin(url)
+        target = self._vetted(url)
+        origin = target.origin
         failures = 0
         hops = 0
         while True:
-            if not url_allowed(url, allow_loopback_http=self.allow_loopback_http):
-                allowed = "https, or plain http to this machine" if self.allow_loopback_http else "https"
-                raise Doubt(f"refused {url}: only {allowed}", url)
-            sent = {**headers, **credentials} if credentials and _origin(url) == origin else headers
+            sent = {**headers, **credentials} if credentials and target.origin == origin else headers
             try:
-                response_headers, status, body = self._attempt(url, sent, deadline)
+                response_headers, status, body = self._attempt(target, sent, deadline)
             except _Transient as exc:
                 failure, pause = str(exc), self._backoff(failures)
             else:
                 if status in REDIRECT_STATUSES:
                     hops += 1
                     if hops > self.max_redirects:
-                        raise Doubt(f"more than {self.max_redirects} redirects", url)
+                        raise Doubt(f"more than {self.max_redirects} redirects", target.text)
                     location = response_headers.get("Location")
                     if not location:
-                        raise Doubt(f"HTTP {status} redirect without a Location", url)
-                    url = urljoin(url, location)
+                        raise Doubt(f"HTTP {status} redirect without a Location", target.text)
+                    try:
+                        target = self._vetted(redirect_target(target.text, location))
+                    except UnsafeUrl as exc:
+                        raise Doubt(
+                            f"refused {shown_url(location)}, a redirect from {target.text}: {exc}",
+                            target.text,
+                        ) from None
                     continue
                 if status != 429 and status < 500:
-                    return HttpAnswer(url, status, body, redirected=hops > 0)
+                    return HttpAnswer(target.text, status, body, redirected=hops > 0)
                 failure = f"HTTP {status}"
                 retry_after = self._retry_after(response_headers.get("Retry-After"))
                 pause = self._backoff(failures) if retry_after is None else retry_after
             failures += 1
             if failures >= self.max_tries:
                 tries = "1 try" if failures == 1 else f"{failures} tries"
-                raise Doubt(f"{failure}; gave up after {tries}", url)
+                raise Doubt(f"{failure}; gave up after {tries}", target.text)
             if time.monotonic() + pause >= deadline:
-                raise Doubt(f"{failure}, and no time left to try again", url)
+                raise Doubt(f"{failure}, and no time left to try again", target.text)
             time.sleep(pause)
 
+    def _vetted(self, url: str | Url) -> Url:
+        """`url` parsed, or Doubt when it may not be asked: see `url_refusal`."""
+        why = url_refusal(url, allow_loopback_http=self.allow_loopback_http)
+        if why is not None:
+            raise Doubt(why, url.text if isinstance(url, Url) else None)
+        return url if isinstance(url, Url) else parse_url(url)
+
     def _attempt(
-        self, url: str, headers: Mapping[str, str], deadline: float
+        self, target: Url, headers: Mapping[str, str], deadline: float
     ) -> tuple[Mapping[str, str], int, bytes]:
-        if self.limiter is not None and not self.limiter.acquire(_host_port(url), deadline):
-            raise Doubt(f"out of time waiting for the rate limit of {_host_port(url)}", url)
+        url = target.text
+        if self.limiter is not None and not self.limiter.acquire(target.host_port, deadline):
+            raise Doubt(f"out of time waiting for the rate limit of {target.host_port}", url)
         timeout = min(self.request_timeout, deadline - time.monotonic())
         if timeout <= 0:
             raise Doubt("out of time", url)
+        _current.egress = self.egress
         with _Watchdog(timeout) as watchdog:
             try:
                 response = self.session.get(
@@ -214,13 +297,15 @@ class HttpFetcher:
                     timeout=timeout,
                     stream=True,
                     allow_redirects=False,
-                    proxies=self._proxies(url),
+                    proxies=self._proxies(target),
                 )
                 try:
                     body = self._read_body(response, watchdog.ends, timeout)
                 finally:
                     watchdog.stop()
                     response.close()
+            except EgressRefused as exc:
+                raise Doubt(str(exc), url) from None
             # Reading the body straight from urllib3 raises its own errors, not requests' wrappers.
             except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
                 if watchdog.fired:
@@ -234,14 +319,16 @@ class HttpFetcher:
                 raise Doubt(failure.message, url) from None
         return response.headers, response.status_code, body
 
-    def _proxies(self, url: str) -> dict[str, str]:
+    def _proxies(self, target: Url) -> dict[str, str]:
         """The environment's proxy for `url`'s origin (HTTPS_PROXY, NO_PROXY…), looked up once."""
-        origin = _origin(url)
-        if origin not in self._origin_proxies:
-            self._origin_proxies[origin] = requests.utils.get_environ_proxies(url)
-        return self._origin_proxies[origin]
+        if target.origin not in self._origin_proxies:
+            self._origin_proxies[target.origin] = requests.utils.get_environ_proxies(target.text)
+        return self._origin_proxies[target.origin]
 
     def _read_body(self, response: requests.Response, ends: float, timeout: float) -> bytes:
+        encodings = [e.strip().lower() for e in response.headers.get("Content-Encoding", "").split(",")]
+        if unknown := [e for e in encodings if e and e not in CONTENT_ENCODINGS]:
+            raise Doubt(f"the answer is in a Content-Encoding lapsewatch does not read: {unknown[0][:40]!r}")
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > self.max_body:
             raise Doubt(f"answer of {declared} bytes is over the {self.max_body} byte limit", response.url)
@@ -284,6 +371,7 @@ def new_session() -> requests.Session:
     """A Session safe to share between threads, its pools sized for the checker's thread pool."""
     session = requests.Session()
     session.headers["User-Agent"] = USER_AGENT
+    session.headers["Accept-Encoding"] = ACCEPT_ENCODING
     # What requests would read from the environment on every request, read once: a proxy per
     # origin (`HttpFetcher._proxies`) and the CA bundle. Never ~/.netrc: no credentials of the
     # machine's go to a status service or to whoever it redirects to.
@@ -298,13 +386,9 @@ def new_session() -> requests.Session:
     return session
 
 
-def _origin(url: str) -> tuple[str, str | None, int]:
-    parts = urlsplit(url)
-    return parts.scheme, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
-
-
 def _host_port(url: str) -> str:
-    _, host, port = _origin(url)
+    parts = urlsplit(url)
+    host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
     host = f"[{host}]" if host and ":" in host else host
     return f"{host}:{port}"
 
@@ -526,11 +610,54 @@ _deadlines = _Deadlines()
 
 
 class _WatchedConnectionMixin:
+    """A connection the watchdog can cut, made under the egress policy of the request that opens
+    it (the strictest when none is set)."""
+
     def request(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         watchdog = getattr(_current, "watchdog", None)
         if watchdog is not None:
             watchdog.watch(self)
         super().request(*args, **kwargs)  # type: ignore[misc]
+
+    def _new_conn(self) -> socket.socket:
+        policy = getattr(_current, "egress", None) or STRICT
+        tunnel_host = getattr(self, "_tunnel_host", None)
+        if tunnel_host:
+            # Through a proxy: the proxy is the operator's, the host behind it is checked here.
+            _check_proxied(tunnel_host, getattr(self, "_tunnel_port", None) or 443, policy)
+            return super()._new_conn()  # type: ignore[misc]
+        timeout = self.timeout if isinstance(self.timeout, int | float) else None  # type: ignore[attr-defined]
+        try:
+            return egress.connect(
+                (self._dns_host, self.port),  # type: ignore[attr-defined]
+                timeout,
+                policy=policy,
+                source_address=self.source_address,  # type: ignore[attr-defined]
+                socket_options=self.socket_options,  # type: ignore[attr-defined]
+            )
+        except socket.gaierror as exc:
+            raise urllib3.exceptions.NameResolutionError(self.host, self, exc) from exc  # type: ignore[attr-defined,arg-type]
+        except TimeoutError as exc:
+            raise urllib3.exceptions.ConnectTimeoutError(
+                self,
+                f"Connection to {self.host} timed out. (connect timeout={timeout})",  # type: ignore[attr-defined]
+            ) from exc
+        except OSError as exc:
+            raise urllib3.exceptions.NewConnectionError(
+                self,  # type: ignore[arg-type]
+                f"Failed to establish a new connection: {exc}",
+            ) from exc
+
+
+def _check_proxied(host: str, port: int, policy: EgressPolicy) -> None:
+    """The addresses `host` resolves to here, checked before a proxy is asked to reach it."""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)}
+    except OSError:
+        return  # the proxy resolves names this machine cannot; its own rules then apply
+    refusals = [why for address in sorted(addresses) if (why := policy.refusal(str(address), port))]
+    if refusals:
+        raise EgressRefused(f"refused to reach {host} through the proxy: {'; '.join(refusals)}")
 
 
 class _WatchedHTTPConnection(_WatchedConnectionMixin, HTTPConnection):

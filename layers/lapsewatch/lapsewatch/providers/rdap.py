@@ -5,10 +5,15 @@ A lookup asks the registry's server for ``domain/{a-label}`` and reads its answe
 an attacker-controlled or broken server must never be able to get an address unverified:
 
 - 404 means "not registered" only as the answer to that very request, with no redirect followed,
-  and with an empty or JSON-object body (see `RdapProvider`).
-- A 200 counts only as a JSON object with objectClassName "domain" and the ldhName asked for, no
-  member named twice in any object, statuses that do not contradict each other and at most one
-  registration date. An answer that came through a redirect is marked not authoritative.
+  and with an empty body or an RDAP error response whose errorCode, if any, is 404 (see
+  `RdapProvider`).
+- A 200 counts only as a JSON object with objectClassName "domain" and the ldhName asked for (and
+  a unicodeName, if any, naming the same domain), no member named twice in any object, statuses
+  that do not contradict each other and at most one registration date. An answer that came
+  through a redirect is marked not authoritative.
+- A bootstrap base URL that is not a plain ``https://host[:port]/path/`` (a query, a fragment,
+  userinfo, anything parsers read differently) is refused when the file is loaded: its TLD is
+  then unserved, and `Bootstrap.refused` says why.
 - Everything else (other statuses, refused redirects, bodies over 1 MiB, timeouts, a TLD with no
   server) is doubt: an Observation with lifecycle `unknown` and the reason.
 
@@ -28,8 +33,10 @@ from urllib.parse import urlsplit
 
 import requests
 
-from lapsewatch.domains import tld, to_ascii
+from lapsewatch.domains import InvalidDomain, tld, to_ascii
 from lapsewatch.lifecycle import Lifecycle, contradiction, lifecycle_from_statuses
+from lapsewatch.net import egress
+from lapsewatch.net.urls import UnsafeUrl, Url, domain_url, parse_url
 from lapsewatch.providers import Observation
 from lapsewatch.providers.http import Doubt, HttpFetcher, lookup_deadline, read_json, url_allowed
 from lapsewatch.ratelimit import RateLimiter, shared_limiter
@@ -49,6 +56,9 @@ class Bootstrap:
     RDAP without being listed (.de, .io, .co, ...). The extra file, in the same shape, names
     those. It only fills gaps: a domain for which IANA's file has a server, at any suffix, is
     served as IANA's file says, whatever the extra file names for it.
+
+    `refused` maps each suffix whose base URLs were all refused (a query, a fragment, userinfo,
+    anything URL parsers read differently) to the reason: such a suffix is served by neither file.
     """
 
     def __init__(
@@ -58,11 +68,13 @@ class Bootstrap:
         source: str = "bootstrap file",
         extra: Mapping[str, Sequence[str]] | None = None,
         extra_source: str | None = None,
+        refused: Mapping[str, str] | None = None,
     ) -> None:
         self.services = {suffix.lower(): list(urls) for suffix, urls in services.items()}
         self.extra = {suffix.lower(): list(urls) for suffix, urls in (extra or {}).items()}
         self.source = source
         self.extra_source = extra_source
+        self.refused = dict(refused or {})
 
     @classmethod
     def load(cls, path: Path | None = None, *, extra: Path | None = None) -> Bootstrap:
@@ -109,6 +121,7 @@ class Bootstrap:
         if not isinstance(services, list):
             raise bad('there is no "services" list')
         table: dict[str, list[str]] = {}
+        refused: dict[str, str] = {}
         for index, service in enumerate(services):
             if not (isinstance(service, list) and len(service) == 2):
                 raise bad(f"services[{index}] is not a pair [labels, urls]")
@@ -120,13 +133,40 @@ class Bootstrap:
             for url in urls:
                 if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
                     raise bad(f"services[{index}] has {url!r}, which is not an http(s) URL")
+            usable, why = _usable_base_urls(urls)
             for label in labels:
-                table.setdefault(label.strip().lower().rstrip("."), []).extend(urls)
-        return cls(table, source=source)
+                suffix = label.strip().lower().rstrip(".")
+                if usable:
+                    table.setdefault(suffix, []).extend(usable)
+                else:
+                    refused[suffix] = f"{source} names no usable RDAP base URL for .{suffix}: {why}"
+        for suffix in table.keys() & refused.keys():
+            del refused[suffix]
+        return cls(table, source=source, refused=refused)
 
     def with_extra(self, extra: Bootstrap) -> Bootstrap:
         """This file's servers, with `extra`'s filling the gaps (replacing any extra file it had)."""
-        return type(self)(self.services, source=self.source, extra=extra.services, extra_source=extra.source)
+        refused = {
+            suffix: why
+            for suffix, why in {**extra.refused, **self.refused}.items()
+            if suffix not in self.services and suffix not in extra.services
+        }
+        return type(self)(
+            self.services,
+            source=self.source,
+            extra=extra.services,
+            extra_source=extra.source,
+            refused=refused,
+        )
+
+    def refusal_for(self, domain: str) -> str | None:
+        """Why the bootstrap files serve `domain` with no server although they name its suffix:
+        every base URL named for it was refused. None when that is not why."""
+        labels = domain.lower().rstrip(".").split(".")
+        return next(
+            (why for start in range(len(labels)) if (why := self.refused.get(".".join(labels[start:])))),
+            None,
+        )
 
     def servers_for(self, domain: str) -> list[str]:
         """Base URLs for the domain's longest matching suffix in IANA's file, as listed; else in the
@@ -168,6 +208,7 @@ class RdapProvider:
         lookup_budget: float = 30.0,
         max_tries: int = 3,
         allow_loopback_http: bool = False,
+        egress_ports: frozenset[int] = egress.DEFAULT_PORTS,
     ) -> None:
         self.bootstrap = bootstrap
         self.lookup_budget = lookup_budget
@@ -178,6 +219,7 @@ class RdapProvider:
             request_timeout=request_timeout,
             max_tries=max_tries,
             allow_loopback_http=allow_loopback_http,
+            egress_ports=egress_ports,
         )
 
     def serves(self, domain: str) -> bool:
@@ -188,19 +230,23 @@ class RdapProvider:
         base = None
         try:
             a_label = to_ascii(domain.rstrip("."))
-            base = self._server_for(a_label)
-            return self._lookup(a_label, base, ends)
+            server = self._server_for(a_label)
+            base = server.text
+            return self._lookup(a_label, server, ends)
         except Doubt as exc:
             return Observation.doubt(self.name, str(exc), source=exc.url, service=base)
         except Exception as exc:  # a bug or a surprise must be doubt, never a verdict
             log.exception("RDAP lookup of %s failed unexpectedly", domain)
             return Observation.doubt(self.name, f"lookup failed: {exc!r}", service=base)
 
-    def _lookup(self, a_label: str, base: str, deadline: float) -> Observation:
-        url = f"{base}domain/{a_label}"
-        answer = self.http.get(url, headers={"Accept": RDAP_MEDIA_TYPE}, deadline=deadline)
+    def _lookup(self, a_label: str, server: Url, deadline: float) -> Observation:
+        try:
+            request = domain_url(server, a_label)
+        except UnsafeUrl as exc:
+            raise Doubt(f"cannot ask {server.text} about {a_label}: {exc}") from None
+        answer = self.http.get(request.text, headers={"Accept": RDAP_MEDIA_TYPE}, deadline=deadline)
         if answer.status == 404:
-            if answer.redirected:
+            if answer.redirected or answer.url != request.text:
                 raise Doubt(
                     f"a 404 reached through a redirect to {answer.url}; only the registry's own 404, "
                     "to the request for the name itself, means the name is free",
@@ -208,17 +254,18 @@ class RdapProvider:
                 )
             _check_not_found_body(answer.body, answer.url)
             return Observation(
-                provider=self.name, lifecycle=Lifecycle.UNREGISTERED, source=answer.url, service=base
+                provider=self.name, lifecycle=Lifecycle.UNREGISTERED, source=answer.url, service=server.text
             )
         if answer.status != 200:
             raise Doubt(f"HTTP {answer.status}", answer.url)
         observation = read_answer(answer.body, a_label, source=answer.url)
-        return replace(observation, authoritative=not answer.redirected, service=base)
+        return replace(observation, authoritative=not answer.redirected, service=server.text)
 
-    def _server_for(self, domain: str) -> str:
+    def _server_for(self, domain: str) -> Url:
         servers = self.bootstrap.servers_for(domain)
         if not servers:
-            raise Doubt(f"no RDAP server for .{tld(domain)} in the bootstrap file")
+            unserved = f"no RDAP server for .{tld(domain)} in the bootstrap file"
+            raise Doubt(self.bootstrap.refusal_for(domain) or unserved)
         # Listed order, https first; a server we may not talk to is no server.
         usable = sorted(
             (url for url in servers if url_allowed(url, allow_loopback_http=self.allow_loopback_http)),
@@ -226,20 +273,67 @@ class RdapProvider:
         )
         if not usable:
             raise Doubt(f"the RDAP server for .{tld(domain)} is plain http, which is refused: {servers[0]}")
-        base = usable[0]
-        return base if base.endswith("/") else base + "/"
+        return parse_url(usable[0])
+
+
+def _usable_base_urls(urls: Sequence[str]) -> tuple[list[str], str | None]:
+    """The base URLs a lookup may be built on, each ending in "/", and why the others are not.
+
+    A base URL is a prefix for ``domain/{a-label}`` (RFC 9224 §3): with a query, a fragment or
+    userinfo, the request built on it would not be that path at that host.
+    """
+    usable, reasons = [], []
+    for url in urls:
+        try:
+            parsed = parse_url(url)
+        except UnsafeUrl as exc:
+            reasons.append(f"{url[:120]!r}: {exc}")
+            continue
+        if parsed.query:
+            reasons.append(f"{url[:120]!r} has a query")
+            continue
+        usable.append(url if url.endswith("/") else url + "/")
+    return usable, "; ".join(reasons) or None
+
+
+# RFC 9083 §6 error response: these members, and an errorCode that, when given, is 404. A body with
+# anything else (a gateway's {"message": "no Route matched"}, a search result, an errorCode of 500)
+# is not the registry saying "no such domain".
+_ERROR_MEMBERS = frozenset(
+    {"errorCode", "title", "description", "lang", "notices", "rdapConformance", "links", "port43"}
+    | {"objectClassName"}
+)
 
 
 def _check_not_found_body(body: bytes, url: str) -> None:
-    """Doubt unless a 404's body is empty or an RDAP error object."""
+    """Doubt unless a 404's body is empty or an RDAP error response for a 404."""
     if not body.strip():
         return
+
+    def doubt(why: str) -> Doubt:
+        return Doubt(f"a 404 whose body is neither empty nor an RDAP error response: {why}", url)
+
     try:
         document = read_json(body)
     except Doubt as exc:
-        raise Doubt(f"a 404 whose body is neither empty nor an RDAP error: {exc}", url) from None
-    if not isinstance(document, dict) or "objectClassName" in document:
-        raise Doubt("a 404 whose body is neither empty nor an RDAP error object", url)
+        raise doubt(str(exc)) from None
+    if not isinstance(document, dict):
+        raise doubt("it is not a JSON object")
+    if unexpected := sorted(document.keys() - _ERROR_MEMBERS):
+        raise doubt(f"it has the member {unexpected[0][:60]!r}")
+    object_class = document.get("objectClassName", "error")
+    if not isinstance(object_class, str) or object_class.lower() != "error":
+        raise doubt(f"its objectClassName is {str(object_class)[:40]!r}")
+    code = document.get("errorCode")
+    if "errorCode" in document and (type(code) is not int or code != 404):
+        raise doubt(f"its errorCode is {str(code)[:20]!r}, not 404")
+    conformance = document.get("rdapConformance")
+    if "rdapConformance" in document and not (
+        isinstance(conformance, list) and all(isinstance(item, str) for item in conformance)
+    ):
+        raise doubt("its rdapConformance is not a list of strings")
+    if "errorCode" not in document and "rdapConformance" not in document:
+        raise doubt("it has neither an errorCode nor an rdapConformance")
 
 
 def read_answer(body: bytes, domain: str, *, source: str | None = None) -> Observation:
@@ -259,7 +353,9 @@ def read_answer(body: bytes, domain: str, *, source: str | None = None) -> Obser
         return doubt(f"the answer's objectClassName is {object_class!r}, not 'domain'")
     ldh_name = document.get("ldhName")
     if not isinstance(ldh_name, str) or ldh_name.lower().removesuffix(".") != domain.lower():
-        return doubt(f"the answer is for {ldh_name!r}, not {domain!r}")
+        return doubt(f"the answer is for {_shown(ldh_name)}, not {domain!r}")
+    if "unicodeName" in document and (why := _unicode_name_mismatch(document["unicodeName"], domain)):
+        return doubt(why)
 
     status = document.get("status")
     # Tolerant: a status list with odd entries keeps its strings; anything else is no status.
@@ -279,6 +375,25 @@ def read_answer(body: bytes, domain: str, *, source: str | None = None) -> Obser
         expires_at=max(_event_dates(events, "expiration"), default=None),
         source=source,
     )
+
+
+def _shown(value: object) -> str:
+    """A value from the answer in a reason: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 260 else text[:260] + "…"
+
+
+def _unicode_name_mismatch(unicode_name: object, domain: str) -> str | None:
+    """Why a unicodeName does not name `domain` (an A-label) after IDNA processing, or None."""
+    if not isinstance(unicode_name, str):
+        return "the answer's unicodeName is not text"
+    try:
+        named = to_ascii(unicode_name.strip().removesuffix("."))
+    except InvalidDomain:
+        return f"the answer's unicodeName {_shown(unicode_name)} is not a domain name"
+    if named != domain.lower():
+        return f"the answer's unicodeName {_shown(unicode_name)} names {named}, not {domain}"
+    return None
 
 
 # RFC 9083 event actions. Only "registration" says when the current holder registered the name:
