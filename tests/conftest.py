@@ -1,11 +1,24 @@
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent / "socket_guard"))
+
+import guard
+
+# Nothing a test runs reaches beyond loopback, in this process or any it starts (sitecustomize).
+_GUARD_LOG = Path(tempfile.mkdtemp(prefix="lapsewatch-guard-")) / "violations.log"
+_GUARD_LOG.touch()
+os.environ["LAPSEWATCH_SOCKET_GUARD_LOG"] = str(_GUARD_LOG)
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [str(Path(__file__).parent / "socket_guard"), os.environ.get("PYTHONPATH")])
+)
+guard.install()  # this process records in memory; the processes it starts, in the log
 
 # Tests never reach AWS: fake credentials, one region, before anything builds a client.
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -32,3 +45,16 @@ def sweep(tmp_path):
     with LocalAws(TEMPLATE) as aws, RegistryServer() as registry, LoopbackRdap() as rdap:
         rdap.add_registry("testreg", tlds=["test", "example"])
         yield Sweep(aws, registry, rdap, rdap.bootstrap_file(tmp_path / "dns.json"))
+
+
+@pytest.fixture(autouse=True)
+def socket_guard():
+    """Fails the test if it, or a process it started, tried to reach beyond loopback."""
+    before = _GUARD_LOG.stat().st_size
+    guard.take_violations()
+    yield
+    with _GUARD_LOG.open(encoding="utf-8") as log:
+        log.seek(before)
+        attempts = [*guard.take_violations(), *log.read().splitlines()]
+    if attempts:
+        pytest.fail(f"the test tried to reach beyond loopback: {sorted(set(attempts))[:5]}")

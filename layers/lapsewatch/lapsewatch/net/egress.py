@@ -64,11 +64,11 @@ class EgressPolicy:
         embedded = _embedded_ipv4(ip)
         if self.allow_loopback and (ip.is_loopback or (embedded is not None and embedded.is_loopback)):
             return None
+        if isinstance(ip, ipaddress.IPv6Address) and ip in _NAT64_LOCAL:
+            return f"{address} is a local-use NAT64 address"
         written = f"{address} ({embedded})" if embedded is not None else address
         if why := internal(embedded if embedded is not None else ip):
             return f"{written} is {why}"
-        if isinstance(ip, ipaddress.IPv6Address) and ip in _NAT64_LOCAL:
-            return f"{address} is a local-use NAT64 address"
         if port not in self.ports:
             allowed = ", ".join(map(str, sorted(self.ports)))
             return f"port {port} is not allowed (allowed: {allowed})"
@@ -90,10 +90,10 @@ def internal(ip: IpAddress) -> str | None:
         return "a multicast address"
     if isinstance(ip, ipaddress.IPv4Address) and ip in _SHARED:
         return "a shared (CGNAT) address"
-    if ip.is_private:
-        return "a private address"
     if ip.is_reserved:
         return "a reserved address"
+    if ip.is_private:
+        return "a private address"
     if not ip.is_global:
         return "not a public address"
     return None
