@@ -16,6 +16,9 @@ class Scripted:
     def serves(self, domain):
         return self.tlds is None or domain.rsplit(".", 1)[1] in self.tlds
 
+    def why_unserved(self, domain):
+        return None
+
     def lookup(self, domain, *, deadline=None):
         self.asked.append(domain)
         return Observation(provider=self.name, lifecycle=self.lifecycle)

@@ -585,7 +585,7 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
         except (OSError, UnicodeDecodeError) as exc:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise UsageError(f"cannot read the address list {args.file}: {why}") from None
-        result = coverage(entries, provider_for, chain=chain.name)
+        result = coverage(entries, provider_for, chain=chain.name, why_unserved=chain.why_unserved)
     else:
         if not args.registry_url:
             raise UsageError("give FILE (an address list), or --registry-url to read the registry's listing")
@@ -598,7 +598,9 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
             raise UsageError(str(exc)) from None
         try:
             with client:
-                result = coverage(registry_entries(client), provider_for, chain=chain.name)
+                result = coverage(
+                    registry_entries(client), provider_for, chain=chain.name, why_unserved=chain.why_unserved
+                )
         except RegistryError as exc:
             print(f"lapsewatch: error: reading the registry's listing failed: {exc}", file=sys.stderr)
             return 1

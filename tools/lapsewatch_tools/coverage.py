@@ -16,7 +16,7 @@ import json
 import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lapsewatch.domains import parse_target, tld
@@ -52,6 +52,8 @@ class Coverage:
     rows: list[TldCoverage]
     invalid: int = 0
     chain: str = ""
+    # Unprotected TLDs that a bootstrap file does name, with why its entry was refused.
+    refused: dict[str, str] = field(default_factory=dict)
 
     @property
     def domains(self) -> int:
@@ -78,7 +80,7 @@ class Coverage:
         return sorted({row.tld for row in self.unprotected})
 
     def totals(self) -> dict:
-        return {
+        totals = {
             "domains": self.domains,
             "addresses": self.addresses,
             "invalid": self.invalid,
@@ -86,6 +88,10 @@ class Coverage:
             "unprotected_addresses": self.unprotected_addresses,
             "unprotected_tlds": self.unprotected_tlds,
         }
+        # Only when there are some: a refused bootstrap entry is rare, and worth its own key then.
+        if self.refused:
+            totals["refused_tlds"] = dict(sorted(self.refused.items()))
+        return totals
 
     def json_lines(self) -> Iterator[str]:
         """One object per row, then the totals."""
@@ -114,6 +120,7 @@ class Coverage:
                         f"({_share(self.unprotected_addresses, self.addresses)})",
                     ),
                     ("unprotected TLDs", unprotected_tlds),
+                    *((f"refused .{name}", why) for name, why in sorted(self.refused.items())),
                 ]
             )
         )
@@ -125,11 +132,16 @@ def _share(part: int, whole: int) -> str:
 
 
 def coverage(
-    entries: Iterable[tuple[str, int]], provider_for: Callable[[str], str | None], *, chain: str = ""
+    entries: Iterable[tuple[str, int]],
+    provider_for: Callable[[str], str | None],
+    *,
+    chain: str = "",
+    why_unserved: Callable[[str], str | None] = lambda domain: None,
 ) -> Coverage:
     """Tally (email address or domain, addresses) entries by TLD and serving provider.
 
-    `provider_for` names the provider answering for a registrable domain, or None.
+    `provider_for` names the provider answering for a registrable domain, or None; for a domain
+    it does not serve, `why_unserved` may say why (a refused bootstrap entry).
     """
     domains: dict[str, int] = defaultdict(int)
     invalid = 0
@@ -140,8 +152,12 @@ def coverage(
         else:
             domains[target.domain] += addresses
     groups: dict[tuple[str, str | None], list[int]] = defaultdict(lambda: [0, 0])
+    refused: dict[str, str] = {}
     for domain, addresses in domains.items():
-        group = groups[(tld(domain), provider_for(domain))]
+        provider = provider_for(domain)
+        if provider is None and (why := why_unserved(domain)):
+            refused.setdefault(tld(domain), why)
+        group = groups[(tld(domain), provider)]
         group[0] += 1
         group[1] += addresses
     rows = [
@@ -149,7 +165,7 @@ def coverage(
         for (name, provider), (count, addresses) in groups.items()
     ]
     rows.sort(key=lambda row: (-row.addresses, row.tld, row.provider or ""))
-    return Coverage(rows, invalid, chain)
+    return Coverage(rows, invalid, chain, refused)
 
 
 def read_address_file(path: str) -> list[tuple[str, int]]:

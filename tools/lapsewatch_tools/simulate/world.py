@@ -192,6 +192,9 @@ class SimulatedRdap:
     def serves(self, domain: str) -> bool:
         return True  # the simulated world has one registry for every name
 
+    def why_unserved(self, domain: str) -> str | None:
+        return None
+
     def lookup(self, domain: str, *, deadline: float | None = None) -> Observation:
         self.lookups += 1
         if self.errors.random() < self.error_rate:

@@ -50,6 +50,11 @@ class StatusProvider(Protocol):
         """Whether this provider can look up `domain` at all (RDAP: its TLD has a server)."""
         ...
 
+    def why_unserved(self, domain: str) -> str | None:
+        """Why a domain this provider does not serve is not served, when there is more to say than
+        that its TLD is not listed (RDAP: every base URL named for it was refused)."""
+        ...
+
     def lookup(self, domain: str, *, deadline: float | None = None) -> Observation:
         """Look up a registrable A-label domain.
 

@@ -27,10 +27,13 @@ class ProviderChain:
     def serves(self, domain: str) -> bool:
         return self.provider_for(domain) is not None
 
+    def why_unserved(self, domain: str) -> str | None:
+        return next((why for provider in self.providers if (why := provider.why_unserved(domain))), None)
+
     def lookup(self, domain: str, *, deadline: float | None = None) -> Observation:
         provider = self.provider_for(domain)
         if provider is None:
-            return Observation.doubt(
-                self.name, f"no provider in the chain ({self.name}) serves .{tld(domain)}: unprotected"
-            )
+            whys = [why for provider in self.providers if (why := provider.why_unserved(domain))]
+            unserved = f"no provider in the chain ({self.name}) serves .{tld(domain)}: unprotected"
+            return Observation.doubt(self.name, "; ".join([unserved, *whys]))
         return provider.lookup(domain, deadline=deadline)

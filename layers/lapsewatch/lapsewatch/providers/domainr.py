@@ -215,6 +215,9 @@ class DomainrProvider:
     def serves(self, domain: str) -> bool:
         return True  # every TLD: Domainr answers for any name, or says it cannot
 
+    def why_unserved(self, domain: str) -> str | None:
+        return None
+
     def lookup(self, domain: str, *, deadline: float | None = None) -> Observation:
         ends = lookup_deadline(self.lookup_budget, deadline)
         # The source names the domain only: the client id in the query string is a credential.

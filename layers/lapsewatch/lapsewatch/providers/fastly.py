@@ -88,6 +88,9 @@ class FastlyProvider:
     def serves(self, domain: str) -> bool:
         return True  # every TLD: Fastly answers for any name, or says it cannot
 
+    def why_unserved(self, domain: str) -> str | None:
+        return None
+
     def lookup(self, domain: str, *, deadline: float | None = None) -> Observation:
         ends = lookup_deadline(self.lookup_budget, deadline)
         # The request's URL: the key travels in a header, so the URL holds no secret.

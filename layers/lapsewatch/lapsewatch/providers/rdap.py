@@ -225,6 +225,9 @@ class RdapProvider:
     def serves(self, domain: str) -> bool:
         return bool(self.bootstrap.servers_for(domain))
 
+    def why_unserved(self, domain: str) -> str | None:
+        return self.bootstrap.refusal_for(domain)
+
     def lookup(self, domain: str, *, deadline: float | None = None) -> Observation:
         ends = lookup_deadline(self.lookup_budget, deadline)
         base = None
