@@ -300,3 +300,27 @@ def _result(lifecycle, unsafe=False):
 )
 def test_exit_status(results, status):
     assert exit_status(results) == status
+
+
+# Caps on what an answer hands on (issue 17: an oversized answer must not make an oversized item).
+
+
+def test_an_answer_over_the_status_caps_is_doubt():
+    from lapsewatch.providers import MAX_STATUS_LENGTH, MAX_STATUSES
+
+    many = ScriptedProvider(Observation("rdap", Lifecycle.REDEMPTION, statuses=("redemption period",) * 33))
+    result = DomainChecker(many, sleep=lambda s: None).check("a.com")
+    assert result.lifecycle is Lifecycle.UNKNOWN
+    assert f"over the cap of {MAX_STATUSES}" in result.reason
+    long = ScriptedProvider(Observation("rdap", Lifecycle.ACTIVE, statuses=("x" * (MAX_STATUS_LENGTH + 1),)))
+    assert "characters" in DomainChecker(long, sleep=lambda s: None).check("a.com").reason
+
+
+def test_reasons_and_sources_from_outside_are_cut():
+    from lapsewatch.providers import MAX_TEXT
+
+    huge = ScriptedProvider(Observation.doubt("rdap", "e" * 10 * MAX_TEXT, source="s" * 10 * MAX_TEXT))
+    result = DomainChecker(huge, sleep=lambda s: None).check("a.com")
+    assert len(result.error) == MAX_TEXT + 1
+    assert len(result.source) == MAX_TEXT + 1
+    assert len(result.reason) < 2 * MAX_TEXT

@@ -148,6 +148,7 @@ class DomainChecker:
         except Exception as exc:  # a provider bug must be doubt, never a verdict
             log.exception("the %s provider failed looking up %s", self.provider.name, domain)
             observation = Observation.doubt(self.provider.name, f"lookup failed: {exc!r}")
+        observation = observation.bounded()
         lifecycle, note = apply_dates(
             observation.lifecycle,
             registered_at=observation.registered_at,

@@ -7,11 +7,19 @@ never raises for a bad answer: doubt is an Observation with lifecycle `unknown` 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
 from lapsewatch.lifecycle import Lifecycle
+
+# What one answer from outside may hand on: beyond these, its evidence would not fit in a table
+# item (DynamoDB's 400 KB) beside everything else, so an answer over them is doubt. Real
+# registries send a handful of statuses of a few words each.
+MAX_STATUSES = 32
+MAX_STATUS_LENGTH = 64
+# Reasons and sources quote the outside world; they are cut, never refused (they are ours).
+MAX_TEXT = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +42,21 @@ class Observation:
     # The service asked: the RDAP base URL the bootstrap file names, or Domainr's base URL.
     service: str | None = None
 
+    def bounded(self) -> Observation:
+        """This observation within the caps: doubt if its statuses are over them, its error and
+        source cut to `MAX_TEXT`."""
+        error, source = _cut(self.error), _cut(self.source)
+        if len(self.statuses) > MAX_STATUSES or any(len(s) > MAX_STATUS_LENGTH for s in self.statuses):
+            why = (
+                f"the answer has {len(self.statuses)} statuses, over the cap of {MAX_STATUSES}"
+                if len(self.statuses) > MAX_STATUSES
+                else f"the answer has a status over the cap of {MAX_STATUS_LENGTH} characters"
+            )
+            return Observation.doubt(self.provider, why, source=source, service=_cut(self.service))
+        if (error, source) == (self.error, self.source):
+            return self
+        return replace(self, error=error, source=source)
+
     @classmethod
     def doubt(
         cls, provider: str, error: str, source: str | None = None, service: str | None = None
@@ -41,6 +64,12 @@ class Observation:
         return cls(
             provider=provider, lifecycle=Lifecycle.UNKNOWN, error=error, source=source, service=service
         )
+
+
+def _cut(text: str | None) -> str | None:
+    if text is None or len(text) <= MAX_TEXT:
+        return text
+    return text[:MAX_TEXT] + "…"
 
 
 class StatusProvider(Protocol):
