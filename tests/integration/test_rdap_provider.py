@@ -19,9 +19,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from lapsewatch.lifecycle import Lifecycle
-from lapsewatch.providers import http as http_module
+from lapsewatch.net import fetch as fetch_module
+from lapsewatch.net.doubt import Doubt
 from lapsewatch.providers.domainr import DomainrProvider
-from lapsewatch.providers.http import Doubt
 from lapsewatch.providers.rdap import Bootstrap, RdapProvider
 from lapsewatch.ratelimit import RateLimiter
 from lapsewatch_tools.local.rdap_documents import rdap_domain_json
@@ -85,7 +85,7 @@ def pauses(monkeypatch):
         chosen.append(seconds)
         sleep(seconds)
 
-    monkeypatch.setattr(http_module.time, "sleep", recorded)
+    monkeypatch.setattr(fetch_module.time, "sleep", recorded)
     return chosen
 
 

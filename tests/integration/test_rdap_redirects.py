@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from lapsewatch.check import DomainChecker
 from lapsewatch.lifecycle import Lifecycle
+from lapsewatch.net.fetch import HttpFetcher
 from lapsewatch.providers.domainr import DomainrProvider
-from lapsewatch.providers.http import HttpFetcher
 from lapsewatch.providers.rdap import Bootstrap, RdapProvider
 from lapsewatch.ratelimit import RateLimiter
 from lapsewatch.timefmt import rfc3339

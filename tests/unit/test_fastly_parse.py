@@ -8,6 +8,8 @@ import pytest
 
 from lapsewatch.config import ProviderSettings
 from lapsewatch.lifecycle import Lifecycle
+from lapsewatch.net.doubt import Doubt
+from lapsewatch.net.fetch import HttpAnswer
 from lapsewatch.providers.domainr import (
     TOKENS,
     DomainrProvider,
@@ -17,7 +19,6 @@ from lapsewatch.providers.domainr import (
     unmapped_tokens,
 )
 from lapsewatch.providers.fastly import STATUS_URL, FastlyProvider, read_status
-from lapsewatch.providers.http import Doubt, HttpAnswer
 from lapsewatch.ratelimit import shared_limiter
 
 KEY = "fastly-secret-key-0123456789"

@@ -6,8 +6,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lapsewatch.lifecycle import Lifecycle
+from lapsewatch.net.doubt import Doubt
+from lapsewatch.net.strict_json import read_json
 from lapsewatch.providers.domainr import TOKENS, lifecycle_from_tokens, token_contradiction
-from lapsewatch.providers.http import Doubt, read_json
 from lapsewatch.providers.rdap import _ERROR_MEMBERS, _check_not_found_body, read_answer
 
 _json = st.recursive(

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from lapsewatch.lifecycle import Lifecycle
+from lapsewatch.net.urls import is_loopback, url_allowed
 from lapsewatch.providers.domainr import lifecycle_from_tokens
-from lapsewatch.providers.http import is_loopback, url_allowed
 from lapsewatch.providers.rdap import Bootstrap, RdapProvider, read_answer
 from lapsewatch.ratelimit import RateLimiter, shared_limiter
 from lapsewatch_tools.local.rdap_documents import LIFECYCLE_STATUSES, rdap_domain_json

@@ -41,7 +41,7 @@ from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
 from lapsewatch.domains import InvalidDomain, registrable_domain, to_ascii
-from lapsewatch.providers.http import url_allowed
+from lapsewatch.net.urls import url_allowed
 from lapsewatch.registry.client import DEFAULT_MAX_PAGES, RETRY_STATUSES, CappedRetry
 from lapsewatch_tools.cli import UsageError
 

@@ -39,6 +39,44 @@ _NUMERIC_LABEL = re.compile(r"(?:0[xX][0-9A-Fa-f]*|[0-9]+)")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+def is_loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
+
+
+def url_allowed(url: str | Url, *, allow_loopback_http: bool = False) -> bool:
+    """https anywhere; plain http never, or with `allow_loopback_http` only to this machine (the
+    loopback servers of tests and local runs). Either way only a URL every parser reads alike.
+
+    A plain-http answer could be forged on the way, and a forged 404 would unverify addresses.
+    """
+    return url_refusal(url, allow_loopback_http=allow_loopback_http) is None
+
+
+def url_refusal(url: str | Url, *, allow_loopback_http: bool = False) -> str | None:
+    """Why `url_allowed` refuses `url`, or None."""
+    try:
+        parsed = url if isinstance(url, Url) else parse_url(url)
+    except UnsafeUrl as exc:
+        return f"refused {shown_url(url)}: {exc}"
+    if parsed.scheme == "https":
+        return None
+    if allow_loopback_http and is_loopback(parsed.host):
+        return None
+    allowed = "https, or plain http to this machine" if allow_loopback_http else "https"
+    return f"refused {parsed.text}: only {allowed}"
+
+
+def shown_url(url: str | Url) -> str:
+    """A URL from outside, fit for a reason: cut short, its invisible characters escaped."""
+    text = url.text if isinstance(url, Url) else str(url)
+    return text[:200].encode("unicode_escape").decode("ascii") + ("…" if len(text) > 200 else "")
+
+
 class UnsafeUrl(ValueError):
     """A URL outside the subset every parser reads alike; the message says what is wrong."""
 

@@ -22,8 +22,10 @@ import requests
 
 from lapsewatch.lifecycle import Lifecycle, most_severe
 from lapsewatch.net import egress
+from lapsewatch.net.doubt import Doubt
+from lapsewatch.net.fetch import HttpFetcher, lookup_deadline
+from lapsewatch.net.strict_json import read_json
 from lapsewatch.providers import Observation
-from lapsewatch.providers.http import Doubt, HttpFetcher, lookup_deadline, read_json
 
 log = logging.getLogger(__name__)
 

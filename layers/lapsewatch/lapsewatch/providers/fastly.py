@@ -24,6 +24,9 @@ import requests
 from lapsewatch.domains import InvalidDomain, to_ascii
 from lapsewatch.lifecycle import Lifecycle
 from lapsewatch.net import egress
+from lapsewatch.net.doubt import Doubt
+from lapsewatch.net.fetch import HttpFetcher, lookup_deadline
+from lapsewatch.net.strict_json import read_json
 from lapsewatch.providers import Observation
 from lapsewatch.providers.domainr import (
     error_detail,
@@ -32,7 +35,6 @@ from lapsewatch.providers.domainr import (
     quoted,
     status_doubt,
 )
-from lapsewatch.providers.http import Doubt, HttpFetcher, lookup_deadline, read_json
 from lapsewatch.ratelimit import RateLimiter, shared_limiter
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ an attacker-controlled or broken server must never be able to get an address unv
 - Everything else (other statuses, refused redirects, bodies over 1 MiB, timeouts, a TLD with no
   server) is doubt: an Observation with lifecycle `unknown` and the reason.
 
-The HTTP plumbing every provider shares, with its limits, is `lapsewatch.providers.http`.
+The HTTP plumbing every provider shares, with its limits, is `lapsewatch.net`.
 """
 
 from __future__ import annotations
@@ -36,9 +36,11 @@ import requests
 from lapsewatch.domains import InvalidDomain, tld, to_ascii
 from lapsewatch.lifecycle import Lifecycle, contradiction, lifecycle_from_statuses
 from lapsewatch.net import egress
-from lapsewatch.net.urls import UnsafeUrl, Url, domain_url, parse_url
+from lapsewatch.net.doubt import Doubt
+from lapsewatch.net.fetch import HttpFetcher, lookup_deadline
+from lapsewatch.net.strict_json import read_json
+from lapsewatch.net.urls import UnsafeUrl, Url, domain_url, parse_url, url_allowed
 from lapsewatch.providers import Observation
-from lapsewatch.providers.http import Doubt, HttpFetcher, lookup_deadline, read_json, url_allowed
 from lapsewatch.ratelimit import RateLimiter, shared_limiter
 from lapsewatch.timefmt import parse_time_or_none
 

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -42,7 +41,8 @@ from urllib3.util.retry import Retry
 
 from lapsewatch.domains import InvalidDomain, is_a_label_domain, registrable_domain
 from lapsewatch.lifecycle import Lifecycle
-from lapsewatch.providers.http import is_loopback, network_failure, unresolvable
+from lapsewatch.net.failures import network_failure, unresolvable
+from lapsewatch.net.urls import UnsafeUrl, is_loopback, parse_url, url_allowed
 from lapsewatch.registry.contract import (
     DEFAULT_LIMIT,
     MAX_IDEMPOTENCY_KEY,
@@ -272,26 +272,27 @@ class CappedRetry(Retry):
 
 
 def _check_url(base_url: str, allow_loopback_http: bool) -> None:
-    # Over plain http the token could be read on the way, and a forged listing or answer believed.
-    parts = urlsplit(base_url)
-    if parts.scheme == "https":
-        if not parts.hostname:
-            raise ValueError(f"the registry URL has no host: {base_url!r}")
+    """The status lookups' URL policy (`lapsewatch.net.urls`), said for the registry URL.
+
+    Over plain http the token could be read on the way, and a forged listing or answer believed.
+    """
+    try:
+        url = parse_url(base_url)
+    except UnsafeUrl as exc:
+        if base_url.lower().startswith("http://"):
+            exc = UnsafeUrl(f"{exc}; plain http only reaches a loopback host in any case")
+        raise ValueError(f"the registry URL {base_url!r} is refused: {exc}") from None
+    if url_allowed(url, allow_loopback_http=allow_loopback_http):
         return
-    if parts.scheme != "http":
-        raise ValueError(
-            f"the registry URL must start with https:// (or http:// to a loopback host), not {base_url!r}"
-        )
-    if not is_loopback(parts.hostname):
+    if not is_loopback(url.host):
         raise ValueError(
             f"the registry URL must be https: plain http only reaches a loopback host "
             f"(127.0.0.0/8, ::1, localhost), not {base_url!r}"
         )
-    if not allow_loopback_http:
-        raise ValueError(
-            f"the registry URL must be https: plain http, even to loopback, is off here "
-            f"(allow_loopback_http=False), not {base_url!r}"
-        )
+    raise ValueError(
+        f"the registry URL must be https: plain http, even to loopback, is off here "
+        f"(allow_loopback_http=False), not {base_url!r}"
+    )
 
 
 class _BearerAuth(AuthBase):

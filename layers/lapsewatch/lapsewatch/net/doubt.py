@@ -1,0 +1,11 @@
+"""Doubt: a lookup that gets no answer it can use."""
+
+from __future__ import annotations
+
+
+class Doubt(Exception):
+    """A lookup that cannot give an answer; the message says why."""
+
+    def __init__(self, message: str, url: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
