@@ -612,7 +612,21 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
     return 0
 
 
+def _require_local_extra(command: str, *modules: str) -> None:
+    """The tools that embed AWS (moto) or read the API contract (PyYAML) come with the `local`
+    extra; an install without it says so instead of failing on an import."""
+    import importlib.util
+
+    missing = [module for module in modules if importlib.util.find_spec(module) is None]
+    if missing:
+        raise UsageError(
+            f"`lapsewatch {command}` needs the local extra ({', '.join(missing)} is not installed): "
+            "pip install 'lapsewatch[local]'"
+        )
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
+    _require_local_extra("run", "moto")
     from lapsewatch_tools.local.run import run_sweep_command
 
     return run_sweep_command(args)
@@ -631,18 +645,22 @@ def _cmd_registry_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_registry_conformance(args: argparse.Namespace) -> int:
+    _require_local_extra("registry conformance", "yaml")
     from lapsewatch_tools.conformance import conformance_command
 
     return conformance_command(args)
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
+    if args.state:
+        _require_local_extra("runs --state", "moto")
     from lapsewatch_tools.runs import runs_command
 
     return runs_command(args)
 
 
 def _cmd_invoke(args: argparse.Namespace) -> int:
+    _require_local_extra("invoke", "moto")
     from lapsewatch_tools.runs import invoke_command
 
     return invoke_command(args)

@@ -28,6 +28,7 @@ import boto3
 
 from lapsewatch.domains import tld
 from lapsewatch.sweep.store import RunStatus, RunStore, run_id_for
+from lapsewatch_tools.bundled import bundled
 from lapsewatch_tools.local.aws import LocalAws
 from lapsewatch_tools.local.lambdas import EventSourceMapping, LocalFunction
 from lapsewatch_tools.report import key_values
@@ -69,11 +70,12 @@ class SweepOptions:
 
 
 def project_root() -> Path:
-    """The checkout holding template.yaml and functions/ (the package is installed from it)."""
-    for folder in (Path.cwd(), *Path(__file__).resolve().parents):
-        if (folder / "template.yaml").is_file() and (folder / "functions").is_dir():
-            return folder
-    raise SweepError("cannot find template.yaml and functions/: run from the lapsewatch checkout")
+    """The folder holding template.yaml and functions/: shipped in the package
+    (`lapsewatch_tools.bundled`), so that an installed lapsewatch runs anywhere."""
+    root = bundled("template.yaml").parent
+    if not ((root / "template.yaml").is_file() and (root / "functions").is_dir()):
+        raise SweepError(f"this installation of lapsewatch lacks template.yaml and functions/ in {root}")
+    return root
 
 
 # In the state folder: the options its runs were made with, for `lapsewatch runs` and `invoke`.
