@@ -46,6 +46,46 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port from 0 to 65535 (0: any free port): {text!r}")
+    return value
+
+
+def _at_least_one(text: str) -> int:
+    value = _count(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
+def _chain(text: str) -> str:
+    """A provider chain, checked as the providers' settings will read it; "" is no chain."""
+    from lapsewatch.config import parse_chain
+
+    try:
+        parse_chain(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _notice_stages(text: str) -> str:
+    from lapsewatch.registry.contract import NOTICE_STAGES
+
+    for stage in filter(None, (part.strip() for part in text.split(","))):
+        if stage not in NOTICE_STAGES:
+            raise argparse.ArgumentTypeError(
+                f"{stage!r} is not a notice stage; choose from {', '.join(sorted(NOTICE_STAGES))}, "
+                'or "" for none'
+            )
+    return text
+
+
 def _count(text: str) -> int:
     try:
         value = int(text)
@@ -109,6 +149,7 @@ def _add_provider_option(parser: argparse.ArgumentParser, defaults: Mapping[str,
     parser.add_argument(
         "--provider",
         metavar="CHAIN",
+        type=_chain,
         default=None,
         help="status providers, in order, each domain answered by the first that serves its TLD: "
         f"rdap, fastly, domainr, comma-separated, e.g. rdap,fastly (default: {defaults['provider']})",
@@ -237,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--notice-stages",
         metavar="STAGES",
+        type=_notice_stages,
         default=None,
         help='stages that earn an early-warning notice; "" turns notices off '
         "(default: template.yaml's NoticeStages, grace,hold)",
@@ -291,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--host", metavar="HOST", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
     )
     serve.add_argument(
-        "--port", metavar="PORT", type=int, default=8080, help="port to listen on (default: 8080)"
+        "--port", metavar="PORT", type=_port, default=8080, help="port to listen on (default: 8080)"
     )
     serve.add_argument(
         "--token",
@@ -428,7 +470,7 @@ def _add_runs_parser(commands) -> None:
     listing = runs_commands.add_parser("list", help="recent runs: status, counts, held or not")
     where(listing)
     listing.add_argument(
-        "--limit", metavar="N", type=_count, default=20, help="runs shown, newest first (default: 20)"
+        "--limit", metavar="N", type=_at_least_one, default=20, help="runs shown, newest first (default: 20)"
     )
     listing.add_argument("--json", action="store_true", help="one JSON object per run per line")
     listing.set_defaults(func=_cmd_runs)
@@ -627,7 +669,19 @@ def _require_local_extra(command: str, *modules: str) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     _require_local_extra("run", "moto")
+    from lapsewatch.config import ProviderSettings
     from lapsewatch_tools.local.run import run_sweep_command
+
+    # Before anything starts: the chain's credentials and files, as the functions will read them.
+    try:
+        ProviderSettings.from_env(
+            provider=args.provider,
+            rdap_bootstrap=args.rdap_bootstrap,
+            rdap_extra=args.rdap_extra,
+            allow_loopback_http=True,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
     return run_sweep_command(args)
 
