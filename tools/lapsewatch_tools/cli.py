@@ -246,7 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--registry-url, on the demo registry and a loopback RDAP server. Settings not given here "
         "are template.yaml's defaults. Exit status: 0 the run ended, 1 it could not run, 2 usage error.",
     )
-    run.add_argument("--json", action="store_true", help="end with one JSON summary line")
+    run.add_argument(
+        "--json", action="store_true", help="the summary as one JSON line; the table goes to standard error"
+    )
     run.add_argument(
         "--registry-url",
         metavar="URL",
@@ -441,7 +443,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=1000,
         help="addresses the PyPI model checks per daily task run (default: 1000)",
     )
-    simulate.add_argument("--json", action="store_true", help="end with the report as one JSON line")
+    simulate.add_argument(
+        "--json", action="store_true", help="the report as one JSON line; the table goes to standard error"
+    )
     simulate.set_defaults(func=_cmd_simulate)
 
     return parser
@@ -516,7 +520,11 @@ def _add_runs_parser(commands) -> None:
             _add_provider_option(action, _FROM_STATE)
             _add_rdap_options(action, _FROM_STATE)
         _add_local_now_option(action)
-        action.add_argument("--json", action="store_true", help="end with the run's summary as one JSON line")
+        action.add_argument(
+            "--json",
+            action="store_true",
+            help="the run's summary as one JSON line; the tables go to standard error",
+        )
         action.set_defaults(func=_cmd_runs)
 
 
@@ -733,7 +741,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    print(report.table(), flush=True)
+    # With --json, standard output holds JSON Lines alone; the table goes to standard error.
+    print(report.table(), file=sys.stderr if args.json else sys.stdout, flush=True)
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False), flush=True)
     return 0

@@ -136,7 +136,8 @@ def run_sweep_command(args) -> int:
         print(f"lapsewatch run: {exc}", file=sys.stderr)
         return 1
     progress.done()
-    print(summary_table(summary))
+    # With --json, standard output holds JSON Lines alone; the table goes to standard error.
+    print(summary_table(summary), file=sys.stderr if args.json else sys.stdout)
     if args.json:
         print(json.dumps(summary, ensure_ascii=False, separators=(",", ":")), flush=True)
     return 0
