@@ -97,3 +97,29 @@ def test_the_mistakes_the_issue_names(capsys, monkeypatch, argv):
 def test_an_address_with_two_at_signs_is_invalid(capsys):
     assert main(["check", "--json", "a@b@c.com"]) == 3
     assert '"lifecycle": "invalid"' in capsys.readouterr().out
+
+
+def test_a_mistyped_option_shows_the_commands_usage_and_the_closest_option(capsys):
+    assert _status(["check", "--jsno", "example.com"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: lapsewatch check")
+    assert "--jsno (did you mean --json?)" in err
+
+
+def test_check_reads_targets_from_a_file_or_standard_input(capsys, tmp_path, monkeypatch):
+    import io
+    import json
+
+    listed = tmp_path / "addresses.txt"
+    listed.write_text("a@x.invalid\n\nb@y.invalid\n")
+    monkeypatch.setattr("sys.stdin", io.StringIO("c@z.invalid\n"))
+    assert main(["check", "--json", str(listed), "-", "d@w.invalid"]) == 3
+    inputs = [json.loads(line)["input"] for line in capsys.readouterr().out.splitlines()]
+    assert inputs == ["a@x.invalid", "b@y.invalid", "c@z.invalid", "d@w.invalid"]
+
+
+def test_runs_take_an_id_without_its_prefix():
+    from lapsewatch_tools.cli import build_parser
+
+    args = build_parser().parse_args(["runs", "show", "2026-12-04T00:00:00Z", "--state", "x"])
+    assert args.run_id == "run-2026-12-04T00:00:00Z"

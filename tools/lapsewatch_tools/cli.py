@@ -7,11 +7,13 @@ itself lives in the modules named below.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from lapsewatch.timefmt import parse_time
 
@@ -63,17 +65,6 @@ def _at_least_one(text: str) -> int:
     return value
 
 
-def _chain(text: str) -> str:
-    """A provider chain, checked as the providers' settings will read it; "" is no chain."""
-    from lapsewatch.config import parse_chain
-
-    try:
-        parse_chain(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
-
-
 def _notice_stages(text: str) -> str:
     from lapsewatch.registry.contract import NOTICE_STAGES
 
@@ -84,6 +75,12 @@ def _notice_stages(text: str) -> str:
                 'or "" for none'
             )
     return text
+
+
+def _run_id(text: str) -> str:
+    """A run's id as `runs list` names it, with or without its "run-" prefix."""
+    text = text.strip()
+    return text if text.startswith("run-") else f"run-{text}"
 
 
 def _count(text: str) -> int:
@@ -149,7 +146,6 @@ def _add_provider_option(parser: argparse.ArgumentParser, defaults: Mapping[str,
     parser.add_argument(
         "--provider",
         metavar="CHAIN",
-        type=_chain,
         default=None,
         help="status providers, in order, each domain answered by the first that serves its TLD: "
         f"rdap, fastly, domainr, comma-separated, e.g. rdap,fastly (default: {defaults['provider']})",
@@ -195,7 +191,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check whether the domains behind email addresses are still safe for account "
         "recovery. Exit status: 0 all safe, 1 any unsafe, 3 some unknown or invalid, 2 usage error.",
     )
-    check.add_argument("targets", nargs="+", metavar="TARGET", help="an email address or a domain")
+    check.add_argument(
+        "targets",
+        nargs="+",
+        metavar="TARGET",
+        help="an email address or a domain; a file of them, one a line, or - for standard input",
+    )
     check.add_argument(
         "--json", action="store_true", help="one JSON object per target per line (default: a table)"
     )
@@ -482,7 +483,12 @@ def _add_runs_parser(commands) -> None:
     show = runs_commands.add_parser(
         "show", help="a run's counts, and every domain waiting for approval with its evidence"
     )
-    show.add_argument("run_id", metavar="RUN_ID", help="the run, as `runs list` names it")
+    show.add_argument(
+        "run_id",
+        metavar="RUN_ID",
+        type=_run_id,
+        help='the run, as `runs list` names it ("run-" may be left out)',
+    )
     where(show)
     show.add_argument("--json", action="store_true", help="the run as one JSON object")
     show.set_defaults(func=_cmd_runs)
@@ -501,7 +507,12 @@ def _add_runs_parser(commands) -> None:
                 else ", recording who dropped them and when."
             ),
         )
-        action.add_argument("run_id", metavar="RUN_ID", help="the held run, as `runs list` names it")
+        action.add_argument(
+            "run_id",
+            metavar="RUN_ID",
+            type=_run_id,
+            help='the held run, as `runs list` names it ("run-" may be left out)',
+        )
         where(action)
         action.add_argument(
             "--domain",
@@ -532,9 +543,35 @@ def _add_runs_parser(commands) -> None:
 EXIT_BROKEN_PIPE = 141
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _leaf_parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _leaf_parsers(sub)
+            return
+    yield parser
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The arguments; an option no command knows is reported with the usage of the command it
+    was given to, and the closest option it has."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    for leaf in _leaf_parsers(parser):
+        leaf.set_defaults(parser=leaf)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        command = getattr(args, "parser", parser)
+        options = [o for action in command._actions for o in action.option_strings]
+        words = []
+        for word in unknown:
+            close = difflib.get_close_matches(word.split("=", 1)[0], options, n=1, cutoff=0.6)
+            words.append(f"{word} (did you mean {close[0]}?)" if close else word)
+        command.error(f"unrecognized arguments: {' '.join(words)}")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse(argv)
     try:
         status = args.func(args)
         # Whatever is still buffered goes out here, where a closed pipe can still be caught.
@@ -586,13 +623,33 @@ def _cmd_check(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     checker = DomainChecker(provider)
-    results = checker.check_many(args.targets, verified_at=args.verified_at)
+    results = checker.check_many(_targets(args.targets), verified_at=args.verified_at)
     if args.json:
         for result in results:
             print(json.dumps(result.to_dict(), ensure_ascii=False), flush=True)
     else:
         print(check_table(results))
     return exit_status(results)
+
+
+def _targets(given: Sequence[str]) -> list[str]:
+    """The targets to check: each as given, but "-" reads standard input and a file's name reads
+    the file, one target a line (blank lines skipped), as `coverage` reads them."""
+    from lapsewatch_tools.coverage import read_address_file
+
+    targets = []
+    for target in given:
+        if target == "-" or Path(target).is_file():
+            try:
+                targets += [line for line, _ in read_address_file(target)]
+            except (OSError, UnicodeDecodeError) as exc:
+                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                raise UsageError(f"cannot read the targets in {target}: {why}") from None
+        else:
+            targets.append(target)
+    if not targets:
+        raise UsageError("no targets to check")
+    return targets
 
 
 _NO_LOOKUPS = "placeholder: coverage makes no lookups"

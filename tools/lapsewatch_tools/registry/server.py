@@ -24,6 +24,7 @@ from pathlib import Path
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
+from lapsewatch.net.urls import is_loopback
 from lapsewatch_tools.registry.app import RegistryApp
 from lapsewatch_tools.registry.store import SeedReport
 
@@ -120,6 +121,15 @@ def serve_command(args) -> int:
             return 2
         for line_no, reason in report.errors:
             print(f"{args.seed}:{line_no}: {reason}", file=sys.stderr)
+        if len(report.errors) > report.loaded:
+            # Mostly errors: the wrong file, or the wrong format. Serving what little loaded
+            # would look like a registry with almost no users.
+            print(
+                f"lapsewatch: error: {args.seed} is mostly bad lines ({len(report.errors)} bad, "
+                f"{report.loaded} loaded): not serving it",
+                file=sys.stderr,
+            )
+            return 2
         print(f"loaded {report.loaded} addresses, {len(report.errors)} bad lines skipped", file=sys.stderr)
     elif demo and new_database:
         from lapsewatch_tools.registry.demo import demo_population
@@ -128,6 +138,12 @@ def serve_command(args) -> int:
         print(f"loaded the demo data set: {report.loaded} addresses", file=sys.stderr)
     elif demo:
         print(f"the demo data set is already in {args.db}", file=sys.stderr)
+    if not is_loopback(args.host):
+        print(
+            f"lapsewatch: warning: serving plain http on {args.host}: the token and every address "
+            "travel unencrypted to anyone on the network",
+            file=sys.stderr,
+        )
     try:
         server = RegistryServer(app, host=args.host, port=args.port, quiet=False)
     except OSError as exc:
