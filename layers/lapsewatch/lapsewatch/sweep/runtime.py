@@ -70,7 +70,11 @@ class Runtime:
     @cached_property
     def checker(self) -> DomainChecker:
         return DomainChecker(
-            self.provider, unsafe=self.settings.unsafe, clock=self.clock, confirm_delay=self.confirm_delay
+            self.provider,
+            unsafe=self.settings.unsafe,
+            confirm=self.settings.notice_stages,
+            clock=self.clock,
+            confirm_delay=self.confirm_delay,
         )
 
     @cached_property
@@ -103,6 +107,7 @@ class Runtime:
             workers=self.settings.check_workers,
             unknown_streak=timedelta(days=self.settings.unknown_streak_days),
             notice_stages=self.settings.notice_stages,
+            protected=self.settings.protected_domains,
         )
 
     @cached_property
@@ -121,7 +126,13 @@ class Runtime:
         return Finalizer(
             store=self.store,
             applier=self.applier,
-            notifier=Notifier(store=self.store, registry=self.registry_client),
+            notifier=Notifier(
+                store=self.store,
+                registry=self.registry_client,
+                stages=settings.notice_stages,
+                protected=settings.protected_domains,
+                clock=self.clock,
+            ),
             limits=BreakerLimits(
                 max_unverify=settings.max_unverify,
                 max_unverify_fraction=settings.max_unverify_fraction,

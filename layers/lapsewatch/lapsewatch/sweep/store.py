@@ -99,6 +99,8 @@ class DomainState(Model):
     unknown_since = UTCDateTimeAttribute(null=True)
     # The Idempotency-Key of the last early-warning notice the registry took for this domain.
     notice_key = UnicodeAttribute(null=True)
+    # When the registry took it: at most one notice a domain a week, whatever the expiry dates say.
+    noticed_at = UTCDateTimeAttribute(null=True)
     history: ListAttribute = ListAttribute(of=LifecycleChange, default=list)
     email_domains: ListAttribute = ListAttribute(of=UnicodeAttribute, default=list)
     oldest_verified_at = UTCDateTimeAttribute(null=True)
@@ -447,9 +449,12 @@ class RunStore:
     def save_notice(self, notice: NoticeRecord) -> None:
         self._on_table(notice, self._notices).save()
 
-    def mark_noticed(self, domain: str, key: str) -> None:
-        """The registry took this notice: the domain's later checks owe no other for it."""
-        self._domains(domain).update(actions=[DomainState.notice_key.set(key)])
+    def mark_noticed(self, domain: str, key: str, at: datetime) -> None:
+        """The registry took this notice at `at`: the domain's later checks owe no other for it,
+        and none at all for a week."""
+        self._domains(domain).update(
+            actions=[DomainState.notice_key.set(key), DomainState.noticed_at.set(at)]
+        )
 
     # Domains ---------------------------------------------------------------------------------
     def domain_states(self, domains: Iterable[str]) -> dict[str, DomainState]:
