@@ -143,6 +143,7 @@ class Runtime:
             clock=self.clock,
             settings=settings.in_summary(),
             emit=emit_run_summary,
+            dry_run=settings.dry_run,
         )
 
     @cached_property
