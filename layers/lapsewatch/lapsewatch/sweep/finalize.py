@@ -71,13 +71,8 @@ def hold_reasons(tally: Tally, decisions: Iterable[Decision], limits: BreakerLim
     decisions = list(decisions)
     held: dict[str, str] = {}
     for decision in decisions:
-        if decision.domain in limits.protected:
-            held[decision.domain] = "protected domains (large mailbox providers) wait for an operator"
-        elif int(decision.addresses or 0) > limits.max_addresses_per_domain:
-            held[decision.domain] = (
-                f"more than {limits.max_addresses_per_domain} verified addresses at one domain "
-                "(MaxAddressesPerDomain)"
-            )
+        if reason := domain_hold_reason(decision, limits):
+            held[decision.domain] = reason
 
     outages, outage_checked = _outages(tally)
     for decision in decisions:
@@ -94,6 +89,20 @@ def hold_reasons(tally: Tally, decisions: Iterable[Decision], limits: BreakerLim
     if run_reason:
         held |= dict.fromkeys((d.domain for d in rest), f"the whole run: {run_reason}")
     return held
+
+
+def domain_hold_reason(decision: Decision, limits: BreakerLimits) -> str | None:
+    """Why the breaker holds this decision whatever the rest of its run looks like, or None: a
+    protected domain, or too many addresses at one domain. The manual entry weighs its own
+    decisions by these rules."""
+    if decision.domain in limits.protected:
+        return "protected domains (large mailbox providers) wait for an operator"
+    if int(decision.addresses or 0) > limits.max_addresses_per_domain:
+        return (
+            f"more than {limits.max_addresses_per_domain} verified addresses at one domain "
+            "(MaxAddressesPerDomain)"
+        )
+    return None
 
 
 def _outages(tally: Tally) -> tuple[dict[str, str], int]:

@@ -121,6 +121,17 @@ class Runtime:
         )
 
     @cached_property
+    def limits(self) -> BreakerLimits:
+        settings = self.settings
+        return BreakerLimits(
+            max_unverify=settings.max_unverify,
+            max_unverify_fraction=settings.max_unverify_fraction,
+            max_addresses_per_domain=settings.max_addresses_per_domain,
+            max_addresses_per_run=settings.max_addresses_per_run,
+            protected=settings.protected_domains,
+        )
+
+    @cached_property
     def finalizer(self) -> Finalizer:
         settings = self.settings
         return Finalizer(
@@ -133,13 +144,7 @@ class Runtime:
                 protected=settings.protected_domains,
                 clock=self.clock,
             ),
-            limits=BreakerLimits(
-                max_unverify=settings.max_unverify,
-                max_unverify_fraction=settings.max_unverify_fraction,
-                max_addresses_per_domain=settings.max_addresses_per_domain,
-                max_addresses_per_run=settings.max_addresses_per_run,
-                protected=settings.protected_domains,
-            ),
+            limits=self.limits,
             clock=self.clock,
             settings=settings.in_summary(),
             emit=emit_run_summary,
@@ -148,7 +153,16 @@ class Runtime:
 
     @cached_property
     def manual(self) -> ManualCheck:
-        return ManualCheck(checker=self.checker, store=self.store, applier=self.applier, clock=self.clock)
+        return ManualCheck(
+            checker=self.checker,
+            store=self.store,
+            applier=self.applier,
+            registry=self.registry_client,
+            limits=self.limits,
+            clock=self.clock,
+            max_listing_pages=self.settings.max_listing_pages,
+            dry_run=self.settings.dry_run,
+        )
 
 
 def _provider(settings: SweepSettings) -> StatusProvider:
