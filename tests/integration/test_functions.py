@@ -178,3 +178,25 @@ def test_force_goes_with_apply(sweep, deployed):
         deployed("ManualFunction").invoke({"domain": "a.test", "force": True})
     with pytest.raises(BadEvent):
         deployed("ManualFunction").invoke({"domain": "a.test", "apply": True, "force": "yes"})
+
+
+def test_no_address_in_traces_the_manual_function_keeps_its_response_out_of_x_ray(
+    sweep, deployed, monkeypatch
+):
+    from lapsewatch.sweep import observability
+
+    captured = []
+    original = observability.tracer._add_response_as_metadata
+
+    def recording(**kwargs):
+        captured.append(kwargs)
+        original(**kwargs)
+
+    monkeypatch.setattr(observability.tracer, "_add_response_as_metadata", recording)
+    sweep.rdap.set_domain("fine.test", DomainAnswer.for_lifecycle("active"))
+
+    report = deployed("ManualFunction").invoke({"email": "someone@fine.test"})
+
+    assert report["input"] == "someone@fine.test"
+    [call] = captured
+    assert call["capture_response"] is False
