@@ -239,6 +239,18 @@ def test_every_function_that_reads_a_secret_may_decrypt_it_with_the_optional_key
         assert reads == decrypts, name
 
 
+def test_the_dispatcher_may_read_the_registry_token_and_no_provider_secret():
+    secrets = {
+        target(statement["Resource"])
+        for statement in role_statements("DispatcherFunction")
+        if "secretsmanager:GetSecretValue" in as_list(statement["Action"])
+    }
+    assert secrets == {"RegistryTokenSecretArn"}
+    for name in ("CheckerFunction", "ManualFunction"):
+        assert allows(name, "secretsmanager:GetSecretValue", {"Ref": "FastlySecretArn"}), name
+        assert allows(name, "secretsmanager:GetSecretValue", {"Ref": "DomainrSecretArn"}), name
+
+
 # The dispatcher's failures ---------------------------------------------------------------------------
 def test_a_failed_scheduled_dispatch_lands_in_a_queue_with_an_alarm():
     config = props("DispatcherFunction")["EventInvokeConfig"]
