@@ -215,7 +215,7 @@ class ShardChecker:
         now = self.clock()
         if result.unsafe:
             # Recorded before the domain's state, so a crash in between cannot lose the decision.
-            self.store.record_decision(decision_for(shard.run_id, planned, result, now))
+            self.store.record_finding(decision_for(shard.run_id, planned, result, now))
         if notice := notice_for(result, state, self.notice_stages, protected=self.protected, now=now):
             self.store.record_notice(shard.run_id, notice)
         recorded = updated_state(

@@ -28,6 +28,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
+from pynamodb.constants import NONE
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -208,7 +209,8 @@ class Decision(Model):
     idempotency_key = UnicodeAttribute()
     verified_before = UTCDateTimeAttribute(null=True)
     evidence = JSONAttribute()
-    state = UnicodeAttribute(default=DecisionState.RECORDED)  # a DecisionState
+    # A DecisionState; an item without one (as the checker writes it) is recorded.
+    state = UnicodeAttribute(null=True, default=DecisionState.RECORDED)
     # Set to OUTSTANDING while pending, absent otherwise: the sparse key of OutstandingIndex.
     outstanding = UnicodeAttribute(null=True)
     outstanding_index = OutstandingIndex()
@@ -217,7 +219,7 @@ class Decision(Model):
     hold_reason = UnicodeAttribute(null=True)
     emails_unverified = NumberAttribute(null=True)
     replayed = BooleanAttribute(null=True)
-    attempts = NumberAttribute(default=0)
+    attempts = NumberAttribute(null=True, default=0)
     # Why the last call failed, why it waits, or why it was cancelled.
     error = UnicodeAttribute(null=True)
     decided_at = UTCDateTimeAttribute()
@@ -240,8 +242,43 @@ class NoticeRecord(Model):
     expires_at = UTCDateTimeAttribute(null=True)
     idempotency_key = UnicodeAttribute()
     evidence = JSONAttribute()
-    state = UnicodeAttribute(default="pending")
+    # An item without one (as the checker writes it) is pending.
+    state = UnicodeAttribute(null=True, default="pending")
     error = UnicodeAttribute(null=True)
+
+
+# What becomes of a decision or a notice: the final step's, an operator's and the manual entry's
+# to write, never the checker's. A decision the checker records is always recorded, so the
+# breaker weighs it before any call can go out.
+DECISION_OUTCOME = frozenset(
+    {
+        "state",
+        "outstanding",
+        "hold_reason",
+        "emails_unverified",
+        "replayed",
+        "attempts",
+        "error",
+        "settled_at",
+        "operator",
+    }
+)
+NOTICE_OUTCOME = frozenset({"state", "error"})
+
+
+def _attribute_names(model: type[Model]) -> frozenset[str]:
+    return frozenset(attribute.attr_name for attribute in model.get_attributes().values())
+
+
+# Every attribute the checker writes to the run table (template.yaml's CheckerRole allows these
+# alone, through dynamodb:Attributes): the decisions and notices it finds, its shards, and the
+# run's shard counts and status.
+CHECKER_RUN_ATTRIBUTES = (
+    (_attribute_names(Decision) - DECISION_OUTCOME)
+    | (_attribute_names(NoticeRecord) - NOTICE_OUTCOME)
+    | _attribute_names(ShardRecord)
+    | {"pk", "sk", "status", "shards_done", "shards_dead"}
+)
 
 
 # DynamoDB items are at most 400 KB.
@@ -314,14 +351,24 @@ class RunStore:
         makes each step happen once, however often SQS or an operator repeats it."""
         actions: list[Action] = [RunRecord.status.set(new_status)]
         actions += [getattr(RunRecord, name).set(value) for name, value in changes.items()]
+        item = self._on_table(run, self._runs)
+        hash_key, range_key = item._get_hash_range_key_serialized_values()
         try:
-            self._on_table(run, self._runs).update(
-                actions=actions, condition=RunRecord.status.is_in(*expected)
+            # ReturnValues NONE, not the ALL_NEW of Model.update: the checker's role may not read
+            # back attributes through a write (template.yaml's dynamodb:ReturnValues).
+            item._get_connection().update_item(
+                hash_key,
+                range_key=range_key,
+                actions=actions,
+                condition=RunRecord.status.is_in(*expected),
+                return_values=NONE,
             )
         except UpdateError as exc:
             if _conditional_failure(exc):
                 return False
             raise
+        for name, value in {"status": new_status, **changes}.items():
+            setattr(run, name, value)
         return True
 
     def record_shard(self, run_id: str, shard: ShardRecord) -> RunRecord | None:
@@ -425,6 +472,17 @@ class RunStore:
         decision.sk = f"UNSAFE#{decision.domain}"
         self.save_decision(decision)
 
+    def record_finding(self, decision: Decision) -> None:
+        """A decision as the checker records it: what it found and nothing of what becomes of it
+        (DECISION_OUTCOME), so that it is read back as recorded."""
+        decision.pk = run_pk(decision.run_id)
+        decision.sk = f"UNSAFE#{decision.domain}"
+        # On the table's model first: building it from the item sets the defaults again.
+        item = self._on_table(decision, self._decisions)
+        for name in DECISION_OUTCOME:
+            setattr(item, name, None)
+        item.save()
+
     def decisions(self, run_id: str) -> Iterator[Decision]:
         return self._decisions.query(run_pk(run_id), Decision.sk.startswith("UNSAFE#"))
 
@@ -440,8 +498,12 @@ class RunStore:
 
     # Notices ---------------------------------------------------------------------------------
     def record_notice(self, run_id: str, notice: NoticeRecord) -> None:
+        """A notice as the checker records it, without its outcome (NOTICE_OUTCOME): pending."""
         notice.pk, notice.sk = run_pk(run_id), f"NOTICE#{notice.domain}"
-        self.save_notice(notice)
+        item = self._on_table(notice, self._notices)
+        for name in NOTICE_OUTCOME:
+            setattr(item, name, None)
+        item.save()
 
     def notices(self, run_id: str) -> Iterator[NoticeRecord]:
         return self._notices.query(run_pk(run_id), NoticeRecord.sk.startswith("NOTICE#"))
