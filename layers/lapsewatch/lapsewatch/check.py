@@ -4,7 +4,8 @@ DomainChecker turns a provider's observation into a verdict with evidence. Three
 two errors that matter: doubt is never unsafe (errors, odd answers and unknown TLDs are
 `unknown`), only the registry's own server may call a domain unsafe (an answer that came through
 a redirect can only confirm that a domain is still held), and no domain is called unsafe on one
-answer: a second lookup, at least a second later, must agree.
+answer: a second lookup, at least a second later, must agree. The lifecycles named in `confirm`
+(the sweep's notice stages: a notice reaches every owner) are confirmed the same way.
 """
 
 from __future__ import annotations
