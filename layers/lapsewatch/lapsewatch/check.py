@@ -4,7 +4,8 @@ DomainChecker turns a provider's observation into a verdict with evidence. Three
 two errors that matter: doubt is never unsafe (errors, odd answers and unknown TLDs are
 `unknown`), only the registry's own server may call a domain unsafe (an answer that came through
 a redirect can only confirm that a domain is still held), and no domain is called unsafe on one
-answer: a second lookup, at least a second later, must agree.
+answer: a second lookup, at least a second later, must agree. The lifecycles named in `confirm`
+(the sweep's notice stages: a notice reaches every owner) are confirmed the same way.
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ class CheckResult:
     verified_at: datetime | None = None
     source: str | None = None
     service: str | None = None
+    # The registry's own server answered (no redirect followed), and a second lookup agreed:
+    # what an early-warning notice needs, as an unverify does.
+    authoritative: bool = True
+    confirmed: bool = False
 
     def to_dict(self) -> dict:
         return {
@@ -76,6 +81,7 @@ class DomainChecker:
         provider: StatusProvider,
         *,
         unsafe: Iterable[Lifecycle] = DEFAULT_UNSAFE,
+        confirm: Iterable[Lifecycle] = (),
         confirm_delay: float = CONFIRM_DELAY,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         monotonic: Callable[[], float] = time.monotonic,
@@ -83,6 +89,9 @@ class DomainChecker:
     ) -> None:
         self.provider = provider
         self.unsafe = frozenset(unsafe)
+        # Confirmed by a second lookup before anyone acts on them: the unsafe lifecycles, and
+        # those that earn a notice (`confirm`).
+        self.confirmed_lifecycles = self.unsafe | frozenset(confirm)
         self.confirm_delay = confirm_delay
         self._clock = clock
         self._monotonic = monotonic
@@ -111,7 +120,7 @@ class DomainChecker:
         """Check a registrable A-label domain."""
         started = self._monotonic()
         first = self._lookup(domain, verified_at, deadline=started + LOOKUP_BUDGET)
-        if first.lifecycle not in self.unsafe:
+        if first.lifecycle not in self.confirmed_lifecycles:
             return self._result(input or domain, domain, first, verified_at)
 
         wait = self.confirm_delay - (self._monotonic() - first.finished)
@@ -120,7 +129,7 @@ class DomainChecker:
         deadline = min(self._monotonic() + LOOKUP_BUDGET, started + CHECK_BUDGET)
         second = self._lookup(domain, verified_at, deadline=deadline)
         if second.lifecycle == first.lifecycle:
-            return self._result(input or domain, domain, second, verified_at)
+            return self._result(input or domain, domain, second, verified_at, confirmed=True)
         doubt = _Verdict(
             observation=second.observation,
             lifecycle=Lifecycle.UNKNOWN,
@@ -165,7 +174,13 @@ class DomainChecker:
         return _Verdict(observation, lifecycle, note, self._monotonic())
 
     def _result(
-        self, input: str, domain: str, verdict: _Verdict, verified_at: datetime | None
+        self,
+        input: str,
+        domain: str,
+        verdict: _Verdict,
+        verified_at: datetime | None,
+        *,
+        confirmed: bool = False,
     ) -> CheckResult:
         observation = verdict.observation
         return CheckResult(
@@ -183,6 +198,8 @@ class DomainChecker:
             verified_at=verified_at,
             source=observation.source,
             service=observation.service,
+            authoritative=observation.authoritative,
+            confirmed=confirmed,
         )
 
 

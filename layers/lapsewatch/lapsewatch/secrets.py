@@ -1,8 +1,10 @@
 """Every secret lapsewatch reads, in one place.
 
 In Lambda the secrets come from AWS Secrets Manager through Powertools, which keeps each for
-five minutes: a warm function reads it once per five minutes, and a rotated secret is picked up
-without a redeploy. Locally they come from the settings' environment. No message, log line or
+five minutes: the functions ask for a secret each time they use it (Powertools answers from its
+cache), so a warm function reads it once per five minutes and a rotated secret is in use within
+five minutes, without a redeploy. A registry token the registry refuses (401) is read again at
+once, past the cache. Locally they come from the settings' environment. No message, log line or
 repr ever carries a secret's value.
 """
 
@@ -23,12 +25,13 @@ class RegistryTokenError(SecretError):
     pass
 
 
-def registry_token(secret_arn: str = "", token: str = "") -> str:
+def registry_token(secret_arn: str = "", token: str = "", *, fresh: bool = False) -> str:
     """The registry's bearer token: from the secret `secret_arn` (LAPSEWATCH_REGISTRY_TOKEN_SECRET_ARN)
     when there is one, else `token` itself (LAPSEWATCH_REGISTRY_TOKEN, for local runs). The secret
-    holds the token, or JSON `{"token": "..."}`."""
+    holds the token, or JSON `{"token": "..."}`. `fresh` reads the secret past the cache (the
+    registry refused the token: it may have been rotated)."""
     if secret_arn.strip():
-        return _token_from_secret(secret_arn.strip())
+        return _token_from_secret(secret_arn.strip(), fresh=fresh)
     if token.strip():
         return token.strip()
     raise RegistryTokenError(
@@ -54,9 +57,9 @@ def fastly_api_key(secret_arn: str) -> str:
     return key.strip()
 
 
-def _token_from_secret(secret_arn: str) -> str:
+def _token_from_secret(secret_arn: str, *, fresh: bool) -> str:
     # Not transform="json": the token may be stored plain.
-    text = str(_secret(secret_arn, error=RegistryTokenError)).strip()
+    text = str(_secret(secret_arn, error=RegistryTokenError, fresh=fresh)).strip()
     try:
         document = json.loads(text)
     except ValueError:
@@ -71,11 +74,13 @@ def _token_from_secret(secret_arn: str) -> str:
     return text
 
 
-def _secret(secret_arn: str, *, as_json: bool = False, error: type[SecretError] = SecretError) -> object:
+def _secret(
+    secret_arn: str, *, as_json: bool = False, error: type[SecretError] = SecretError, fresh: bool = False
+) -> object:
     try:
         if as_json:
             return parameters.get_secret(secret_arn, max_age=SECRET_MAX_AGE, transform="json")
-        value = parameters.get_secret(secret_arn, max_age=SECRET_MAX_AGE)
+        value = parameters.get_secret(secret_arn, max_age=SECRET_MAX_AGE, force_fetch=fresh)
     except (parameters.exceptions.GetParameterError, parameters.exceptions.TransformParameterError) as exc:
         raise error(f"cannot read the secret {secret_arn}: {exc}") from None
     return value.decode("utf-8") if isinstance(value, bytes) else value

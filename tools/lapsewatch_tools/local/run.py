@@ -406,7 +406,7 @@ def _demo(
     if first_run or not token_path.is_file():
         token_path.write_text(secrets.token_urlsafe(24))
     with ExitStack() as stack:
-        app = RegistryApp(db_path, token=token_path.read_text().strip())
+        app = RegistryApp(db_path, token=token_path.read_text().strip(), address_reads=True)
         registry = stack.enter_context(RegistryServer(app))
         if first_run:
             registry.load_seed(json.dumps(record) for record in population.records)

@@ -6,6 +6,7 @@ their own) instead of patching anything.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,8 @@ from typing import Any
 import boto3
 
 from lapsewatch.check import CONFIRM_DELAY, DomainChecker
-from lapsewatch.providers import StatusProvider
+from lapsewatch.config import ProviderSettings
+from lapsewatch.providers import Observation, StatusProvider
 from lapsewatch.registry import RegistryClient
 from lapsewatch.secrets import domainr_credentials, fastly_api_key, registry_token
 from lapsewatch.sweep.apply import Applier
@@ -60,7 +62,7 @@ class Runtime:
         return cls(
             settings=settings,
             clock=clock,
-            provider=_provider(settings),
+            provider=ProvidersFromSecrets(settings),
             # Built on first use: a held or dry run never needs the registry's token.
             registry_client=cache(lambda: _registry_client(settings)),
             sqs=boto3.client("sqs"),
@@ -70,7 +72,11 @@ class Runtime:
     @cached_property
     def checker(self) -> DomainChecker:
         return DomainChecker(
-            self.provider, unsafe=self.settings.unsafe, clock=self.clock, confirm_delay=self.confirm_delay
+            self.provider,
+            unsafe=self.settings.unsafe,
+            confirm=self.settings.notice_stages,
+            clock=self.clock,
+            confirm_delay=self.confirm_delay,
         )
 
     @cached_property
@@ -103,6 +109,7 @@ class Runtime:
             workers=self.settings.check_workers,
             unknown_streak=timedelta(days=self.settings.unknown_streak_days),
             notice_stages=self.settings.notice_stages,
+            protected=self.settings.protected_domains,
         )
 
     @cached_property
@@ -116,30 +123,78 @@ class Runtime:
         )
 
     @cached_property
+    def limits(self) -> BreakerLimits:
+        settings = self.settings
+        return BreakerLimits(
+            max_unverify=settings.max_unverify,
+            max_unverify_fraction=settings.max_unverify_fraction,
+            max_addresses_per_domain=settings.max_addresses_per_domain,
+            max_addresses_per_run=settings.max_addresses_per_run,
+            protected=settings.protected_domains,
+        )
+
+    @cached_property
     def finalizer(self) -> Finalizer:
         settings = self.settings
         return Finalizer(
             store=self.store,
             applier=self.applier,
-            notifier=Notifier(store=self.store, registry=self.registry_client),
-            limits=BreakerLimits(
-                max_unverify=settings.max_unverify,
-                max_unverify_fraction=settings.max_unverify_fraction,
-                max_addresses_per_domain=settings.max_addresses_per_domain,
-                max_addresses_per_run=settings.max_addresses_per_run,
+            notifier=Notifier(
+                store=self.store,
+                registry=self.registry_client,
+                stages=settings.notice_stages,
                 protected=settings.protected_domains,
+                clock=self.clock,
             ),
+            limits=self.limits,
             clock=self.clock,
             settings=settings.in_summary(),
             emit=emit_run_summary,
+            dry_run=settings.dry_run,
         )
 
     @cached_property
     def manual(self) -> ManualCheck:
-        return ManualCheck(checker=self.checker, store=self.store, applier=self.applier, clock=self.clock)
+        return ManualCheck(
+            checker=self.checker,
+            store=self.store,
+            applier=self.applier,
+            registry=self.registry_client,
+            limits=self.limits,
+            clock=self.clock,
+            max_listing_pages=self.settings.max_listing_pages,
+            dry_run=self.settings.dry_run,
+        )
 
 
-def _provider(settings: SweepSettings) -> StatusProvider:
+class ProvidersFromSecrets:
+    """The status providers, built on first use and built again whenever a provider secret's
+    value changes. Nothing is read until a lookup needs it, so a function that looks nothing up
+    (the dispatcher) never reads a provider's secret; Powertools Parameters keeps each secret for
+    SECRET_MAX_AGE, so a rotated key is in use within five minutes."""
+
+    def __init__(self, settings: SweepSettings) -> None:
+        self.settings = settings
+        self.name = ",".join(settings.provider.providers)
+        self._lock = threading.Lock()
+        self._built: tuple[ProviderSettings, StatusProvider] | None = None
+
+    def current(self) -> StatusProvider:
+        wanted = _provider_settings(self.settings)
+        with self._lock:
+            if self._built is None or self._built[0] != wanted:
+                self._built = (wanted, wanted.build())
+            return self._built[1]
+
+    def serves(self, domain: str) -> bool:
+        return self.current().serves(domain)
+
+    def lookup(self, domain: str, *, deadline: float | None = None) -> Observation:
+        return self.current().lookup(domain, deadline=deadline)
+
+
+def _provider_settings(settings: SweepSettings) -> ProviderSettings:
+    """The provider settings with the keys the secrets hold now."""
     provider_settings = settings.provider
     if "domainr" in provider_settings.providers and settings.domainr_secret_arn:
         client_id, api_key = domainr_credentials(settings.domainr_secret_arn)
@@ -152,12 +207,16 @@ def _provider(settings: SweepSettings) -> StatusProvider:
         provider_settings = replace(
             provider_settings, fastly_api_key=fastly_api_key(settings.fastly_secret_arn)
         )
-    return provider_settings.build()
+    return provider_settings
 
 
 def _registry_client(settings: SweepSettings) -> RegistryClient:
+    """The registry's client, built once; it asks for the token at each request, so that a
+    rotated secret is in use within SECRET_MAX_AGE, and at once when the registry answers 401."""
+    arn, token = settings.registry_token_secret_arn, settings.registry_token
     return RegistryClient(
         settings.registry_url,
-        registry_token(settings.registry_token_secret_arn, settings.registry_token),
+        lambda: registry_token(arn, token),
+        fresh_token=lambda: registry_token(arn, token, fresh=True),
         allow_loopback_http=settings.allow_loopback_http,
     )
