@@ -608,7 +608,9 @@ def test_no_provider_secret_is_read_until_a_lookup_needs_one_and_a_rotated_key_i
 
     reads = []
     read_key = wiring.fastly_api_key
-    monkeypatch.setattr(wiring, "fastly_api_key", lambda secret: reads.append(secret) or read_key(secret))
+    monkeypatch.setattr(
+        wiring, "fastly_api_key", lambda secret, **kw: reads.append(secret) or read_key(secret, **kw)
+    )
     env = {
         "LAPSEWATCH_DOMAINS_TABLE": "domains",
         "LAPSEWATCH_RUNS_TABLE": "runs",
@@ -626,3 +628,28 @@ def test_no_provider_secret_is_read_until_a_lookup_needs_one_and_a_rotated_key_i
     parameters.clear_caches()  # five minutes on
 
     assert runtime.provider.current() is not first
+
+
+def test_a_refused_provider_key_is_read_again_past_the_cache_and_tried_once_more(secrets_manager):
+    from lapsewatch.sweep import runtime as wiring
+    from lapsewatch_tools.local.fastly_server import LoopbackFastly
+
+    with LoopbackFastly(api_key="rotated") as fastly:
+        arn = secrets_manager.create_secret(Name="lapsewatch/fastly-key", SecretString='{"api_key": "old"}')[
+            "ARN"
+        ]
+        env = {
+            "LAPSEWATCH_DOMAINS_TABLE": "domains",
+            "LAPSEWATCH_RUNS_TABLE": "runs",
+            "LAPSEWATCH_PROVIDERS": "fastly",
+            "LAPSEWATCH_FASTLY_SECRET_ARN": arn,
+            "LAPSEWATCH_FASTLY_URL": fastly.url,
+            "LAPSEWATCH_ALLOW_LOOPBACK_HTTP": "true",
+        }
+        runtime = wiring.Runtime.from_env(env)
+        refused = runtime.provider.lookup("example.com")
+        assert refused.credentials_refused and "refused the API key" in refused.error
+        # Rotated while the old key sits in the cache: the refusal reads it again at once.
+        secrets_manager.put_secret_value(SecretId=arn, SecretString='{"api_key": "rotated"}')
+        assert runtime.provider.lookup("example.com").lifecycle == "active"
+        assert fastly.asked("example.com")[-1]["Fastly-Key"] == "rotated"

@@ -40,17 +40,18 @@ def registry_token(secret_arn: str = "", token: str = "", *, fresh: bool = False
     )
 
 
-def domainr_credentials(secret_arn: str) -> tuple[str | None, str | None]:
-    """Domainr's (client id, API key) from a JSON secret `{"client_id": ..., "api_key": ...}`."""
-    secret = _secret(secret_arn, as_json=True)
+def domainr_credentials(secret_arn: str, *, fresh: bool = False) -> tuple[str | None, str | None]:
+    """Domainr's (client id, API key) from a JSON secret `{"client_id": ..., "api_key": ...}`;
+    `fresh` reads it past the cache (Domainr refused the key: it may have been rotated)."""
+    secret = _secret(secret_arn, as_json=True, fresh=fresh)
     if not isinstance(secret, dict):
         raise SecretError(f"the secret {secret_arn} is not a JSON object")
     return secret.get("client_id") or None, secret.get("api_key") or None
 
 
-def fastly_api_key(secret_arn: str) -> str:
-    """Fastly's API key from a JSON secret `{"api_key": ...}`."""
-    secret = _secret(secret_arn, as_json=True)
+def fastly_api_key(secret_arn: str, *, fresh: bool = False) -> str:
+    """Fastly's API key from a JSON secret `{"api_key": ...}`; `fresh` as for Domainr."""
+    secret = _secret(secret_arn, as_json=True, fresh=fresh)
     key = secret.get("api_key") if isinstance(secret, dict) else None
     if not isinstance(key, str) or not key.strip():
         raise SecretError(f"the secret {secret_arn} is not JSON with a non-empty string 'api_key'")
@@ -79,7 +80,9 @@ def _secret(
 ) -> object:
     try:
         if as_json:
-            return parameters.get_secret(secret_arn, max_age=SECRET_MAX_AGE, transform="json")
+            return parameters.get_secret(
+                secret_arn, max_age=SECRET_MAX_AGE, transform="json", force_fetch=fresh
+            )
         value = parameters.get_secret(secret_arn, max_age=SECRET_MAX_AGE, force_fetch=fresh)
     except (parameters.exceptions.GetParameterError, parameters.exceptions.TransformParameterError) as exc:
         raise error(f"cannot read the secret {secret_arn}: {exc}") from None

@@ -179,8 +179,8 @@ class ProvidersFromSecrets:
         self._lock = threading.Lock()
         self._built: tuple[ProviderSettings, StatusProvider] | None = None
 
-    def current(self) -> StatusProvider:
-        wanted = _provider_settings(self.settings)
+    def current(self, *, fresh: bool = False) -> StatusProvider:
+        wanted = _provider_settings(self.settings, fresh=fresh)
         with self._lock:
             if self._built is None or self._built[0] != wanted:
                 self._built = (wanted, wanted.build())
@@ -189,15 +189,26 @@ class ProvidersFromSecrets:
     def serves(self, domain: str) -> bool:
         return self.current().serves(domain)
 
+    def why_unserved(self, domain: str) -> str | None:
+        return self.current().why_unserved(domain)
+
     def lookup(self, domain: str, *, deadline: float | None = None) -> Observation:
-        return self.current().lookup(domain, deadline=deadline)
+        provider = self.current()
+        observation = provider.lookup(domain, deadline=deadline)
+        if observation.credentials_refused:
+            # Refused: the key may have been rotated. Read the secrets again, past their cache,
+            # and try once more only with a key that changed.
+            renewed = self.current(fresh=True)
+            if renewed is not provider:
+                return renewed.lookup(domain, deadline=deadline)
+        return observation
 
 
-def _provider_settings(settings: SweepSettings) -> ProviderSettings:
-    """The provider settings with the keys the secrets hold now."""
+def _provider_settings(settings: SweepSettings, *, fresh: bool = False) -> ProviderSettings:
+    """The provider settings with the keys the secrets hold now (`fresh`: past the cache)."""
     provider_settings = settings.provider
     if "domainr" in provider_settings.providers and settings.domainr_secret_arn:
-        client_id, api_key = domainr_credentials(settings.domainr_secret_arn)
+        client_id, api_key = domainr_credentials(settings.domainr_secret_arn, fresh=fresh)
         provider_settings = replace(
             provider_settings,
             domainr_client_id=client_id or provider_settings.domainr_client_id,
@@ -205,7 +216,7 @@ def _provider_settings(settings: SweepSettings) -> ProviderSettings:
         )
     if "fastly" in provider_settings.providers and settings.fastly_secret_arn:
         provider_settings = replace(
-            provider_settings, fastly_api_key=fastly_api_key(settings.fastly_secret_arn)
+            provider_settings, fastly_api_key=fastly_api_key(settings.fastly_secret_arn, fresh=fresh)
         )
     return provider_settings
 
