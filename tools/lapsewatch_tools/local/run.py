@@ -414,7 +414,9 @@ def _demo(
         if with_rdap:
             rdap = stack.enter_context(LoopbackRdap())
             served = sorted({tld(d) for d, spec in population.domains.items() if spec.lifecycle != "unknown"})
-            rdap.add_registry("demo", tlds=served)
+            # A name the data set does not know (example.com in a hand-made event) is a held name
+            # here: the demo must never call free what it was not told is free.
+            rdap.add_registry("demo", tlds=served, default=DomainAnswer.for_lifecycle("active"))
             for domain, spec in population.domains.items():
                 if spec.lifecycle != "unknown":
                     answer = DomainAnswer.for_lifecycle(
