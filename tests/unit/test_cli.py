@@ -163,3 +163,19 @@ def test_the_simulation_speaks_to_operators():
         "no_false_unverifications",
         "lookups_within_20_percent_of_daily",
     }
+
+
+def test_loud_words_are_coloured_on_a_terminal_only(monkeypatch):
+    import io
+
+    from lapsewatch_tools.report import for_terminal
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert for_terminal("x  UNSAFE  y", Terminal()) == "x  \033[1;31mUNSAFE\033[0m  y"
+    assert for_terminal("x  UNSAFE  y", io.StringIO()) == "x  UNSAFE  y"
+    monkeypatch.setenv("NO_COLOR", "")
+    assert for_terminal("WARNING", Terminal()) == "WARNING"

@@ -608,7 +608,7 @@ class UsageError(Exception):
 def _cmd_check(args: argparse.Namespace) -> int:
     from lapsewatch.check import DomainChecker, exit_status
     from lapsewatch.config import ProviderSettings
-    from lapsewatch_tools.report import check_table
+    from lapsewatch_tools.report import check_table, for_terminal
 
     try:
         # An operator's own machine: plain http to loopback (a test server) is theirs to use.
@@ -628,7 +628,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         for result in results:
             print(json.dumps(result.to_dict(), ensure_ascii=False), flush=True)
     else:
-        print(check_table(results))
+        print(for_terminal(check_table(results), sys.stdout))
     return exit_status(results)
 
 

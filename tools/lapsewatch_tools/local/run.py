@@ -31,7 +31,7 @@ from lapsewatch.sweep.store import RunStatus, RunStore, run_id_for
 from lapsewatch_tools.bundled import bundled
 from lapsewatch_tools.local.aws import LocalAws
 from lapsewatch_tools.local.lambdas import EventSourceMapping, LocalFunction
-from lapsewatch_tools.report import key_values
+from lapsewatch_tools.report import for_terminal, key_values
 
 # Our own loopback RDAP server can take far more than a real registry's 5 requests a second.
 DEMO_RDAP_RATE = 200.0
@@ -137,7 +137,8 @@ def run_sweep_command(args) -> int:
         return 1
     progress.done()
     # With --json, standard output holds JSON Lines alone; the table goes to standard error.
-    print(summary_table(summary), file=sys.stderr if args.json else sys.stdout)
+    tables = sys.stderr if args.json else sys.stdout
+    print(for_terminal(summary_table(summary), tables), file=tables)
     if args.json:
         print(json.dumps(summary, ensure_ascii=False, separators=(",", ":")), flush=True)
     return 0
