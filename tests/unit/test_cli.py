@@ -179,3 +179,12 @@ def test_loud_words_are_coloured_on_a_terminal_only(monkeypatch):
     assert for_terminal("x  UNSAFE  y", io.StringIO()) == "x  UNSAFE  y"
     monkeypatch.setenv("NO_COLOR", "")
     assert for_terminal("WARNING", Terminal()) == "WARNING"
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh"])
+def test_shell_completion_is_generated_from_the_parser(capsys, shell):
+    from lapsewatch_tools.cli import main
+
+    assert main(["completion", shell]) == 0
+    script = capsys.readouterr().out
+    assert "lapsewatch" in script and "--rdap-bootstrap" in script and "conformance" in script

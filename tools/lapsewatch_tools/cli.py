@@ -449,6 +449,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     simulate.set_defaults(func=_cmd_simulate)
 
+    completion = commands.add_parser(
+        "completion",
+        help="print the shell completion script for bash or zsh",
+        description="Print a completion script for SHELL, generated from this command line's own "
+        "parser. bash: lapsewatch completion bash > ~/.local/share/bash-completion/completions/lapsewatch; "
+        'zsh: lapsewatch completion zsh > "${fpath[1]}/_lapsewatch".',
+    )
+    completion.add_argument("shell", metavar="SHELL", choices=("bash", "zsh"), help="bash or zsh")
+    completion.set_defaults(func=_cmd_completion)
+
     return parser
 
 
@@ -783,6 +793,14 @@ def _cmd_invoke(args: argparse.Namespace) -> int:
     from lapsewatch_tools.runs import invoke_command
 
     return invoke_command(args)
+
+
+def _cmd_completion(args: argparse.Namespace) -> int:
+    _require_local_extra("completion", "shtab")
+    import shtab
+
+    print(shtab.complete(build_parser(), shell=args.shell), end="")
+    return 0
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
