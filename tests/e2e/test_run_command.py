@@ -156,7 +156,14 @@ def test_two_days_on_one_machine_a_failed_call_is_retried_unless_the_domain_reco
 
     assert second["run_id"] == "run-20261122T030000Z"
     assert second["unverify"] == {"requested": 2, "emails_unverified": 2, "failed": 0}
-    assert second["withheld"] == {"cancelled": 1, "deferred": 0}
+    assert second["withheld"] == {
+        "cancelled": 1,
+        "deferred": 0,
+        "superseded": 0,
+        "held": 0,
+        "unsent": 0,
+        "errors": 0,
+    }
     assert sorted(call["domain"] for call in registry.app.store.audit()) == ["bought.test", "gone.test"]
     assert registry.app.store.emails("lapsed.test", verified=None)[0]["verified"] is True
 

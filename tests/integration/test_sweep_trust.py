@@ -115,7 +115,14 @@ def test_a_pending_unverify_is_cancelled_once_the_domain_recovers(sweep):
     second = sweep.run("2026-11-22T03:00:00Z")
 
     assert second["unverify"] == {"requested": 0, "emails_unverified": 0, "failed": 0}
-    assert second["withheld"] == {"cancelled": 1, "deferred": 0}
+    assert second["withheld"] == {
+        "cancelled": 1,
+        "deferred": 0,
+        "superseded": 0,
+        "held": 0,
+        "unsent": 0,
+        "errors": 0,
+    }
     assert sweep.emails("wobbly.test") == {"ann@wobbly.test": True}
     assert list(sweep.runtime.store.outstanding()) == []
     (decision,) = sweep.runtime.store.decisions(first["run_id"])
@@ -152,7 +159,14 @@ def test_a_pending_decision_waits_while_lookups_cannot_tell(sweep):
     second = sweep.run("2026-11-22T03:00:00Z")
 
     assert second["unverify"]["requested"] == 0
-    assert second["withheld"] == {"cancelled": 0, "deferred": 1}
+    assert second["withheld"] == {
+        "cancelled": 0,
+        "deferred": 1,
+        "superseded": 0,
+        "held": 0,
+        "unsent": 0,
+        "errors": 0,
+    }
     (decision,) = sweep.runtime.store.decisions(first["run_id"])
     assert decision.state == "pending" and "could not tell" in decision.error
     assert sweep.emails("wobbly.test") == {"ann@wobbly.test": True}
@@ -171,28 +185,93 @@ def test_a_re_registration_since_the_decision_cancels_it(sweep):
     second = sweep.run("2026-11-22T03:00:00Z")
 
     # Today's decision (reregistered, verified_before the new registration) replaces it.
-    assert second["withheld"]["cancelled"] == 1
+    assert second["withheld"]["superseded"] == 1
     assert second["unverify"]["emails_unverified"] == 1
     (call,) = sweep.audit()
     assert call["reason"] == "reregistered" and call["verified_before"] == "2026-11-21T12:00:00Z"
 
 
-def test_a_forged_shard_naming_public_suffixes_is_refused_not_checked(sweep):
+def take_shards(sweep):
+    """The shard messages the dispatcher sent, taken off the queue: [(body), ...]."""
+    queue = sweep.shards.source.queue_url
+    bodies = []
+    while messages := sweep.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages"):
+        for message in messages:
+            bodies.append(message["Body"])
+            sweep.sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+    return bodies
+
+
+def send_shard(sweep, body):
+    sweep.sqs.send_message(QueueUrl=sweep.shards.source.queue_url, MessageBody=body)
+
+
+def test_a_forged_shard_naming_public_suffixes_is_dropped_unchecked(sweep):
     sweep.seed(user("ann", "ann@fine.test"))
     sweep.rdap.set_domain("fine.test", answer("active"))
     started = sweep.dispatch()
-    queue = sweep.shards.source.queue_url
-    sweep.sqs.purge_queue(QueueUrl=queue)
+    (real,) = take_shards(sweep)
     names = ("co.uk", "test", "mail.fine.test", "fine.test")
-    forged = Shard(started["run_id"], 0, tuple(PlannedDomain(name) for name in names))
-    sweep.sqs.send_message(QueueUrl=queue, MessageBody=forged.to_body())
+    send_shard(sweep, Shard(started["run_id"], 0, tuple(PlannedDomain(name) for name in names)).to_body())
 
     sweep.drain()
 
-    shard = next(sweep.runtime.store.shards(started["run_id"]))
-    assert (shard.checked, shard.refused) == (1, 3)
-    assert sweep.summary(started["run_id"])["domains"]["refused"] == 3
-    assert sweep.rdap.asked("co.uk", registry="testreg") == sweep.rdap.asked("mail.fine.test") == 0
+    assert list(sweep.runtime.store.shards(started["run_id"])) == []
+    assert sweep.summary(started["run_id"])["status"] == "checking"
+    assert sweep.rdap.asked("co.uk", registry="testreg") == sweep.rdap.asked("fine.test") == 0
+    send_shard(sweep, real)
+    sweep.drain()
+    summary = sweep.summary(started["run_id"])
+    assert summary["status"] == "done" and summary["domains"]["checked"] == 1
+
+
+def test_forged_empty_shards_with_unused_numbers_cannot_end_a_run_early(sweep):
+    sweep.configure(LAPSEWATCH_SHARD_SIZE="1")
+    sweep.seed(user("ann", "ann@fine.test"), user("lu", "lu@lapsed.test"))
+    sweep.rdap.set_domain("fine.test", answer("active"))
+    sweep.rdap.set_domain("lapsed.test", answer("redemption"))
+    started = sweep.dispatch()
+    real = take_shards(sweep)
+    assert len(real) == 2
+    for number in (2, 3, -1, 0):
+        send_shard(sweep, Shard(started["run_id"], number, ()).to_body())
+
+    sweep.drain()
+
+    assert sweep.dead_letters() == 0
+    assert sweep.summary(started["run_id"])["status"] == "checking"
+    for body in real:
+        send_shard(sweep, body)
+    sweep.drain()
+    summary = sweep.summary(started["run_id"])
+    assert summary["status"] == "done" and summary["unsafe"] == ["lapsed.test"]
+    assert sweep.emails("lapsed.test") == {"lu@lapsed.test": False}
+
+
+def test_a_forged_shard_claiming_one_address_for_a_big_domain_changes_nothing(sweep):
+    sweep.seed(*[user(f"u{i}", f"u{i}@bigco.test") for i in range(300)])
+    started = sweep.dispatch()
+    (real,) = take_shards(sweep)
+    forged = Shard.from_body(real)
+    (planned,) = forged.domains
+    send_shard(
+        sweep,
+        Shard(
+            forged.run_id,
+            0,
+            (PlannedDomain(planned.domain, planned.oldest_verified_at, planned.email_domains, 1),),
+        ).to_body(),
+    )
+    sweep.drain()
+    assert sweep.summary(started["run_id"])["status"] == "checking"
+
+    send_shard(sweep, real)
+    sweep.drain()
+
+    # bigco.test answers 404: 300 addresses wait for an operator.
+    summary = sweep.summary(started["run_id"])
+    assert summary["held_domains"] == ["bigco.test"] and "MaxAddressesPerDomain" in summary["held_reason"]
+    assert all(sweep.emails("bigco.test").values())
 
 
 def test_the_summary_says_which_domains_no_provider_serves(sweep):

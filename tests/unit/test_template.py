@@ -287,10 +287,12 @@ def summary(*, checked: int, unknown: int, unprotected: int, held: bool = False)
     return {
         "held": held,
         "held_domains": ["held.example"] if held else [],
+        "held_count": 1 if held else 0,
         "domains": {"checked": checked, "invalid": 0, "refused": 0},
         "unsafe": [],
+        "unsafe_count": 0,
         "unverify": {"requested": 0, "emails_unverified": 0, "failed": 0},
-        "withheld": {"cancelled": 0, "deferred": 0},
+        "withheld": {"cancelled": 0, "deferred": 0, "superseded": 0, "held": 0, "unsent": 0, "errors": 0},
         "unprotected": {"domains": unprotected, "addresses": unprotected},
         "unknown_streaks": {"count": 0, "examples": []},
         "notices": {"sent": 0, "failed": 0, "unsupported": 0},

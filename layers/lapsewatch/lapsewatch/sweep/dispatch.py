@@ -261,6 +261,11 @@ class Dispatcher:
             if sent > resumed_at and time_left() < self.reserve_seconds:
                 run.next_shard = sent
                 return self._hand_over(run, collector, None)
+            # Recorded before it is sent: the checker accepts a shard only as the dispatcher planned it.
+            self.store.record_plans(
+                run.run_id,
+                ((s.number, s.digest(), {d.domain: d.addresses for d in s.domains}) for s in chunk),
+            )
             self.queue.send(chunk)
             sent += len(chunk)
         return self._finish_dispatch(run, collector, sent)

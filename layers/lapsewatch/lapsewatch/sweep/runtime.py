@@ -21,7 +21,8 @@ from lapsewatch.secrets import domainr_credentials, fastly_api_key, registry_tok
 from lapsewatch.sweep.apply import Applier
 from lapsewatch.sweep.checking import ShardChecker
 from lapsewatch.sweep.dispatch import Dispatcher
-from lapsewatch.sweep.finalize import BreakerLimits, Finalizer
+from lapsewatch.sweep.finalize import Finalizer
+from lapsewatch.sweep.limits import BreakerLimits
 from lapsewatch.sweep.manual import ManualCheck
 from lapsewatch.sweep.notices import Notifier
 from lapsewatch.sweep.observability import adopt_library_loggers, emit_run_summary
@@ -113,6 +114,19 @@ class Runtime:
             checker=self.checker,
             clock=self.clock,
             recheck_after=timedelta(days=self.settings.pending_recheck_days),
+            limits=self.limits,
+            reserve_seconds=self.settings.final_reserve_seconds,
+        )
+
+    @cached_property
+    def limits(self) -> BreakerLimits:
+        settings = self.settings
+        return BreakerLimits(
+            max_unverify=settings.max_unverify,
+            max_unverify_fraction=settings.max_unverify_fraction,
+            max_addresses_per_domain=settings.max_addresses_per_domain,
+            max_addresses_per_run=settings.max_addresses_per_run,
+            protected=settings.protected_domains,
         )
 
     @cached_property
@@ -122,13 +136,7 @@ class Runtime:
             store=self.store,
             applier=self.applier,
             notifier=Notifier(store=self.store, registry=self.registry_client),
-            limits=BreakerLimits(
-                max_unverify=settings.max_unverify,
-                max_unverify_fraction=settings.max_unverify_fraction,
-                max_addresses_per_domain=settings.max_addresses_per_domain,
-                max_addresses_per_run=settings.max_addresses_per_run,
-                protected=settings.protected_domains,
-            ),
+            limits=self.limits,
             clock=self.clock,
             settings=settings.in_summary(),
             emit=emit_run_summary,
