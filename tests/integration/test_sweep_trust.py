@@ -7,6 +7,7 @@ import pytest
 
 from lapsewatch.sweep import handlers
 from lapsewatch.sweep.messages import PlannedDomain, Shard
+from lapsewatch.sweep.store import Decision, DecisionState, DomainState
 from lapsewatch_tools.local.rdap_server import DomainAnswer
 from lapsewatch_tools.registry.app import UNVERIFY
 from lapsewatch_tools.registry.faults import Fault
@@ -305,3 +306,110 @@ def test_a_domain_unknown_for_a_week_is_an_unknown_streak(sweep):
     assert first["unknown_streaks"]["count"] == sixth_day["unknown_streaks"]["count"] == 0
     assert eighth_day["unknown_streaks"] == {"count": 1, "examples": ["flaky.test"]}
     assert eighth_day["settings"]["unknown_streak_days"] == 7
+
+
+def forge_pending_decision(sweep, run_id, domain, *, addresses=1, shard=0, lifecycle="unregistered"):
+    """A decision item as the checker's role could write it: pending, outstanding, claiming few
+    addresses; and a domain state saying the domain lapsed."""
+    store = sweep.runtime.store
+    store.record_decision(
+        Decision(
+            run_id=run_id,
+            domain=domain,
+            shard=shard,
+            lifecycle=lifecycle,
+            idempotency_key=f"forged-{domain}",
+            evidence={"lifecycle": lifecycle},
+            addresses=addresses,
+            state=DecisionState.PENDING,
+            decided_at=sweep.now - timedelta(hours=1),
+        )
+    )
+    store.save_domain_state(
+        DomainState(
+            domain,
+            lifecycle=lifecycle,
+            unsafe=True,
+            last_checked_at=sweep.now,
+            next_check_at=sweep.now + timedelta(days=30),
+            history=[],
+        )
+    )
+
+
+def test_a_forged_pending_decision_for_a_protected_domain_is_held_not_sent(sweep, tmp_path):
+    add_service(sweep, "mailbox", ["com"], tmp_path)
+    sweep.seed(user("gus", "gus@gmail.com"), user("bea", "bea@fine.test"))
+    sweep.rdap.set_domain("fine.test", answer("active"))
+    sweep.rdap.set_domain("gmail.com", answer("active"), registry="mailbox")
+    first = sweep.run()
+    forge_pending_decision(sweep, first["run_id"], "gmail.com")
+
+    second = sweep.run("2026-11-22T03:00:00Z")
+
+    assert sweep.audit() == []
+    assert sweep.emails("gmail.com") == {"gus@gmail.com": True}
+    assert second["withheld"]["held"] == 1
+    (decision,) = sweep.runtime.store.decisions(first["run_id"])
+    assert decision.state == "held" and "protected" in decision.hold_reason
+    assert sweep.summary(first["run_id"])["status"] == "held"
+
+
+def test_a_forged_decision_claiming_one_address_weighs_what_the_dispatcher_recorded(sweep):
+    sweep.seed(*[user(f"u{i}", f"u{i}@bigco.test") for i in range(300)])
+    sweep.rdap.set_domain("bigco.test", answer("active"))
+    first = sweep.run()
+    forge_pending_decision(sweep, first["run_id"], "bigco.test", addresses=1)
+
+    second = sweep.run("2026-11-22T03:00:00Z")
+
+    assert sweep.audit() == [] and all(sweep.emails("bigco.test").values())
+    (decision,) = sweep.runtime.store.decisions(first["run_id"])
+    assert decision.state == "held" and "MaxAddressesPerDomain" in decision.hold_reason
+    assert decision.addresses == 300
+    assert second["withheld"]["held"] == 1
+
+
+def test_a_forged_decision_in_a_run_the_dispatcher_never_planned_is_held(sweep):
+    sweep.seed(user("ann", "ann@small.test"))
+    sweep.rdap.set_domain("small.test", answer("active"))
+    forge_pending_decision(sweep, "run-19990101T000000Z", "small.test", shard=0)
+
+    sweep.run()
+
+    assert sweep.audit() == [] and sweep.emails("small.test") == {"ann@small.test": True}
+    (decision,) = sweep.runtime.store.decisions("run-19990101T000000Z")
+    assert decision.state == "held" and "no record by the dispatcher" in decision.hold_reason
+
+
+def test_pending_decisions_keep_to_the_runs_address_budget(sweep):
+    for name in ("one", "two", "three"):
+        sweep.seed(*[user(f"{name}{i}", f"{name}{i}@{name}.test") for i in range(25)])
+    sweep.seed(*[user(f"f{i}", f"f{i}@fine{i}.test") for i in range(30)])
+    for i in range(30):
+        sweep.rdap.set_domain(f"fine{i}.test", answer("active"))
+    fail_calls(sweep, 3)
+    assert sweep.run()["unverify"]["failed"] == 3
+    # The budget shrinks (a redeploy): 75 addresses pending, 60 may go today.
+    sweep.configure(LAPSEWATCH_MAX_ADDRESSES_PER_RUN="60")
+    sweep.now += timedelta(hours=1)
+
+    counts = sweep.runtime.applier.apply(list(sweep.runtime.store.outstanding()))
+
+    assert (counts.requested, counts.deferred) == (2, 1)
+    (left,) = sweep.runtime.store.outstanding()
+    assert "MaxAddressesPerRun" in left.error
+
+
+def test_an_operator_approving_a_held_protected_domain_sends_it_by_its_exact_key(sweep, tmp_path):
+    add_service(sweep, "mailbox", ["com"], tmp_path)
+    sweep.seed(user("gus", "gus@lapsedmail.com"), user("bea", "bea@fine.test"))
+    sweep.rdap.set_domain("fine.test", answer("active"))
+    sweep.configure(LAPSEWATCH_PROTECTED_DOMAINS="lapsedmail.com")
+    held = sweep.run()
+    assert held["held_domains"] == ["lapsedmail.com"]
+
+    approved = handlers.finalize({"approve_run": held["run_id"], "by": "ops"}, sweep.runtime)
+
+    assert approved["unverify"]["emails_unverified"] == 1
+    assert sweep.emails("lapsedmail.com") == {"gus@lapsedmail.com": False}
