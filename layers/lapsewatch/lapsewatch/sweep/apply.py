@@ -33,10 +33,13 @@ DEFAULT_LIMITS = BreakerLimits()
 
 
 class _Budget:
-    """The addresses one final step may unverify without an operator (MaxAddressesPerRun)."""
+    """What one final step may still unverify without an operator (MaxAddressesPerRun), and
+    the records it weighs addresses by."""
 
     def __init__(self, limit: int) -> None:
         self.left = limit
+        # The dispatcher's shard plans read so far: one read serves a whole shard's decisions.
+        self.plans: dict[tuple[str, int], dict] = {}
 
     def fits(self, addresses: int) -> bool:
         return addresses <= self.left
@@ -256,7 +259,7 @@ class Applier:
         run's address budget (MaxAddressesPerRun) defers what does not fit to the next run. The
         addresses are those the dispatcher recorded from the registry, never the decision's own.
         A decision an operator approved by its exact key passes (it was weighed by a person)."""
-        (addresses,) = self.store.planned_addresses([decision])
+        (addresses,) = self.store.planned_addresses([decision], budget.plans)
         if addresses is not None:
             decision.addresses = addresses
         reason = self.limits.domain_reason(decision.domain, addresses)

@@ -553,14 +553,16 @@ class RunStore:
         except DoesNotExist:
             return None
 
-    def planned_addresses(self, decisions: Sequence[Decision]) -> list[int | None]:
+    def planned_addresses(
+        self, decisions: Sequence[Decision], plans: dict[tuple[str, int], dict] | None = None
+    ) -> list[int | None]:
         """Each decision's domain's verified addresses as the dispatcher recorded them from the
         registry: in the shard of the decision's run that checked it, else in the shard that
         last checked the domain (the manual entry's decisions). None where no plan names it.
 
         One read per distinct plan (GetItem: every function that sends may read items one by
-        one, and a plan serves all the decisions of its shard)."""
-        plans: dict[tuple[str, int], dict] = {}
+        one, and a plan serves all the decisions of its shard); `plans` keeps them across calls."""
+        plans = {} if plans is None else plans
         counts: list[int | None] = []
         for decision in decisions:
             where: tuple[str, int] | None = None
