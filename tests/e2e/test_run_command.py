@@ -206,3 +206,51 @@ def test_a_chain_protects_a_domain_rdap_cannot_see(world, tmp_path):
     assert "lapsed.zzz" in summary["unsafe"]
     assert summary["unprotected"]["domains"] == 0
     assert registry.app.store.emails("lapsed.zzz", verified=None)[0]["verified"] is False
+
+
+def test_forged_table_items_on_local_state_unverify_nobody(world, tmp_path):
+    """A decision item and a domain state as the checker's role could write them: gmail.com
+    "unregistered", pending, one address. The next day's final step holds it at sending."""
+    from lapsewatch.sweep.store import Decision, DecisionState, DomainState
+
+    registry, _, bootstrap = world
+    state = tmp_path / "state"
+    first = last_json(
+        run_against(registry, bootstrap, "--state", str(state), "--now", "2026-11-21T03:00:00Z")
+    )
+    audit = registry.app.store.audit()
+    forged_at = datetime(2026, 11, 21, 4, tzinfo=UTC)
+    decision = Decision(
+        pk=f"RUN#{first['run_id']}",
+        sk="UNSAFE#gmail.com",
+        run_id=first["run_id"],
+        domain="gmail.com",
+        shard=0,
+        lifecycle="unregistered",
+        idempotency_key="forged",
+        evidence={"lifecycle": "unregistered"},
+        addresses=1,
+        state=DecisionState.PENDING,
+        outstanding="outstanding",
+        decided_at=forged_at,
+    )
+    domain = DomainState(
+        "gmail.com",
+        lifecycle="unregistered",
+        unsafe=True,
+        last_checked_at=forged_at,
+        next_check_at=datetime(2027, 1, 1, tzinfo=UTC),
+        history=[],
+    )
+    for table, item in (("RunsTable", decision), ("DomainsTable", domain)):
+        with (state / "dynamodb" / f"{table}.jsonl").open("a", encoding="utf-8") as lines:
+            lines.write(json.dumps(item.serialize()) + "\n")
+
+    second = last_json(
+        run_against(registry, bootstrap, "--state", str(state), "--now", "2026-11-22T03:00:00Z")
+    )
+
+    assert second["withheld"]["held"] == 1
+    assert registry.app.store.audit() == audit
+    shown = json.loads(lapsewatch("runs", "show", first["run_id"], "--json", "--state", str(state)).stdout)
+    assert [d["domain"] for d in shown["waiting"]] == ["gmail.com"]

@@ -413,3 +413,16 @@ def test_an_operator_approving_a_held_protected_domain_sends_it_by_its_exact_key
 
     assert approved["unverify"]["emails_unverified"] == 1
     assert sweep.emails("lapsedmail.com") == {"gus@lapsedmail.com": False}
+
+
+def test_an_operators_list_of_domains_has_no_address_count_so_its_decisions_wait(sweep):
+    sweep.seed(*[user(f"u{i}", f"u{i}@bigco.test") for i in range(300)])
+    started = handlers.dispatch({"domains": ["bigco.test"]}, sweep.runtime)
+    sweep.drain()
+
+    summary = sweep.summary(started["run_id"])
+
+    assert (
+        summary["held_domains"] == ["bigco.test"] and "no record by the dispatcher" in summary["held_reason"]
+    )
+    assert all(sweep.emails("bigco.test").values())
