@@ -260,6 +260,20 @@ def test_the_same_outage_without_the_fault_is_held_the_same(sweep, tmp_path):
     assert summary["domains"]["checked"] == 49
 
 
+def test_an_oversized_answer_among_an_outage_neither_kills_the_shard_nor_lets_the_outage_through(
+    sweep, tmp_path
+):
+    outage_world(sweep, tmp_path)
+    sweep.seed(user("big", "big@huge.org"))
+    sweep.rdap.set_domain("huge.org", oversized_answer(), registry="orgreg")
+
+    summary = sweep.run()
+
+    assert summary["shards"]["dead"] == 0 and sweep.dead_letters() == 0
+    assert summary["held_count"] == 20 and summary["unverify"]["requested"] == 0
+    assert sweep.runtime.store.domain_state("huge.org") is not None
+
+
 def test_a_lost_shards_decisions_still_count_in_their_places(sweep, tmp_path):
     outage_world(sweep, tmp_path)
     sweep.configure(LAPSEWATCH_CHECK_MAX_RECEIVES="99")

@@ -166,6 +166,7 @@ def decision_line(decision: Decision) -> dict:
         "settled_at": rfc3339(decision.settled_at),
         "operator": decision.operator,
         "error": decision.error,
+        "superseded_by": decision.superseded_by,
     }
 
 
