@@ -7,7 +7,10 @@ holder renewed. So before any call, the decision is weighed against the domain's
 observation, and against a fresh lookup once it is older than `recheck_after`, then against the
 per-decision rules (`_withheld_by_rules`), whichever run or item it came from:
 
-- still unsafe, with no registration since the decision: the call goes out;
+- still unsafe, with no registration since the decision: the call goes out, unless
+- its domain is protected, or has more addresses than MaxAddressesPerDomain by the dispatcher's
+  count (or no count at all): held for an operator, unless one approved it by its exact key;
+- it would take the step past MaxAddressesPerRun addresses: deferred to the next run;
 - safe again, or registered anew since (a new holder's decision covers that): cancelled, with
   the reason;
 - the latest lookup could not tell: deferred, the decision stays pending for the next run.
@@ -263,10 +266,10 @@ class Applier:
         if addresses is not None:
             decision.addresses = addresses
         reason = self.limits.domain_reason(decision.domain, addresses)
-        over_budget = reason is None and not budget.fits(addresses or 0)
-        if (reason is None and not over_budget) or self.store.approved(decision):
-            if reason is None:
-                budget.spend(addresses or 0)
+        if reason is None and budget.fits(addresses or 0):
+            budget.spend(addresses or 0)
+            return False
+        if self.store.approved(decision):
             return False
         if reason is not None:
             decision.state, decision.hold_reason, decision.error = DecisionState.HELD, reason, reason
