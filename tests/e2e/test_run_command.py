@@ -254,3 +254,26 @@ def test_forged_table_items_on_local_state_unverify_nobody(world, tmp_path):
     assert registry.app.store.audit() == audit
     shown = json.loads(lapsewatch("runs", "show", first["run_id"], "--json", "--state", str(state)).stdout)
     assert [d["domain"] for d in shown["waiting"]] == ["gmail.com"]
+
+
+def test_an_oversized_answer_day_after_day_fails_nothing_and_is_stored(world, tmp_path):
+    registry, rdap, bootstrap = world
+    state = str(tmp_path / "state")
+    tokens = ["redemption period", *(f"status-{i:05d}-" + "x" * 186 for i in range(4000))]
+    rdap.set_domain(
+        "lapsed.test",
+        DomainAnswer.for_lifecycle(
+            "redemption", registered_at=datetime(2012, 5, 1, tzinfo=UTC), statuses=tokens
+        ),
+    )
+
+    days = [
+        last_json(run_against(registry, bootstrap, "--state", state, "--now", f"2026-11-{day}T03:00:00Z"))
+        for day in (21, 22)
+    ]
+
+    for summary in days:
+        assert summary["shards"]["dead"] == 0 and summary["domains"]["not_stored"] == 0
+        assert summary["domains"]["dead_lettered"] == 0
+    assert "lapsed.test" in days[0]["unsafe"]
+    assert registry.app.store.emails("lapsed.test", verified=None)[0]["verified"] is False
