@@ -393,3 +393,24 @@ def test_what_does_not_fit_the_final_steps_time_is_left_pending_and_sent_first_n
     assert sorted(calls[1:4]) == ["gone1.test", "gone2.test", "gone3.test"]
     assert calls[4:] == ["fresh-lapse.test"]
     assert list(sweep.runtime.store.outstanding()) == []
+
+
+def test_a_final_step_retried_after_it_held_part_of_a_run_holds_the_rest(sweep):
+    sweep.configure(LAPSEWATCH_MAX_UNVERIFY="5")
+    sweep.seed(*[user(f"g{i}", f"g{i}@gone{i}.test") for i in range(8)])
+    sweep.seed(*[user(f"f{i}", f"f{i}@fine{i:02d}.test") for i in range(20)])
+    for i in range(20):
+        sweep.rdap.set_domain(f"fine{i:02d}.test", answer("active"))
+    started = sweep.dispatch()
+    while sweep.shards.poll_once():
+        pass
+    # A first attempt of the final step held four of the eight, then ran out of time.
+    store = sweep.runtime.store
+    for decision in sorted(store.decisions(started["run_id"]), key=lambda d: d.domain)[:4]:
+        decision.state, decision.hold_reason = DecisionState.HELD, "the whole run: 8 unsafe domains"
+        store.save_decision(decision)
+
+    sweep.drain()
+
+    summary = sweep.summary(started["run_id"])
+    assert summary["held_count"] == 8 and sweep.audit() == []

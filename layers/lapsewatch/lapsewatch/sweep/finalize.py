@@ -274,13 +274,16 @@ class Finalizer:
         decisions = list(self.store.decisions(run.run_id))
         tally = self._tally(run.run_id, decisions)
         recorded = [d for d in decisions if d.state == DecisionState.RECORDED]
+        # Weighed with those an earlier attempt of this step held already: a retry after a
+        # timeout holds what the first attempt would have.
+        weighed = recorded + [d for d in decisions if d.state == DecisionState.HELD and not d.operator]
         unplanned = set()
-        for decision, addresses in zip(recorded, self.store.planned_addresses(recorded), strict=True):
+        for decision, addresses in zip(weighed, self.store.planned_addresses(weighed), strict=True):
             if addresses is None:
                 unplanned.add(decision.domain)
             else:
                 decision.addresses = addresses
-        held = hold_reasons(tally, recorded, self.limits, unplanned=unplanned)
+        held = hold_reasons(tally, weighed, self.limits, unplanned=unplanned)
         queued = []
         errors = ApplyCounts()
         for decision in recorded:
