@@ -3,6 +3,7 @@ the anomaly, stale decisions cancelled, forged shard messages refused."""
 
 from datetime import UTC, datetime, timedelta
 
+import boto3
 import pytest
 
 from lapsewatch.sweep import handlers
@@ -426,3 +427,25 @@ def test_an_operators_list_of_domains_has_no_address_count_so_its_decisions_wait
         summary["held_domains"] == ["bigco.test"] and "no record by the dispatcher" in summary["held_reason"]
     )
     assert all(sweep.emails("bigco.test").values())
+
+
+def put_raw(sweep, item):
+    """An item as a role limited to the checker's attributes could write it."""
+    boto3.client("dynamodb").put_item(TableName=sweep.tables["runs_table"], Item=item)
+
+
+def test_a_plan_or_an_approval_forged_with_the_checkers_attributes_counts_for_nothing(sweep):
+    sweep.seed(*[user(f"u{i}", f"u{i}@bigco.test") for i in range(300)])
+    sweep.rdap.set_domain("bigco.test", answer("active"))
+    first = sweep.run()
+    run_id = "run-19990101T000000Z"
+    forge_pending_decision(sweep, run_id, "bigco.test", addresses=1, shard=0)
+    pk = {"S": f"RUN#{run_id}"}
+    put_raw(sweep, {"pk": pk, "sk": {"S": "PLAN#000000"}, "addresses": {"S": '{"bigco.test": 1}'}})
+    put_raw(sweep, {"pk": pk, "sk": {"S": "APPROVAL#forged-bigco.test"}, "domain": {"S": "bigco.test"}})
+
+    sweep.run("2026-11-22T03:00:00Z")
+
+    assert first["status"] == "done" and sweep.audit() == []
+    (decision,) = sweep.runtime.store.decisions(run_id)
+    assert decision.state == "held" and "no record by the dispatcher" in decision.hold_reason

@@ -204,8 +204,10 @@ class ShardPlan(Model):
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
+    # Both named apart from any attribute the checker writes (a decision's `addresses`): a role
+    # limited to those attributes (dynamodb:Attributes) cannot write a plan that counts.
     digest = UnicodeAttribute()
-    addresses = JSONAttribute()  # {domain: verified addresses}
+    domain_addresses = JSONAttribute()  # {domain: verified addresses}
     expires = NumberAttribute(null=True)
 
 
@@ -543,15 +545,22 @@ class RunStore:
             for number, digest, addresses in plans:
                 batch.save(
                     self._plans(
-                        run_pk(run_id), plan_sk(number), digest=digest, addresses=addresses, expires=expires
+                        run_pk(run_id),
+                        plan_sk(number),
+                        digest=digest,
+                        domain_addresses=addresses,
+                        expires=expires,
                     )
                 )
 
     def shard_plan(self, run_id: str, shard: int) -> ShardPlan | None:
+        """The dispatcher's plan of a shard; None without one, or for an item lacking its digest
+        (not one the dispatcher wrote)."""
         try:
-            return self._plans.get(run_pk(run_id), plan_sk(shard), consistent_read=True)
+            plan = self._plans.get(run_pk(run_id), plan_sk(shard), consistent_read=True)
         except DoesNotExist:
             return None
+        return plan if isinstance(plan.digest, str) and plan.digest else None
 
     def planned_addresses(
         self, decisions: Sequence[Decision], plans: dict[tuple[str, int], dict] | None = None
@@ -577,7 +586,7 @@ class RunStore:
                 continue
             if where not in plans:
                 plan = self.shard_plan(*where)
-                plans[where] = plan.addresses if plan is not None and isinstance(plan.addresses, dict) else {}
+                plans[where] = _plan_addresses(plan)
             count = plans[where].get(decision.domain)
             counts.append(count if isinstance(count, int) and not isinstance(count, bool) else None)
         return counts
@@ -593,14 +602,15 @@ class RunStore:
         ).save()
 
     def approved(self, decision: Decision) -> bool:
-        """Whether an operator approved this decision by its exact Idempotency-Key."""
+        """Whether an operator approved this decision by its exact Idempotency-Key. An approval
+        counts only with its `approved_at`, which no role but the final function's writes."""
         try:
             approval = self._approvals.get(
                 run_pk(decision.run_id), f"APPROVAL#{decision.idempotency_key}", consistent_read=True
             )
         except DoesNotExist:
             return False
-        return approval.domain == decision.domain
+        return approval.domain == decision.domain and approval.approved_at is not None
 
     # Decisions -------------------------------------------------------------------------------
     def record_decision(self, decision: Decision) -> None:
@@ -674,6 +684,11 @@ class RunStore:
             start_key = page.get("LastEvaluatedKey")
             if not start_key:
                 return
+
+
+def _plan_addresses(plan: ShardPlan | None) -> dict:
+    addresses = plan.domain_addresses if plan is not None else None
+    return addresses if isinstance(addresses, dict) else {}
 
 
 def _conditional_failure(exc: Exception) -> bool:
