@@ -454,23 +454,42 @@ def summary_table(summary: dict) -> str:
         )
         if domains.get(key)
     ]
+    withheld = summary["withheld"]
     rows += [
-        ("unsafe domains", ", ".join(summary["unsafe"]) or "none"),
+        ("unsafe domains", _some(summary["unsafe"], summary.get("unsafe_count")) or "none"),
         ("unverify calls", unverify["requested"]),
         ("addresses unverified", unverify["emails_unverified"]),
         ("unverify calls failed", unverify["failed"]),
-        ("decisions cancelled (stale)", summary["withheld"]["cancelled"]),
-        ("decisions deferred", summary["withheld"]["deferred"]),
-        ("held", "no" if not summary["held"] else ", ".join(summary["held_domains"])),
+        ("decisions cancelled (stale)", withheld["cancelled"]),
+        ("decisions deferred", withheld["deferred"]),
+    ]
+    rows += [
+        (label, withheld.get(key, 0))
+        for key, label in (
+            ("superseded", "decisions superseded (a later one sent)"),
+            ("held", "decisions held at sending"),
+            ("unsent", "decisions left for the next run (time)"),
+            ("errors", "decisions the final step failed on"),
+        )
+        if withheld.get(key)
+    ]
+    rows += [
+        ("held", "no" if not summary["held"] else _some(summary["held_domains"], summary.get("held_count"))),
         ("unprotected domains", _unprotected(summary["unprotected"])),
         ("unknown for days on end", summary["unknown_streaks"]["count"]),
         ("notices", _notices(summary["notices"])),
     ]
     rows += [
-        ("  held because", f"{group['reason']} ({len(group['domains'])} domains)")
+        ("  held because", f"{group['reason']} ({group.get('count', len(group['domains']))} domains)")
         for group in summary["held_groups"]
     ]
     return key_values(rows)
+
+
+def _some(domains: list[str], count: int | None) -> str:
+    """A summary's bounded list of domains, and how many it leaves out."""
+    more = (count or len(domains)) - len(domains)
+    return ", ".join(domains) + (f" and {more} more (lapsewatch runs show)" if more > 0 else "")
 
 
 def _notices(notices: dict) -> str:
