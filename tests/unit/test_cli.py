@@ -7,7 +7,7 @@ from importlib.metadata import version
 
 import pytest
 
-from lapsewatch.sweep.finalize import BreakerLimits
+from lapsewatch.sweep.breaker import BreakerLimits
 from lapsewatch.sweep.settings import SettingsError, SweepSettings
 from lapsewatch_tools import cli
 from lapsewatch_tools.cli import EXIT_BROKEN_PIPE, build_parser, main

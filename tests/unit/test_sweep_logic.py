@@ -12,9 +12,8 @@ from hypothesis import strategies as st
 from lapsewatch.lifecycle import DEFAULT_UNSAFE, Lifecycle
 from lapsewatch.registry import EmailDomain
 from lapsewatch.sweep.apply import ApplyCounts
-from lapsewatch.sweep.checking import place
+from lapsewatch.sweep.breaker import BreakerLimits, Tally, hold_reasons, place
 from lapsewatch.sweep.dispatch import DomainCollector, plan_shards
-from lapsewatch.sweep.finalize import BreakerLimits, Tally, hold_reasons, summarize
 from lapsewatch.sweep.messages import MessageError, PlannedDomain, Shard, final_body, parse_final_body
 from lapsewatch.sweep.schedule import MAX_INTERVAL, RUN_SLACK, is_due, next_check_at
 from lapsewatch.sweep.store import (
@@ -30,6 +29,7 @@ from lapsewatch.sweep.store import (
     bounded_tokens,
     run_id_for,
 )
+from lapsewatch.sweep.summary import summarize
 
 NOW = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
 

@@ -25,8 +25,8 @@ from datetime import datetime, timedelta
 from lapsewatch.check import DomainChecker
 from lapsewatch.lifecycle import Lifecycle
 from lapsewatch.registry import IdempotencyConflict, RegistryClient, RegistryError, UnverifyRequest
+from lapsewatch.sweep.breaker import BreakerLimits
 from lapsewatch.sweep.checking import updated_state
-from lapsewatch.sweep.limits import BreakerLimits
 from lapsewatch.sweep.messages import PlannedDomain
 from lapsewatch.sweep.observability import logger
 from lapsewatch.sweep.store import Decision, DecisionState, RunStore

@@ -13,9 +13,11 @@ from lapsewatch.check import CheckResult, DomainChecker
 from lapsewatch.domains import InvalidDomain, registrable_domain, tld
 from lapsewatch.lifecycle import Lifecycle
 from lapsewatch.registry import decision_key
+from lapsewatch.sweep.breaker import place
 from lapsewatch.sweep.messages import PlannedDomain, Shard
 from lapsewatch.sweep.notices import notice_for
 from lapsewatch.sweep.observability import logger
+from lapsewatch.sweep.progress import finish_if_complete
 from lapsewatch.sweep.schedule import next_check_at
 from lapsewatch.sweep.store import (
     EMAIL_DOMAIN_LIMIT,
@@ -367,23 +369,6 @@ def _registrable(domain: str) -> bool:
         pass
     logger.warning("refused a domain that is not a registrable domain", extra={"domain": domain[:300]})
     return False
-
-
-def place(domain: str, service: str | None) -> str | None:
-    """Where a domain's answer comes from, as the breaker groups them: its TLD at its service."""
-    return f"{tld(domain)} {service}" if service else None
-
-
-def finish_if_complete(run: RunRecord, store: RunStore, start_final: Callable[[str], None]) -> bool:
-    """Start the final step once every shard of the run is done or dead, exactly once."""
-    if run.status != RunStatus.CHECKING or run.shard_count is None:
-        return False
-    if run.shards_done + run.shards_dead < run.shard_count:
-        return False
-    if not store.transition(run, (RunStatus.CHECKING,), RunStatus.FINALIZING):
-        return False
-    start_final(run.run_id)
-    return True
 
 
 def decision_for(run: Shard | str, planned: PlannedDomain, result: CheckResult, now: datetime) -> Decision:

@@ -14,8 +14,8 @@ from itertools import batched, islice
 from lapsewatch.domains import InvalidDomain, registrable_domain
 from lapsewatch.registry import EmailDomain, RegistryClient
 from lapsewatch.registry.client import DEFAULT_MAX_PAGES
-from lapsewatch.sweep.checking import finish_if_complete
 from lapsewatch.sweep.messages import PlannedDomain, Shard
+from lapsewatch.sweep.progress import finish_if_complete
 from lapsewatch.sweep.queues import CheckQueue
 from lapsewatch.sweep.schedule import is_due
 from lapsewatch.sweep.store import DISPATCH_LEASE, EMAIL_DOMAIN_LIMIT, RunRecord, RunStatus, RunStore, run_pk

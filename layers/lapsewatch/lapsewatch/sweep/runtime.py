@@ -21,10 +21,10 @@ from lapsewatch.providers import Observation, StatusProvider
 from lapsewatch.registry import RegistryClient
 from lapsewatch.secrets import domainr_credentials, fastly_api_key, registry_token
 from lapsewatch.sweep.apply import Applier
+from lapsewatch.sweep.breaker import BreakerLimits
 from lapsewatch.sweep.checking import ShardChecker
 from lapsewatch.sweep.dispatch import Dispatcher
 from lapsewatch.sweep.finalize import Finalizer
-from lapsewatch.sweep.limits import BreakerLimits
 from lapsewatch.sweep.manual import ManualCheck
 from lapsewatch.sweep.notices import Notifier
 from lapsewatch.sweep.observability import adopt_library_loggers, emit_run_summary
