@@ -275,7 +275,7 @@ def test_usage_errors_exit_2(arguments, capsys):
 
 @pytest.mark.parametrize(
     ("chain", "why"),
-    [("whois", "unknown status provider 'whois'"), ("rdap,rdap", "named twice"), (",", "empty")],
+    [("gopher", "unknown status provider 'gopher'"), ("rdap,rdap", "named twice"), (",", "empty")],
 )
 def test_a_bad_provider_chain_exits_2(chain, why, capsys):
     assert main(["check", "--provider", chain, "active.com"]) == 2

@@ -236,7 +236,7 @@ def test_a_wrong_registry_token_fails_with_exit_1(capsys, registry, monkeypatch)
 @pytest.mark.parametrize(
     ("arguments", "why"),
     [
-        (["--provider", "rdap,whois"], "unknown status provider 'whois'"),
+        (["--provider", "rdap,gopher"], "unknown status provider 'gopher'"),
         (["--provider", "rdap,rdap"], "named twice"),
         (["--rdap-bootstrap", "{tmp}/absent.json"], "RDAP bootstrap file not found"),
         (["--rdap-extra", "{tmp}/absent.json"], "extra RDAP bootstrap file not found"),

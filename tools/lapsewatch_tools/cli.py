@@ -204,6 +204,12 @@ def build_parser() -> argparse.ArgumentParser:
         "file", nargs="?", metavar="FILE", default=None, help="one email address or domain a line"
     )
     coverage.add_argument(
+        "--psl",
+        action="store_true",
+        help="count the TLDs of the Public Suffix List's ICANN section instead of an address file "
+        "(default: off)",
+    )
+    coverage.add_argument(
         "--registry-url",
         metavar="URL",
         default=None,
@@ -575,7 +581,13 @@ _NO_LOOKUPS = "placeholder: coverage makes no lookups"
 def _cmd_coverage(args: argparse.Namespace) -> int:
     from lapsewatch.config import ProviderSettings
     from lapsewatch.registry import RegistryClient, RegistryError
-    from lapsewatch_tools.coverage import coverage, read_address_file, registry_entries
+    from lapsewatch_tools.coverage import (
+        coverage,
+        psl_tlds,
+        read_address_file,
+        registry_entries,
+        tld_coverage,
+    )
 
     try:
         settings = ProviderSettings.from_env(
@@ -603,7 +615,13 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
         provider = chain.provider_for(domain)
         return None if provider is None else provider.name
 
-    if args.file is not None:
+    if args.psl:
+        if args.file is not None or args.registry_url:
+            raise UsageError("give --psl, FILE or --registry-url, only one")
+        result = tld_coverage(
+            psl_tlds(), provider_for, chain=chain.name, why_unserved=chain.why_unserved, sees=chain.sees
+        )
+    elif args.file is not None:
         if args.registry_url:
             raise UsageError("give FILE or --registry-url, not both")
         try:
@@ -611,7 +629,9 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
         except (OSError, UnicodeDecodeError) as exc:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise UsageError(f"cannot read the address list {args.file}: {why}") from None
-        result = coverage(entries, provider_for, chain=chain.name, why_unserved=chain.why_unserved)
+        result = coverage(
+            entries, provider_for, chain=chain.name, why_unserved=chain.why_unserved, sees=chain.sees
+        )
     else:
         if not args.registry_url:
             raise UsageError("give FILE (an address list), or --registry-url to read the registry's listing")
@@ -625,7 +645,11 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
         try:
             with client:
                 result = coverage(
-                    registry_entries(client), provider_for, chain=chain.name, why_unserved=chain.why_unserved
+                    registry_entries(client),
+                    provider_for,
+                    chain=chain.name,
+                    why_unserved=chain.why_unserved,
+                    sees=chain.sees,
                 )
         except RegistryError as exc:
             print(f"lapsewatch: error: reading the registry's listing failed: {exc}", file=sys.stderr)

@@ -19,6 +19,7 @@ Refusals (rate limits, blocked clients, "query refused") are doubt, and say so
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -379,7 +380,7 @@ def _rules(tld: str, entry: object, sets: Mapping[str, Mapping[str, object]]) ->
     encodings = tuple(_texts(entry, "encodings") or ("utf-8",))
     for encoding in encodings:
         try:
-            b"".decode(encoding)
+            codecs.lookup(encoding)
         except LookupError:
             raise ValueError(f"unknown encoding {encoding!r}") from None
     rate = entry.get("rate", DEFAULT_RATE)
