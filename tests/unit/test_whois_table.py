@@ -13,10 +13,15 @@ DOCUMENT = json.loads((resources.files("lapsewatch") / "data" / "whois.json").re
 TABLE = WhoisTable.load()
 # The issue's list of TLDs without RDAP, less .es (registration required) and .gr (no WHOIS).
 NAMED = (
-    "at be bg dk ee eu hr hu ie it lt lu lv pt ro rs se sk ru by "
-    "jp cn kr hk il ae sa tr mx cl nz edu"
+    "at be bg dk ee eu hr hu ie it lt lu lv pt ro rs se sk ru by jp cn kr hk il ae sa tr mx cl nz edu"
 ).split()
-IDN_TWINS = {"xn--p1ai": "ru", "xn--fiqs8s": "cn", "xn--j6w193g": "hk", "xn--3e0b707e": "kr", "xn--90ais": "by"}
+IDN_TWINS = {
+    "xn--p1ai": "ru",
+    "xn--fiqs8s": "cn",
+    "xn--j6w193g": "hk",
+    "xn--3e0b707e": "kr",
+    "xn--90ais": "by",
+}
 
 
 def test_the_table_serves_the_tlds_the_issue_names():
@@ -76,9 +81,12 @@ def test_the_document_says_where_its_servers_come_from():
         ({"server": "whois.example"}, "no unsafe lifecycle"),
         ({"server": "who is", "not_found": ["No match"]}, "not a host name"),
         ({"server": "whois.example", "not_found": ["No match"], "query": "ask"}, "holding {domain}"),
-        ({"server": "whois.example", "not_found": ["No match"], "encodings": ["klingon"]}, "unknown encoding"),
+        (
+            {"server": "whois.example", "not_found": ["No match"], "encodings": ["klingon"]},
+            "unknown encoding",
+        ),
         ({"server": "whois.example", "status": "Status", "statuses": {"x": "sideways"}}, "not a lifecycle"),
-        ({"server": "whois.example", "statuses": {"x": "active"}}, "without a \"status\" field"),
+        ({"server": "whois.example", "statuses": {"x": "active"}}, 'without a "status" field'),
         ({"server": "whois.example", "created": "Created"}, "go together"),
         ({"server": "whois.example", "not_found": [" padded "]}, "trimmed"),
         ({"server": "whois.example", "not_found": ["No match"], "rate": 0}, "rate"),
@@ -104,7 +112,9 @@ def test_a_server_override_for_a_tld_the_table_does_not_serve_is_refused():
         ProviderSettings.from_env({"LAPSEWATCH_WHOIS_SERVERS": "fr=127.0.0.1:4343"})
 
 
-@pytest.mark.parametrize("text", ["it", "it=", "=127.0.0.1", "IT=127.0.0.1", "co.nz=127.0.0.1", "it=host:port"])
+@pytest.mark.parametrize(
+    "text", ["it", "it=", "=127.0.0.1", "IT=127.0.0.1", "co.nz=127.0.0.1", "it=host:port"]
+)
 def test_a_malformed_server_override_is_refused(text):
     with pytest.raises(ValueError):
         ProviderSettings.from_env({"LAPSEWATCH_WHOIS_SERVERS": text})
