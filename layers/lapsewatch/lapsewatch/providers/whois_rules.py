@@ -39,7 +39,7 @@ DEFAULT_BURST = 2
 # Lines that are a refusal in every registry's words we know; each TLD may add its own.
 COMMON_REFUSALS = (
     r"(?i)\b(rate limit|too many (requests|queries|connections)|quer(y|ies) (limit|rate)|"
-    r"excessive quer|maximum quer|limit exceeded|exceeded (the|your) |try again later|"
+    r"excessive querying|maximum quer|limit exceeded|exceeded (the|your) |try again later|"
     r"access denied|ip address blocked|request denied|query refused|temporarily (unavailable|blocked))",
 )
 # Keys that hand the question on to another server: the answer is not the registry's own word.
@@ -140,10 +140,6 @@ def read_answer(
 ) -> WhoisReading:
     """Read a decoded answer about the A-label `domain`; raises WhoisRefusal or Doubt."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    for line in lines:
-        for pattern in (*COMMON_REFUSALS, *rules.refusals):
-            if re.search(pattern, line):
-                raise WhoisRefusal(f"the server refused the query: {_quote(line.strip())}")
     names = {domain.lower(), (unicode_name or domain).lower()}
     fields = [_field(line, indented=rules.indented) for line in lines]
     if rules.query_field is not None:
@@ -155,6 +151,12 @@ def read_answer(
     if record is None:
         if not_found:
             return WhoisReading(Lifecycle.UNREGISTERED, statuses=(not_found[0],))
+        # Only an answer with no signal is read for a refusal: banners warn against "excessive
+        # querying" in the very answers that carry a record.
+        for line in lines:
+            for pattern in (*COMMON_REFUSALS, *rules.refusals):
+                if re.search(pattern, line):
+                    raise WhoisRefusal(f"the server refused the query: {_quote(line.strip())}")
         if not text.strip():
             raise Doubt("the answer is empty")
         raise Doubt(f'the answer has no record of {domain} and no "no match" line the table knows')
@@ -164,9 +166,12 @@ def read_answer(
     if not named <= names:
         other = sorted(named - names)[0]
         raise Doubt(f"the answer is about {_quote(other)}, not {domain}")
-    for key, value in record:
-        if key in REFERRAL_KEYS and value and _first_word(value) != rules.server.lower():
-            raise Doubt(f"the answer refers to another server ({_quote(value)})")
+    # A thick answer names the registrar's server beside its statuses; an answer with nothing to
+    # read but a name and a server to ask instead is a referral.
+    if rules.status_field is None:
+        for key, value in record:
+            if key in REFERRAL_KEYS and _is_host(value) and _first_word(value) != rules.server.lower():
+                raise Doubt(f"the answer refers to another server ({_quote(value)})")
     lifecycle, statuses = _lifecycle(record, rules, domain)
     return WhoisReading(lifecycle, statuses, _created(record, rules))
 
@@ -286,6 +291,11 @@ def parse_date(value: str, rules: WhoisRules) -> datetime:
             continue
         return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     raise Doubt(f"the creation date {_quote(value)} is not in a format the table knows")
+
+
+def _is_host(value: str) -> bool:
+    """Whether a field's value names a server (some registries write their own name there)."""
+    return re.fullmatch(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+\.?", value) is not None
 
 
 def _first_word(value: str) -> str:
