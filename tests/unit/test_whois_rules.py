@@ -93,6 +93,10 @@ def test_a_contacts_creation_date_is_not_the_domains():
     )
 
 
+def test_a_thick_answer_naming_the_registrars_server_beside_its_statuses_is_read():
+    assert _read("nz-referral.txt", "kiwi-bakery.co.nz").lifecycle is Lifecycle.ACTIVE
+
+
 def test_an_idn_record_may_name_the_domain_with_its_unicode_form_beside():
     reading = _read("se-idn.txt", "xn--smrgs-pra0j.se", unicode_name="smörgås.se")
     assert reading.lifecycle is Lifecycle.ACTIVE
@@ -111,7 +115,7 @@ def test_an_idn_record_may_name_the_domain_with_its_unicode_form_beside():
         ("it-registered.txt", "someone-else.it", "is about 'fornaio-rossi.it'"),
         ("nz-available.txt", "kiwi-bakery.co.nz", "no record of"),
         ("kr-other-query.txt", "kimchi.kr", "is about 'bulgogi.kr'"),
-        ("nz-referral.txt", "kiwi-bakery.co.nz", "refers to another server"),
+        ("mx-referral.txt", "tortilla.mx", "refers to another server"),
     ],
 )
 def test_everything_else_is_doubt(name, domain, why):
