@@ -15,7 +15,9 @@ Names nobody set are registered, in their TLD's format (`whois_answers`). Faults
 `wrong_encoding` (the registered answer in UTF-16), `other_name` (a record of another name),
 `referral` (a referral to a registrar's server), `silent` (never answers), `close` (hangs up).
 `fault_all` applies one fault to every name. Every query line received, as bytes, is kept in
-`queries`, one per connection.
+`queries`, one per connection. With a `limit` (queries a second, a token bucket holding `burst`),
+it refuses the queries beyond it as a registry does, with a rate-limit text, and counts them in
+`refused`.
 
 Run it alone for a local run (``python -m lapsewatch_tools.local.whois_server --state
 lapsed.it=redemption``) and point lapsewatch at it with ``--whois-server it=127.0.0.1:PORT``.
@@ -77,11 +79,16 @@ class _Handler(socketserver.StreamRequestHandler):
 
 
 class LoopbackWhois:
-    def __init__(self, *, tld: str | None = None) -> None:
+    def __init__(self, *, tld: str | None = None, limit: float | None = None, burst: int = 1) -> None:
         # The TLD whose format names nobody set answer in, when a name's own TLD has none.
         self.tld = tld
         self.lock = threading.Lock()
         self.queries: list[bytes] = []
+        self.limit = limit
+        self.burst = burst
+        self.refused = 0
+        self._tokens = float(burst)
+        self._refilled = time.monotonic()
         self._states: dict[str, tuple[str, datetime]] = {}
         self._answers: dict[str, bytes] = {}
         self._faults: dict[str, str] = {}
@@ -133,6 +140,9 @@ class LoopbackWhois:
     def respond(self, connection: socket.socket, line: bytes) -> None:
         query = line.decode("ascii", "replace").strip()
         domain = query.split()[-1].split("/")[0].lower() if query.split() else ""
+        if not self._admitted():
+            connection.sendall(RATE_LIMIT_TEXT)
+            return
         with self.lock:
             fault = self._faults.get(domain) or self.fault_all
             body = self._answers.get(domain)
@@ -141,6 +151,20 @@ class LoopbackWhois:
             connection.sendall(body if body is not None else self._text(domain, state, created).encode())
         else:
             self._fault(connection, fault, domain, created)
+
+    def _admitted(self) -> bool:
+        """Whether a query keeps to the limit (always, without one); a refused one is counted."""
+        if self.limit is None:
+            return True
+        with self.lock:
+            now = time.monotonic()
+            self._tokens = min(float(self.burst), self._tokens + (now - self._refilled) * self.limit)
+            self._refilled = now
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return True
+            self.refused += 1
+            return False
 
     def _text(self, domain: str, state: str, created: datetime) -> str:
         tld = domain.rsplit(".", 1)[-1]
