@@ -231,6 +231,7 @@ def local_functions(
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lapsewatch-run-")))
         registry_url, token = options.registry_url, options.registry_token
         bootstrap, rate, extra = options.rdap_bootstrap, options.rdap_rate, options.rdap_extra
+        whois_table: Path | None = None
         if not with_registry:
             # Nothing it runs calls the registry (a discard, a listing): a closed port stands in.
             registry_url = "http://127.0.0.1:9"
@@ -245,6 +246,10 @@ def local_functions(
                 if extra is None:
                     extra = workdir / "rdap_extra.json"
                     extra.write_text('{"services": []}')
+                # Nor may the WHOIS table send the demo's other TLDs (例え.jp) to real servers.
+                if not os.environ.get("LAPSEWATCH_WHOIS_TABLE"):
+                    whois_table = workdir / "whois.json"
+                    whois_table.write_text('{"tlds": {}}')
             log(f"demo registry at {registry_url}")
 
         aws = stack.enter_context(LocalAws(root / "template.yaml", state_dir=options.state_dir))
@@ -266,6 +271,8 @@ def local_functions(
             environment["LAPSEWATCH_RDAP_BOOTSTRAP"] = str(bootstrap)
         if extra is not None:
             environment["LAPSEWATCH_RDAP_EXTRA"] = str(extra)
+        if whois_table is not None:
+            environment["LAPSEWATCH_WHOIS_TABLE"] = str(whois_table)
         if options.providers is not None:
             environment["LAPSEWATCH_PROVIDERS"] = options.providers
         if options.notice_stages is not None:
