@@ -243,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_provider_option(run, _FROM_TEMPLATE)
     _add_rdap_options(run, _FROM_TEMPLATE)
+    _add_whois_options(run)
     run.add_argument("--dry-run", action="store_true", help="decide, but unverify nothing")
     run.add_argument(
         "--max-unverify",

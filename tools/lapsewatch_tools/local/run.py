@@ -66,6 +66,9 @@ class SweepOptions:
     now: datetime | None = None
     # Where the functions' log is kept: <state_dir>/logs by default, else a temporary folder.
     log_dir: Path | None = None
+    # The WHOIS table, and TLD=HOST[:PORT] overrides of its servers (loopback stand-ins).
+    whois_table: Path | None = None
+    whois_servers: tuple[str, ...] = ()
 
 
 def project_root() -> Path:
@@ -125,7 +128,22 @@ def run_sweep_command(args) -> int:
         state_dir=Path(args.state) if args.state else None,
         now=args.now,
         log_dir=None if args.state else default_log_dir(),
+        whois_table=Path(args.whois_table) if args.whois_table else None,
+        whois_servers=tuple(args.whois_server or ()),
     )
+    if options.whois_table or options.whois_servers:
+        from lapsewatch.config import ProviderSettings
+
+        try:  # the functions would refuse them at their cold start: say so before the run
+            ProviderSettings.from_env(
+                {},
+                whois_table=options.whois_table,
+                whois_servers=options.whois_servers,
+                credentials_later=True,
+            )
+        except ValueError as exc:
+            print(f"lapsewatch run: {exc}", file=sys.stderr)
+            return 2
     progress = _Progress(sys.stderr)
     try:
         summary = run_local_sweep(options, progress=progress.update, log=progress.log)
@@ -247,7 +265,9 @@ def local_functions(
                     extra = workdir / "rdap_extra.json"
                     extra.write_text('{"services": []}')
                 # Nor may the WHOIS table send the demo's other TLDs (例え.jp) to real servers.
-                if not os.environ.get("LAPSEWATCH_WHOIS_TABLE"):
+                if not (
+                    options.whois_table or options.whois_servers or os.environ.get("LAPSEWATCH_WHOIS_TABLE")
+                ):
                     whois_table = workdir / "whois.json"
                     whois_table.write_text('{"tlds": {}}')
             log(f"demo registry at {registry_url}")
@@ -271,8 +291,11 @@ def local_functions(
             environment["LAPSEWATCH_RDAP_BOOTSTRAP"] = str(bootstrap)
         if extra is not None:
             environment["LAPSEWATCH_RDAP_EXTRA"] = str(extra)
+        whois_table = options.whois_table or whois_table
         if whois_table is not None:
             environment["LAPSEWATCH_WHOIS_TABLE"] = str(whois_table)
+        if options.whois_servers:
+            environment["LAPSEWATCH_WHOIS_SERVERS"] = ",".join(options.whois_servers)
         if options.providers is not None:
             environment["LAPSEWATCH_PROVIDERS"] = options.providers
         if options.notice_stages is not None:
