@@ -10,7 +10,9 @@ look up active domains:
 * concurrently, `DomainChecker.check_many` with its default 64 threads (what `lapsewatch check` uses);
 * shards of 25 domains, one after another, each with a 16-thread pool of its own (the shape the
   checker function had before an invocation's shards shared one pool; without the storage);
-* check_many again against registries that allow no burst at all (for the record: not a target).
+* check_many again against registries that allow no burst at all (for the record: not a target);
+* check_many through the WHOIS provider against four loopback WHOIS servers, each refusing the
+  queries beyond its own rate limit with a rate-limit text, as registries do.
 
 Then the checker function itself (functions/checker/app.py, loaded as a cold start loads it) is
 invoked with SQS batches of the template's BatchSize shards, twice: against four registries of
@@ -59,6 +61,15 @@ FUNCTION_LIMIT = LIMIT / 4
 FUNCTION_RATE = 0.98 * FUNCTION_LIMIT
 FUNCTION_LOOKUPS = 3000
 STORE_LATENCY = 0.005  # seconds each DynamoDB request takes in the function phase
+# The WHOIS phase: four loopback WHOIS servers in registries' formats, each allowing WHOIS_LIMIT
+# queries a second (a bucket holding 5, for arrivals bunched by thread scheduling) and refusing
+# beyond; the table's rate for them is 95% of that limit. Real registries allow far less (one a
+# second, or 100 an hour): the limit is raised for the run to be short; the share is what counts.
+WHOIS_TLDS = ("it", "se", "dk", "nz")
+WHOIS_LIMIT = 20.0
+WHOIS_BURST = 5
+WHOIS_RATE = 0.95 * WHOIS_LIMIT
+WHOIS_LOOKUPS = 1200
 
 
 # The registries' process -------------------------------------------------------------------------
@@ -153,6 +164,8 @@ def child(args: argparse.Namespace) -> dict:
 
     if args.mode in ("storage", "function"):
         return _function(args)
+    if args.mode == "whois":
+        return _whois_child(args)
     provider = RdapProvider(Bootstrap.load(Path(args.bootstrap)), rate=args.rate, allow_loopback_http=True)
     checker = DomainChecker(provider)
     names = domains(args.lookups, args.mode)
@@ -175,6 +188,63 @@ def child(args: argparse.Namespace) -> dict:
         "not_active": sum(r.lifecycle is not Lifecycle.ACTIVE for r in results),
         "errors": sorted({r.error for r in results if r.error})[:5],
     }
+
+
+def _whois_child(args: argparse.Namespace) -> dict:
+    """check_many through the WHOIS provider, its table's rate for the servers set to `args.rate`."""
+    from dataclasses import replace
+
+    from lapsewatch.check import DomainChecker
+    from lapsewatch.lifecycle import Lifecycle
+    from lapsewatch.providers.whois import WhoisProvider
+    from lapsewatch.providers.whois_rules import WhoisTable
+
+    servers = dict(item.split("=", 1) for item in args.bootstrap.split(","))
+    bundled = WhoisTable.load()
+    table = WhoisTable({tld: replace(bundled.rules[tld], rate=args.rate, burst=1) for tld in servers})
+    provider = WhoisProvider(
+        table, servers={tld: ("127.0.0.1", int(port)) for tld, port in servers.items()}, allow_loopback=True
+    )
+    tlds = list(servers)
+    names = [f"bench-{index}.{tlds[index % len(tlds)]}" for index in range(args.lookups)]
+    cpu, wall = time.process_time(), time.perf_counter()
+    results = DomainChecker(provider).check_many(names)
+    wall = time.perf_counter() - wall
+    return {
+        "lookups": len(results),
+        "wall_seconds": wall,
+        "cpu_seconds": time.process_time() - cpu,
+        "not_active": sum(r.lifecycle is not Lifecycle.ACTIVE for r in results),
+        "errors": sorted({r.error for r in results if r.error})[:5],
+    }
+
+
+def _whois_phase() -> dict:
+    from lapsewatch_tools.local.whois_server import LoopbackWhois
+
+    servers = [LoopbackWhois(limit=WHOIS_LIMIT, burst=WHOIS_BURST).start() for _ in WHOIS_TLDS]
+    try:
+        where = ",".join(f"{tld}={server.port}" for tld, server in zip(WHOIS_TLDS, servers, strict=True))
+        figures = run_child(
+            "bench.checker",
+            [
+                "--child",
+                "whois",
+                "--bootstrap",
+                where,
+                "--rate",
+                str(WHOIS_RATE),
+                "--lookups",
+                str(WHOIS_LOOKUPS),
+            ],
+            {},
+        )
+    finally:
+        for server in servers:
+            server.close()
+    figures["rate"] = WHOIS_RATE
+    figures["throttled"] = sum(server.refused for server in servers)
+    return figures
 
 
 def _function(args: argparse.Namespace) -> dict:
@@ -435,6 +505,7 @@ def run() -> Result:
                 )
     with Registries(burst=1) as strict:
         phases["strict"] = _phase(strict, "check-many", STRICT_LOOKUPS, CLIENT_RATE)
+    phases["whois"] = _whois_phase()
     return report(phases, storage, time.perf_counter() - started)
 
 
@@ -452,13 +523,16 @@ def report(phases: dict, storage: dict, seconds: float) -> Result:
             f"of {phases['function']['workers']} threads (registries at {FUNCTION_LIMIT:g}/s)",
         ),
         ("strict", "check_many, registries allowing no burst (not a target)"),
+        ("whois", f"WHOIS: check_many, {len(WHOIS_TLDS)} WHOIS servers allowing {WHOIS_LIMIT:g}/s each"),
     ):
         f = phases[mode]
-        f["limits"] = function_limits if mode == "function" else limits
+        f["limits"] = {"function": function_limits, "whois": WHOIS_LIMIT * len(WHOIS_TLDS)}.get(mode, limits)
         f["lookups_per_second"] = f["lookups"] / f["wall_seconds"]
         f["share_of_limits"] = f["lookups_per_second"] / f["limits"]
         # Of lapsewatch's own budget: its per-server rate, at every registry.
-        f["share_of_budget"] = f["lookups_per_second"] / (f["rate"] * len(REGISTRIES))
+        f["share_of_budget"] = f["lookups_per_second"] / (
+            f["rate"] * (len(WHOIS_TLDS) if mode == "whois" else len(REGISTRIES))
+        )
         f["cpu_ms_per_lookup"] = 1000 * f["cpu_seconds"] / f["lookups"]
         rows.append(
             [
@@ -475,7 +549,8 @@ def report(phases: dict, storage: dict, seconds: float) -> Result:
     baseline = phases["one-at-a-time"]["lookups_per_second"]
     best = phases["check-many"]
     function = phases["function"]
-    throttled = sum(f["throttled"] for mode, f in phases.items() if mode != "strict")
+    throttled = sum(f["throttled"] for mode, f in phases.items() if mode not in ("strict", "whois"))
+    whois = phases["whois"]
 
     requests = storage["requests"]
     per_shard = storage["shards"]
@@ -509,7 +584,7 @@ def report(phases: dict, storage: dict, seconds: float) -> Result:
                     "seconds",
                     "lookups/s",
                     "of the limits",
-                    "429s",
+                    "429s (WHOIS: refusals)",
                     "not active",
                     "CPU ms/lookup",
                 ],
@@ -535,6 +610,12 @@ def report(phases: dict, storage: dict, seconds: float) -> Result:
                 function["share_of_limits"] >= 0.9 and function["throttled"] == 0,
             ),
             Target("429s provoked (all but the no-burst run)", f"{throttled}", "0", throttled == 0),
+            Target(
+                "WHOIS: lookups/s of the sum of the servers' limits, refusals provoked",
+                f"{whois['share_of_limits']:.1%}, {whois['throttled']} refusals",
+                "≥ 90%, 0 refusals",
+                whois["share_of_limits"] >= 0.9 and whois["throttled"] == 0,
+            ),
             Target(
                 "speed-up over one at a time (check_many)",
                 f"{best['lookups_per_second'] / baseline:.1f}x",
@@ -601,7 +682,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--child", choices=["one-at-a-time", "check-many", "shards", "function", "storage"], dest="mode"
+        "--child",
+        choices=["one-at-a-time", "check-many", "shards", "function", "storage", "whois"],
+        dest="mode",
     )
     parser.add_argument("--bootstrap")
     parser.add_argument("--rate", type=float, default=CLIENT_RATE)

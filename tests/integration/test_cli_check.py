@@ -227,7 +227,7 @@ def test_doubt_and_invalid_exit_3(capsys, bootstrap):
     assert results["active.com"]["lifecycle"] == "active"
     unknown_tld = results["somewhere.zzz"]
     assert (unknown_tld["lifecycle"], unknown_tld["unsafe"]) == ("unknown", False)
-    assert unknown_tld["error"] == "no provider in the chain (rdap) serves .zzz: unprotected"
+    assert unknown_tld["error"] == "no provider in the chain (rdap,whois) serves .zzz: unprotected"
     for target in ("not a domain", "co.uk"):
         assert results[target]["lifecycle"] == "invalid"
         assert results[target]["domain"] is None
@@ -247,7 +247,7 @@ def test_the_human_table(capsys, bootstrap):
     assert set(rule.replace(" ", "")) == {"-"}
     assert rows[0].split()[:3] == ["active.com", "active.com", "active"]
     assert rows[1].split()[:4] == ["redemption.com", "redemption.com", "redemption", "UNSAFE"]
-    assert "no provider in the chain (rdap) serves .zzz" in rows[2]
+    assert "no provider in the chain (rdap,whois) serves .zzz" in rows[2]
 
 
 def test_the_bootstrap_file_from_the_environment(capsys, bootstrap, monkeypatch):
@@ -275,7 +275,7 @@ def test_usage_errors_exit_2(arguments, capsys):
 
 @pytest.mark.parametrize(
     ("chain", "why"),
-    [("whois", "unknown status provider 'whois'"), ("rdap,rdap", "named twice"), (",", "empty")],
+    [("gopher", "unknown status provider 'gopher'"), ("rdap,rdap", "named twice"), (",", "empty")],
 )
 def test_a_bad_provider_chain_exits_2(chain, why, capsys):
     assert main(["check", "--provider", chain, "active.com"]) == 2

@@ -29,7 +29,8 @@ root@localhost
 not a domain
 admin@[10.0.0.1]
 """
-ROW_FIELDS = {"tld", "domains", "addresses", "provider"}
+ROW_FIELDS = {"tld", "domains", "addresses", "provider", "sees"}
+UNSAFE = ["redemption", "pending_delete", "unregistered", "reregistered"]
 TOTAL_FIELDS = {
     "domains",
     "addresses",
@@ -67,6 +68,11 @@ def coverage(capsys, *arguments):
     *rows, totals = map(json.loads, capsys.readouterr().out.splitlines())
     assert all(set(row) == ROW_FIELDS for row in rows)
     assert set(totals) == TOTAL_FIELDS
+    # What each provider can see is its own test's (test_each_row_says_what_its_provider_sees).
+    for row in rows:
+        sees = row.pop("sees")
+        assert sees == [name for name in UNSAFE if name in sees]
+        assert bool(sees) is (row["provider"] is not None)
     return status, rows, totals
 
 
@@ -146,9 +152,15 @@ def test_the_chain_from_the_environment(capsys, addresses, monkeypatch):
 def test_the_table(capsys, addresses):
     assert main(["coverage", str(addresses)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["tld", "domains", "addresses", "provider"]
-    assert lines[2].split() == ["com", "2", "4", "rdap"]
-    assert lines[4].split() == ["example", "1", "1", "none"]
+    assert lines[0].split() == ["tld", "domains", "addresses", "provider", "sees"]
+    assert lines[2].split() == [
+        "com",
+        "2",
+        "4",
+        "rdap",
+        "redemption,pending_delete,unregistered,reregistered",
+    ]
+    assert lines[4].split() == ["example", "1", "1", "none", "-"]
     text = "\n".join(lines)
     assert "unprotected       2 of 8 domains (25.0%), 2 of 10 addresses (20.0%)" in text
     assert "unprotected TLDs  .example, .test" in text
@@ -236,7 +248,7 @@ def test_a_wrong_registry_token_fails_with_exit_1(capsys, registry, monkeypatch)
 @pytest.mark.parametrize(
     ("arguments", "why"),
     [
-        (["--provider", "rdap,whois"], "unknown status provider 'whois'"),
+        (["--provider", "rdap,gopher"], "unknown status provider 'gopher'"),
         (["--provider", "rdap,rdap"], "named twice"),
         (["--rdap-bootstrap", "{tmp}/absent.json"], "RDAP bootstrap file not found"),
         (["--rdap-extra", "{tmp}/absent.json"], "extra RDAP bootstrap file not found"),
@@ -301,3 +313,36 @@ def test_check_uses_the_extra_file_only_for_the_gaps(capsys, tmp_path):
         assert results["x@lapsed.zz"]["lifecycle"] == "redemption"
         assert server.asked("active.com", registry="iana") >= 1
         assert server.asked("active.com", registry="extra") == 0
+
+
+def test_each_row_says_what_its_provider_sees(capsys, tmp_path):
+    path = tmp_path / "addresses.txt"
+    path.write_text("a@example.com\nb@example.it\nc@example.at\nd@example.es\n", encoding="utf-8")
+    assert main(["coverage", "--json", str(path)]) == 0
+    *rows, totals = map(json.loads, capsys.readouterr().out.splitlines())
+    sees = {row["tld"]: (row["provider"], row["sees"]) for row in rows}
+    assert sees == {
+        "com": ("rdap", UNSAFE),
+        "it": ("whois", UNSAFE),
+        "at": ("whois", ["unregistered"]),
+        "es": (None, []),
+    }
+    assert totals["unprotected_tlds"] == ["es"]
+
+
+def test_psl_counts_the_tlds_no_provider_of_the_chain_serves(capsys):
+    assert main(["coverage", "--psl", "--json", "--provider", "rdap"]) == 0
+    rdap_alone = json.loads(capsys.readouterr().out.splitlines()[-1])["unprotected_tlds"]
+    assert main(["coverage", "--psl", "--json"]) == 0
+    *rows, totals = map(json.loads, capsys.readouterr().out.splitlines())
+    assert len(rdap_alone) == 236
+    assert totals["unprotected_tlds"] == sorted(totals["unprotected_tlds"])
+    assert set(totals["unprotected_tlds"]) < set(rdap_alone)
+    assert {"es", "gr"} <= set(totals["unprotected_tlds"])
+    assert {"it", "jp", "nz", "eu", "edu", "xn--p1ai"}.isdisjoint(totals["unprotected_tlds"])
+    assert len(rows) == 1454
+
+
+def test_psl_takes_no_file(capsys, tmp_path):
+    assert main(["coverage", "--psl", str(tmp_path / "a.txt")]) == 2
+    assert "only one" in capsys.readouterr().err

@@ -6,7 +6,7 @@ import pytest
 
 from lapsewatch_tools.coverage import Coverage, TldCoverage, coverage, read_address_file
 
-ROW_FIELDS = {"tld", "domains", "addresses", "provider"}
+ROW_FIELDS = {"tld", "domains", "addresses", "provider", "sees"}
 TOTAL_FIELDS = {
     "domains",
     "addresses",
@@ -92,11 +92,21 @@ def test_nothing_at_all():
 
 
 def test_json_lines_have_exactly_the_contract_fields():
-    result = coverage(entries("a.com", "b.zz", "bad..name"), served_by({"com": "fastly"}))
+    result = coverage(
+        entries("a.com", "b.zz", "bad..name"),
+        served_by({"com": "fastly"}),
+        sees=lambda domain: ("redemption", "unregistered") if domain.endswith(".com") else (),
+    )
     *rows, totals = map(json.loads, result.json_lines())
     assert rows == [
-        {"tld": "com", "domains": 1, "addresses": 1, "provider": "fastly"},
-        {"tld": "zz", "domains": 1, "addresses": 1, "provider": None},
+        {
+            "tld": "com",
+            "domains": 1,
+            "addresses": 1,
+            "provider": "fastly",
+            "sees": ["redemption", "unregistered"],
+        },
+        {"tld": "zz", "domains": 1, "addresses": 1, "provider": None, "sees": []},
     ]
     assert all(set(row) == ROW_FIELDS for row in rows)
     assert set(totals) == TOTAL_FIELDS
@@ -105,13 +115,15 @@ def test_json_lines_have_exactly_the_contract_fields():
 
 def test_the_table():
     result = Coverage(
-        [TldCoverage("com", 3, 10, "rdap"), TldCoverage("zz", 1, 10, None)], invalid=2, chain="rdap"
+        [TldCoverage("com", 3, 10, "rdap", ("redemption", "unregistered")), TldCoverage("zz", 1, 10, None)],
+        invalid=2,
+        chain="rdap",
     )
     lines = result.table().splitlines()
-    assert lines[0].split() == ["tld", "domains", "addresses", "provider"]
+    assert lines[0].split() == ["tld", "domains", "addresses", "provider", "sees"]
     assert set(lines[1].replace(" ", "")) == {"-"}
-    assert lines[2].split() == ["com", "3", "10", "rdap"]
-    assert lines[3].split() == ["zz", "1", "10", "none"]
+    assert lines[2].split() == ["com", "3", "10", "rdap", "redemption,unregistered"]
+    assert lines[3].split() == ["zz", "1", "10", "none", "-"]
     text = "\n".join(lines[4:])
     assert "unprotected       1 of 4 domains (25.0%), 10 of 20 addresses (50.0%)" in text
     assert "unprotected TLDs  .zz" in text

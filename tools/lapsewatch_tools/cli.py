@@ -21,6 +21,7 @@ from lapsewatch_tools.options import (
     add_local_now_option,
     add_provider_option,
     add_rdap_options,
+    add_whois_options,
     fraction,
     installed_version,
     iso_time,
@@ -73,6 +74,7 @@ def _add_check_parser(commands: argparse._SubParsersAction) -> None:
     )
     add_provider_option(check)
     add_rdap_options(check)
+    add_whois_options(check)
     check.add_argument(
         "--verified-at",
         metavar="ISO8601",
@@ -98,6 +100,12 @@ def _add_coverage_parser(commands: argparse._SubParsersAction) -> None:
         "file", nargs="?", metavar="FILE", default=None, help="one email address or domain a line"
     )
     coverage.add_argument(
+        "--psl",
+        action="store_true",
+        help="count the TLDs of the Public Suffix List's ICANN section instead of an address file "
+        "(default: off)",
+    )
+    coverage.add_argument(
         "--registry-url",
         metavar="URL",
         default=None,
@@ -106,6 +114,7 @@ def _add_coverage_parser(commands: argparse._SubParsersAction) -> None:
     )
     add_provider_option(coverage)
     add_rdap_options(coverage)
+    add_whois_options(coverage)
     coverage.add_argument(
         "--json",
         action="store_true",
@@ -134,6 +143,7 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
     )
     add_provider_option(run, FROM_TEMPLATE)
     add_rdap_options(run, FROM_TEMPLATE)
+    add_whois_options(run)
     run.add_argument("--dry-run", action="store_true", help="decide, but unverify nothing")
     run.add_argument(
         "--max-unverify",
@@ -511,6 +521,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
             rdap_extra=args.rdap_extra,
             rdap_rate=args.rdap_rate,
             allow_loopback_http=True,
+            whois_table=args.whois_table,
+            whois_servers=args.whois_server,
         )
         provider = settings.build()
     except ValueError as exc:
@@ -576,6 +588,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             rdap_bootstrap=args.rdap_bootstrap,
             rdap_extra=args.rdap_extra,
             allow_loopback_http=True,
+            whois_table=args.whois_table,
+            whois_servers=args.whois_server,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None

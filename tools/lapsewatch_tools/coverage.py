@@ -16,7 +16,7 @@ import json
 import os
 import sys
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -37,6 +37,9 @@ class TldCoverage:
     domains: int
     addresses: int
     provider: str | None
+    # The unsafe lifecycles its provider can show (redemption, pending_delete, unregistered,
+    # reregistered): a TLD whose registry shows less is only partly protected.
+    sees: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         return {
@@ -44,6 +47,7 @@ class TldCoverage:
             "domains": self.domains,
             "addresses": self.addresses,
             "provider": self.provider,
+            "sees": list(self.sees),
         }
 
 
@@ -105,8 +109,11 @@ class Coverage:
     def table(self) -> str:
         from lapsewatch_tools.report import key_values, table
 
-        rows = [(row.tld, row.domains, row.addresses, row.provider or NONE) for row in self.rows]
-        lines = [table(("tld", "domains", "addresses", "provider"), rows), ""]
+        rows = [
+            (row.tld, row.domains, row.addresses, row.provider or NONE, ",".join(row.sees) or "-")
+            for row in self.rows
+        ]
+        lines = [table(("tld", "domains", "addresses", "provider", "sees"), rows), ""]
         unprotected_tlds = ", ".join(f".{name}" for name in self.unprotected_tlds) or NONE
         lines.append(
             key_values(
@@ -140,6 +147,7 @@ def coverage(
     *,
     chain: str = "",
     why_unserved: Callable[[str], str | None] = lambda domain: None,
+    sees: Callable[[str], Sequence[str]] = lambda domain: (),
 ) -> Coverage:
     """Tally (email address or domain, addresses) entries by TLD and serving provider.
 
@@ -155,6 +163,7 @@ def coverage(
         else:
             domains[target.domain] += addresses
     groups: dict[tuple[str, str | None], list[int]] = defaultdict(lambda: [0, 0])
+    seen: dict[tuple[str, str | None], tuple[str, ...]] = {}
     refused: dict[str, str] = {}
     for domain, addresses in domains.items():
         provider = provider_for(domain)
@@ -163,12 +172,49 @@ def coverage(
         group = groups[(tld(domain), provider)]
         group[0] += 1
         group[1] += addresses
+        seen.setdefault((tld(domain), provider), tuple(sees(domain)))
     rows = [
-        TldCoverage(name, count, addresses, provider)
+        TldCoverage(name, count, addresses, provider, seen[(name, provider)])
         for (name, provider), (count, addresses) in groups.items()
     ]
     rows.sort(key=lambda row: (-row.addresses, row.tld, row.provider or ""))
     return Coverage(rows, invalid, chain, refused)
+
+
+def psl_tlds() -> list[str]:
+    """The TLDs of the bundled Public Suffix List's ICANN section, as A-labels, sorted."""
+    from importlib import resources
+
+    from lapsewatch.domains import to_ascii
+
+    text = (resources.files("lapsewatch") / "data" / "public_suffix_list.dat").read_text(encoding="utf-8")
+    icann = text.split("===END ICANN DOMAINS===", 1)[0]
+    labels = set()
+    for line in icann.splitlines():
+        rule = line.strip()
+        if rule and not rule.startswith("//"):
+            labels.add(rule.lstrip("!*.").rsplit(".", 1)[-1])
+    return sorted({label if label.isascii() else to_ascii(label) for label in labels})
+
+
+def tld_coverage(
+    tlds: Iterable[str],
+    provider_for: Callable[[str], str | None],
+    *,
+    chain: str = "",
+    why_unserved: Callable[[str], str | None] = lambda domain: None,
+    sees: Callable[[str], Sequence[str]] = lambda domain: (),
+) -> Coverage:
+    """Which provider serves each TLD, asked of a name directly under it: one row a TLD, each
+    counting one domain and no addresses (the Public Suffix List holds no addresses)."""
+    rows, refused = [], {}
+    for name in tlds:
+        probe = f"example.{name}"
+        provider = provider_for(probe)
+        if provider is None and (why := why_unserved(probe)):
+            refused[name] = why
+        rows.append(TldCoverage(name, 1, 0, provider, tuple(sees(probe))))
+    return Coverage(rows, 0, chain, refused)
 
 
 def read_address_file(path: str) -> list[tuple[str, int]]:
@@ -198,6 +244,8 @@ def coverage_command(args) -> int:
             rdap_extra=args.rdap_extra,
             allow_loopback_http=True,
             credentials_later=True,
+            whois_table=args.whois_table,
+            whois_servers=args.whois_server,
         )
         # The chain is asked which provider serves each domain and never looks anything up, so a
         # provider needs no credentials here; the Fastly and Domainr classes refuse to be built
@@ -215,7 +263,13 @@ def coverage_command(args) -> int:
         provider = chain.provider_for(domain)
         return None if provider is None else provider.name
 
-    if args.file is not None:
+    if args.psl:
+        if args.file is not None or args.registry_url:
+            raise UsageError("give --psl, FILE or --registry-url, only one")
+        result = tld_coverage(
+            psl_tlds(), provider_for, chain=chain.name, why_unserved=chain.why_unserved, sees=chain.sees
+        )
+    elif args.file is not None:
         if args.registry_url:
             raise UsageError("give FILE or --registry-url, not both")
         try:
@@ -223,7 +277,9 @@ def coverage_command(args) -> int:
         except (OSError, UnicodeDecodeError) as exc:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise UsageError(f"cannot read the address list {args.file}: {why}") from None
-        result = coverage(entries, provider_for, chain=chain.name, why_unserved=chain.why_unserved)
+        result = coverage(
+            entries, provider_for, chain=chain.name, why_unserved=chain.why_unserved, sees=chain.sees
+        )
     else:
         if not args.registry_url:
             raise UsageError("give FILE (an address list), or --registry-url to read the registry's listing")
@@ -238,7 +294,11 @@ def coverage_command(args) -> int:
         try:
             with client:
                 result = coverage(
-                    registry_entries(client), provider_for, chain=chain.name, why_unserved=chain.why_unserved
+                    registry_entries(client),
+                    provider_for,
+                    chain=chain.name,
+                    why_unserved=chain.why_unserved,
+                    sees=chain.sees,
                 )
         except RegistryError as exc:
             print(f"lapsewatch: error: reading the registry's listing failed: {exc}", file=sys.stderr)

@@ -87,20 +87,20 @@ def whole_number(text: str) -> int:
 # which get the template's environment (and the demo's own RDAP server on the demo registry);
 # and for those that act on a `lapsewatch run --state DIR`, what its runs used.
 FROM_ENV = {
-    "provider": "$LAPSEWATCH_PROVIDERS, else rdap",
+    "provider": "$LAPSEWATCH_PROVIDERS, else rdap,whois",
     "rate": "$LAPSEWATCH_RDAP_RATE, else 5",
     "bootstrap": "$LAPSEWATCH_RDAP_BOOTSTRAP, else the bundled snapshot",
     "extra": "$LAPSEWATCH_RDAP_EXTRA, else the bundled list",
 }
 FROM_TEMPLATE = {
-    "provider": "template.yaml's StatusProviders, rdap",
+    "provider": "template.yaml's StatusProviders, rdap,whois",
     "rate": "template.yaml's RdapRatePerServer, 5; 200 for the demo's own RDAP server",
     "bootstrap": "$LAPSEWATCH_RDAP_BOOTSTRAP, else the demo's own RDAP server on the demo registry, "
     "else the bundled snapshot",
     "extra": "$LAPSEWATCH_RDAP_EXTRA, else the bundled list; none with the demo's own RDAP server",
 }
 FROM_STATE = {
-    "provider": "what the runs in --state used, else rdap",
+    "provider": "what the runs in --state used, else rdap,whois",
     "rate": "what the runs in --state used, else 5",
     "bootstrap": "$LAPSEWATCH_RDAP_BOOTSTRAP, else what the runs in --state used",
     "extra": "$LAPSEWATCH_RDAP_EXTRA, else what the runs in --state used",
@@ -131,13 +131,33 @@ def add_rdap_options(parser: argparse.ArgumentParser, defaults: Mapping[str, str
     )
 
 
+def add_whois_options(parser: argparse.ArgumentParser) -> None:
+    """The WHOIS provider's table and server overrides (local only, like --now)."""
+    parser.add_argument(
+        "--whois-table",
+        metavar="PATH",
+        default=os.environ.get("LAPSEWATCH_WHOIS_TABLE"),
+        help="WHOIS servers and reading rules to use instead of the bundled table "
+        "(default: $LAPSEWATCH_WHOIS_TABLE, else the bundled table)",
+    )
+    parser.add_argument(
+        "--whois-server",
+        metavar="TLD=HOST[:PORT]",
+        action="append",
+        default=None,
+        help="send a TLD's WHOIS queries to another server, keeping its reading rules; repeatable "
+        "(default: $LAPSEWATCH_WHOIS_SERVERS, comma-separated, else the table's servers)",
+    )
+
+
 def add_provider_option(parser: argparse.ArgumentParser, defaults: Mapping[str, str] = FROM_ENV) -> None:
     parser.add_argument(
         "--provider",
         metavar="CHAIN",
         default=None,
         help="status providers, in order, each domain answered by the first that serves its TLD: "
-        f"rdap, fastly, domainr, comma-separated, e.g. rdap,fastly (default: {defaults['provider']})",
+        "rdap, whois, fastly, domainr, comma-separated, e.g. rdap,whois,fastly "
+        f"(default: {defaults['provider']})",
     )
 
 

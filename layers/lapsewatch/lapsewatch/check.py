@@ -128,12 +128,22 @@ class DomainChecker:
             self._sleep(wait)
         deadline = min(self._monotonic() + LOOKUP_BUDGET, started + CHECK_BUDGET)
         second = self._lookup(domain, verified_at, deadline=deadline)
-        if second.lifecycle == first.lifecycle:
+        # A re-registration is confirmed by the same registration date twice, not by two dates.
+        same_date = second.observation.registered_at == first.observation.registered_at
+        if second.lifecycle == first.lifecycle and (
+            second.lifecycle is not Lifecycle.REREGISTERED or same_date
+        ):
             return self._result(input or domain, domain, second, verified_at, confirmed=True)
+        disagreement = f"{first.lifecycle} then {second.lifecycle}"
+        if second.lifecycle == first.lifecycle:
+            disagreement = (
+                f"registered on {rfc3339(first.observation.registered_at)} then on "
+                f"{rfc3339(second.observation.registered_at)}"
+            )
         doubt = _Verdict(
             observation=second.observation,
             lifecycle=Lifecycle.UNKNOWN,
-            note=(f"two lookups disagreed ({first.lifecycle} then {second.lifecycle}); not trusting either"),
+            note=f"two lookups disagreed ({disagreement}); not trusting either",
             finished=second.finished,
         )
         return self._result(input or domain, domain, doubt, verified_at)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,7 +39,11 @@ def _env_ports(env: Mapping[str, str], name: str) -> frozenset[int]:
         raise ValueError(f"{name}: {exc}") from None
 
 
-PROVIDER_NAMES = ("rdap", "fastly", "domainr")
+PROVIDER_NAMES = ("rdap", "whois", "fastly", "domainr")
+# RDAP wherever a TLD has it, WHOIS for the TLDs its table names.
+DEFAULT_CHAIN = "rdap,whois"
+# Set in every deployed Lambda function: what is for local runs only is refused there.
+IN_LAMBDA = "AWS_LAMBDA_FUNCTION_NAME"
 
 
 def parse_chain(text: str) -> tuple[str, ...]:
@@ -58,7 +62,7 @@ def parse_chain(text: str) -> tuple[str, ...]:
 @dataclass(frozen=True, slots=True)
 class ProviderSettings:
     # The chain, in order: each domain is answered by the first provider that serves its TLD.
-    providers: tuple[str, ...] = ("rdap",)
+    providers: tuple[str, ...] = tuple(DEFAULT_CHAIN.split(","))
     rdap_bootstrap: Path | None = None
     # Servers missing from IANA's file (bundled when None); IANA's entry wins where both have one.
     rdap_extra: Path | None = None
@@ -69,6 +73,10 @@ class ProviderSettings:
     fastly_api_key: str | None = field(default=None, repr=False)
     fastly_url: str | None = None
     fastly_rate: float = DEFAULT_FASTLY_RATE
+    # The WHOIS table (bundled when None), and TLDs whose WHOIS queries go to another server
+    # (local runs only: a loopback stand-in), as {tld: (host, port)}.
+    whois_table: Path | None = None
+    whois_servers: tuple[tuple[str, tuple[str, int]], ...] = ()
     # The ports status lookups may connect to, beyond loopback (LAPSEWATCH_EGRESS_PORTS).
     egress_ports: frozenset[int] = egress.DEFAULT_PORTS
     # Plain http to this machine, for loopback servers: the CLI allows it, the Lambda functions
@@ -88,6 +96,8 @@ class ProviderSettings:
         domainr_api_key: str | None = None,
         credentials_later: bool = False,
         allow_loopback_http: bool = False,
+        whois_table: str | Path | None = None,
+        whois_servers: Sequence[str] | None = None,
     ) -> ProviderSettings:
         """Arguments win over `env` (LAPSEWATCH_*; the process's environment when None); raises
         ValueError on bad values.
@@ -102,7 +112,7 @@ class ProviderSettings:
         if provider is not None and not provider.strip():
             raise ValueError("the provider chain is empty: name at least one of " + ", ".join(PROVIDER_NAMES))
         chain = parse_chain(
-            provider or env.get("LAPSEWATCH_PROVIDERS") or env.get("LAPSEWATCH_PROVIDER") or "rdap"
+            provider or env.get("LAPSEWATCH_PROVIDERS") or env.get("LAPSEWATCH_PROVIDER") or DEFAULT_CHAIN
         )
         bootstrap = _file(rdap_bootstrap or env.get("LAPSEWATCH_RDAP_BOOTSTRAP"), "RDAP bootstrap file")
         extra = _file(rdap_extra or env.get("LAPSEWATCH_RDAP_EXTRA"), "extra RDAP bootstrap file")
@@ -119,6 +129,7 @@ class ProviderSettings:
             fastly_rate=_env_float(env, "LAPSEWATCH_FASTLY_RATE") or DEFAULT_FASTLY_RATE,
             egress_ports=_env_ports(env, "LAPSEWATCH_EGRESS_PORTS"),
             allow_loopback_http=allow_loopback_http,
+            **_whois_settings(env, whois_table, whois_servers, chain),
         )
         if not credentials_later:
             if "domainr" in chain and not (settings.domainr_client_id or settings.domainr_api_key):
@@ -153,6 +164,15 @@ class ProviderSettings:
                 allow_loopback_http=self.allow_loopback_http,
                 egress_ports=self.egress_ports,
             )
+        if name == "whois":
+            from lapsewatch.providers.whois import WhoisProvider
+            from lapsewatch.providers.whois_rules import WhoisTable
+
+            return WhoisProvider(
+                WhoisTable.load(self.whois_table),
+                servers=dict(self.whois_servers),
+                allow_loopback=self.allow_loopback_http,
+            )
         from lapsewatch.providers.rdap import Bootstrap, RdapProvider
 
         return RdapProvider(
@@ -161,6 +181,35 @@ class ProviderSettings:
             allow_loopback_http=self.allow_loopback_http,
             egress_ports=self.egress_ports,
         )
+
+
+def _whois_settings(
+    env: Mapping[str, str], table: str | Path | None, servers: Sequence[str] | None, chain: tuple[str, ...]
+) -> dict:
+    """The WHOIS table and server overrides, from arguments or LAPSEWATCH_WHOIS_TABLE and
+    LAPSEWATCH_WHOIS_SERVERS (TLD=HOST[:PORT], comma-separated); raises ValueError.
+
+    An override names a TLD the table serves; it is for local runs (a loopback stand-in), and a
+    deployed function refuses it, as it refuses a local clock.
+    """
+    from lapsewatch.providers.whois import parse_server
+    from lapsewatch.providers.whois_rules import WhoisTable
+
+    path = _file(table or env.get("LAPSEWATCH_WHOIS_TABLE"), "WHOIS table")
+    texts = list(servers or []) or [
+        t for t in (env.get("LAPSEWATCH_WHOIS_SERVERS") or "").split(",") if t.strip()
+    ]
+    if texts and env.get(IN_LAMBDA):
+        raise ValueError("LAPSEWATCH_WHOIS_SERVERS is for local runs; a Lambda function refuses it")
+    overrides = dict(parse_server(text) for text in texts)
+    if overrides:
+        if "whois" not in chain:
+            raise ValueError("a WHOIS server is named, but whois is not in the provider chain")
+        served = WhoisTable.load(path).rules
+        for tld in overrides:
+            if tld not in served:
+                raise ValueError(f"the WHOIS table does not serve .{tld}: no server of its can be replaced")
+    return {"whois_table": path, "whois_servers": tuple(sorted(overrides.items()))}
 
 
 def _file(path: str | Path | None, what: str) -> Path | None:

@@ -67,6 +67,9 @@ class SweepOptions:
     now: datetime | None = None
     # Where the functions' log is kept: <state_dir>/logs by default, else a temporary folder.
     log_dir: Path | None = None
+    # The WHOIS table, and TLD=HOST[:PORT] overrides of its servers (loopback stand-ins).
+    whois_table: Path | None = None
+    whois_servers: tuple[str, ...] = ()
 
 
 def project_root() -> Path:
@@ -127,7 +130,22 @@ def run_sweep_command(args) -> int:
         state_dir=Path(args.state) if args.state else None,
         now=args.now,
         log_dir=None if args.state else default_log_dir(),
+        whois_table=Path(args.whois_table) if args.whois_table else None,
+        whois_servers=tuple(args.whois_server or ()),
     )
+    if options.whois_table or options.whois_servers:
+        from lapsewatch.config import ProviderSettings
+
+        try:  # the functions would refuse them at their cold start: say so before the run
+            ProviderSettings.from_env(
+                {},
+                whois_table=options.whois_table,
+                whois_servers=options.whois_servers,
+                credentials_later=True,
+            )
+        except ValueError as exc:
+            print(f"lapsewatch run: {exc}", file=sys.stderr)
+            return 2
     progress = _Progress(sys.stderr)
     try:
         summary = run_local_sweep(options, progress=progress.update, log=progress.log)
@@ -235,6 +253,7 @@ def local_functions(
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lapsewatch-run-")))
         registry_url, token = options.registry_url, options.registry_token
         bootstrap, rate, extra = options.rdap_bootstrap, options.rdap_rate, options.rdap_extra
+        whois_table: Path | None = None
         if not with_registry:
             # Nothing it runs calls the registry (a discard, a listing): a closed port stands in.
             registry_url = "http://127.0.0.1:9"
@@ -249,6 +268,12 @@ def local_functions(
                 if extra is None:
                     extra = workdir / "rdap_extra.json"
                     extra.write_text('{"services": []}')
+                # Nor may the WHOIS table send the demo's other TLDs (例え.jp) to real servers.
+                if not (
+                    options.whois_table or options.whois_servers or os.environ.get("LAPSEWATCH_WHOIS_TABLE")
+                ):
+                    whois_table = workdir / "whois.json"
+                    whois_table.write_text('{"tlds": {}}')
             log(f"demo registry at {registry_url}")
 
         aws = stack.enter_context(LocalAws(root / "template.yaml", state_dir=options.state_dir))
@@ -270,6 +295,11 @@ def local_functions(
             environment["LAPSEWATCH_RDAP_BOOTSTRAP"] = str(bootstrap)
         if extra is not None:
             environment["LAPSEWATCH_RDAP_EXTRA"] = str(extra)
+        whois_table = options.whois_table or whois_table
+        if whois_table is not None:
+            environment["LAPSEWATCH_WHOIS_TABLE"] = str(whois_table)
+        if options.whois_servers:
+            environment["LAPSEWATCH_WHOIS_SERVERS"] = ",".join(options.whois_servers)
         if options.providers is not None:
             environment["LAPSEWATCH_PROVIDERS"] = options.providers
         if options.notice_stages is not None:

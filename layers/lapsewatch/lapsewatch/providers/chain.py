@@ -12,6 +12,9 @@ from collections.abc import Sequence
 from lapsewatch.domains import tld
 from lapsewatch.providers import Observation, StatusProvider
 
+# The unsafe lifecycles, in severity order, as `sees` names them.
+ALL_UNSAFE = ("redemption", "pending_delete", "unregistered", "reregistered")
+
 
 class ProviderChain:
     def __init__(self, providers: Sequence[StatusProvider]) -> None:
@@ -26,6 +29,15 @@ class ProviderChain:
 
     def serves(self, domain: str) -> bool:
         return self.provider_for(domain) is not None
+
+    def sees(self, domain: str) -> tuple[str, ...]:
+        """The unsafe lifecycles the provider answering for `domain` can show (none when no
+        provider serves it); a provider that does not say is taken to see them all."""
+        provider = self.provider_for(domain)
+        if provider is None:
+            return ()
+        sees = getattr(provider, "sees", None)
+        return tuple(sees(domain)) if callable(sees) else ALL_UNSAFE
 
     def why_unserved(self, domain: str) -> str | None:
         return next((why for provider in self.providers if (why := provider.why_unserved(domain))), None)

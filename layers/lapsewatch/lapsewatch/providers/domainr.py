@@ -218,6 +218,10 @@ class DomainrProvider:
     def serves(self, domain: str) -> bool:
         return True  # every TLD: Domainr answers for any name, or says it cannot
 
+    def sees(self, domain: str) -> tuple[str, ...]:
+        """The unsafe lifecycles Domainr's tokens can show: no dates, so no re-registration."""
+        return ("redemption", "pending_delete", "unregistered")
+
     def why_unserved(self, domain: str) -> str | None:
         return None
 

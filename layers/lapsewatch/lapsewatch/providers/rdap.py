@@ -227,6 +227,10 @@ class RdapProvider:
     def serves(self, domain: str) -> bool:
         return bool(self.bootstrap.servers_for(domain))
 
+    def sees(self, domain: str) -> tuple[str, ...]:
+        """The unsafe lifecycles RDAP can show: statuses, 404 and the registration event."""
+        return ("redemption", "pending_delete", "unregistered", "reregistered") if self.serves(domain) else ()
+
     def why_unserved(self, domain: str) -> str | None:
         return self.bootstrap.refusal_for(domain)
 
