@@ -263,7 +263,8 @@ def _function(args: argparse.Namespace) -> dict:
 
     from bench import TEMPLATE
     from lapsewatch.sweep.messages import PlannedDomain, Shard
-    from lapsewatch.sweep.store import RunRecord, RunStore, run_pk
+    from lapsewatch.sweep.records import RunRecord, run_pk
+    from lapsewatch.sweep.store import RunStore
     from lapsewatch_tools.local.aws import LocalAws
     from lapsewatch_tools.local.lambdas import LocalFunction
 

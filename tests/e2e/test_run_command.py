@@ -219,7 +219,7 @@ def test_with_json_standard_output_is_json_lines_alone():
 def test_forged_table_items_on_local_state_unverify_nobody(world, tmp_path):
     """A decision item and a domain state as the checker's role could write them: gmail.com
     "unregistered", pending, one address. The next day's final step holds it at sending."""
-    from lapsewatch.sweep.store import Decision, DecisionState, DomainState
+    from lapsewatch.sweep.records import Decision, DecisionState, DomainState
 
     registry, _, bootstrap = world
     state = tmp_path / "state"

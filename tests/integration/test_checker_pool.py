@@ -158,7 +158,7 @@ def test_a_garbled_record_fails_alone(sweep):
 def test_the_checkers_writes_to_the_run_table_name_only_the_attributes_its_role_allows(sweep, monkeypatch):
     import botocore.client
 
-    from lapsewatch.sweep.store import CHECKER_RUN_ATTRIBUTES
+    from lapsewatch.sweep.records import CHECKER_RUN_ATTRIBUTES
 
     sweep.seed(user("a", "a@gone.test"), user("b", "b@grace.test"), user("c", "c@fine.test"))
     sweep.rdap.set_domain("grace.test", DomainAnswer.for_lifecycle("grace"))

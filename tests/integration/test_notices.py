@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from lapsewatch.registry import notice_key
-from lapsewatch.sweep.store import NoticeRecord
+from lapsewatch.sweep.records import NoticeRecord
 from lapsewatch_tools.local.rdap_server import DomainAnswer
 from sweep_harness import user
 

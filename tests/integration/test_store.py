@@ -5,7 +5,8 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 
-from lapsewatch.sweep.store import DomainState, RunStore
+from lapsewatch.sweep.records import DomainState
+from lapsewatch.sweep.store import RunStore
 
 pytestmark = pytest.mark.integration
 

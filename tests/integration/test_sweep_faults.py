@@ -10,7 +10,7 @@ import pytest
 from lapsewatch.sweep import handlers
 from lapsewatch.sweep.apply import ApplyCounts
 from lapsewatch.sweep.breaker import Tally
-from lapsewatch.sweep.store import (
+from lapsewatch.sweep.records import (
     MAX_TEXT_CHARS,
     MAX_TOKENS,
     Decision,
@@ -18,9 +18,9 @@ from lapsewatch.sweep.store import (
     DomainState,
     RunRecord,
     RunStatus,
-    RunStore,
     run_pk,
 )
+from lapsewatch.sweep.store import RunStore
 from lapsewatch.sweep.summary import summarize
 from lapsewatch_tools.local.lambdas import EventSourceMapping
 from lapsewatch_tools.local.rdap_server import DomainAnswer

@@ -8,7 +8,7 @@ import pytest
 
 from lapsewatch.sweep import handlers
 from lapsewatch.sweep.messages import PlannedDomain, Shard
-from lapsewatch.sweep.store import Decision, DecisionState, DomainState
+from lapsewatch.sweep.records import Decision, DecisionState, DomainState
 from lapsewatch_tools.local.rdap_server import DomainAnswer
 from lapsewatch_tools.registry.app import UNVERIFY
 from lapsewatch_tools.registry.faults import Fault

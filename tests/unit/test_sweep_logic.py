@@ -15,8 +15,7 @@ from lapsewatch.sweep.apply import ApplyCounts
 from lapsewatch.sweep.breaker import BreakerLimits, Tally, hold_reasons, place
 from lapsewatch.sweep.dispatch import DomainCollector, plan_shards
 from lapsewatch.sweep.messages import MessageError, PlannedDomain, Shard, final_body, parse_final_body
-from lapsewatch.sweep.schedule import MAX_INTERVAL, RUN_SLACK, is_due, next_check_at
-from lapsewatch.sweep.store import (
+from lapsewatch.sweep.records import (
     MAX_EVIDENCE_KEYS,
     MAX_TEXT_CHARS,
     MAX_TOKEN_CHARS,
@@ -29,6 +28,7 @@ from lapsewatch.sweep.store import (
     bounded_tokens,
     run_id_for,
 )
+from lapsewatch.sweep.schedule import MAX_INTERVAL, RUN_SLACK, is_due, next_check_at
 from lapsewatch.sweep.summary import summarize
 
 NOW = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)

@@ -252,7 +252,7 @@ def test_the_dispatcher_may_read_the_registry_token_and_no_provider_secret():
 
 
 def test_the_checker_writes_only_the_attributes_of_what_it_finds_never_a_decisions_outcome():
-    from lapsewatch.sweep.store import CHECKER_RUN_ATTRIBUTES
+    from lapsewatch.sweep.records import CHECKER_RUN_ATTRIBUTES
 
     runs = {"Fn::GetAtt": ["RunsTable", "Arn"]}
     writes = [

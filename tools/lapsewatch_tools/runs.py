@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from lapsewatch.domains import InvalidDomain, to_ascii
-from lapsewatch.sweep.store import Decision, DecisionState, RunRecord, RunStore
+from lapsewatch.sweep.records import Decision, DecisionState, RunRecord
+from lapsewatch.sweep.store import RunStore
 from lapsewatch.timefmt import rfc3339
 from lapsewatch_tools.report import key_values, table
 

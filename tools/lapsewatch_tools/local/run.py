@@ -27,7 +27,8 @@ from typing import TextIO
 import boto3
 
 from lapsewatch.domains import tld
-from lapsewatch.sweep.store import RunStatus, RunStore, run_id_for
+from lapsewatch.sweep.records import RunStatus, run_id_for
+from lapsewatch.sweep.store import RunStore
 from lapsewatch_tools.bundled import bundled
 from lapsewatch_tools.local.aws import LocalAws
 from lapsewatch_tools.local.lambdas import EventSourceMapping, LocalFunction

@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 from lapsewatch.check import DomainChecker
 from lapsewatch.lifecycle import DEFAULT_UNSAFE, Lifecycle
 from lapsewatch.sweep.notices import notice_for
+from lapsewatch.sweep.records import DomainState
 from lapsewatch.sweep.schedule import is_due, next_check_at
 from lapsewatch.sweep.settings import DEFAULT_NOTICE_STAGES
-from lapsewatch.sweep.store import DomainState
 from lapsewatch_tools.simulate.world import (
     DAY,
     SIMULATION_START,

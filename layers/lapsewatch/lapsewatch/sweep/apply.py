@@ -29,7 +29,8 @@ from lapsewatch.sweep.breaker import BreakerLimits
 from lapsewatch.sweep.checking import updated_state
 from lapsewatch.sweep.messages import PlannedDomain
 from lapsewatch.sweep.observability import logger
-from lapsewatch.sweep.store import Decision, DecisionState, RunStore
+from lapsewatch.sweep.records import Decision, DecisionState
+from lapsewatch.sweep.store import RunStore
 from lapsewatch.timefmt import parse_time_or_none, rfc3339
 
 DEFAULT_LIMITS = BreakerLimits()

@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from lapsewatch.domains import tld
-from lapsewatch.sweep.store import Decision
+from lapsewatch.sweep.records import Decision
 
 OUTAGE_MIN_UNSAFE = 3
 OUTAGE_SHARE = 0.9

@@ -18,8 +18,7 @@ from lapsewatch.sweep.messages import PlannedDomain, Shard
 from lapsewatch.sweep.notices import notice_for
 from lapsewatch.sweep.observability import logger
 from lapsewatch.sweep.progress import finish_if_complete
-from lapsewatch.sweep.schedule import next_check_at
-from lapsewatch.sweep.store import (
+from lapsewatch.sweep.records import (
     EMAIL_DOMAIN_LIMIT,
     HISTORY_LIMIT,
     Decision,
@@ -27,10 +26,11 @@ from lapsewatch.sweep.store import (
     LifecycleChange,
     RunRecord,
     RunStatus,
-    RunStore,
     ShardRecord,
     shard_sk,
 )
+from lapsewatch.sweep.schedule import next_check_at
+from lapsewatch.sweep.store import RunStore
 from lapsewatch.timefmt import rfc3339
 
 ACTIVE_RUN = (RunStatus.DISPATCHING, RunStatus.CHECKING)

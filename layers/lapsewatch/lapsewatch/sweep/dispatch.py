@@ -17,8 +17,9 @@ from lapsewatch.registry.client import DEFAULT_MAX_PAGES
 from lapsewatch.sweep.messages import PlannedDomain, Shard
 from lapsewatch.sweep.progress import finish_if_complete
 from lapsewatch.sweep.queues import CheckQueue
+from lapsewatch.sweep.records import DISPATCH_LEASE, EMAIL_DOMAIN_LIMIT, RunRecord, RunStatus, run_pk
 from lapsewatch.sweep.schedule import is_due
-from lapsewatch.sweep.store import DISPATCH_LEASE, EMAIL_DOMAIN_LIMIT, RunRecord, RunStatus, RunStore, run_pk
+from lapsewatch.sweep.store import RunStore
 from lapsewatch.timefmt import parse_time_or_none, rfc3339
 
 _EARLIEST = 0

@@ -10,7 +10,8 @@ from lapsewatch.sweep.apply import Applier, ApplyCounts
 from lapsewatch.sweep.breaker import BreakerLimits, Tally, hold_reasons, place
 from lapsewatch.sweep.notices import NoticeCounts, Notifier
 from lapsewatch.sweep.observability import logger
-from lapsewatch.sweep.store import Decision, DecisionState, RunRecord, RunStatus, RunStore
+from lapsewatch.sweep.records import Decision, DecisionState, RunRecord, RunStatus
+from lapsewatch.sweep.store import RunStore
 from lapsewatch.sweep.summary import summarize
 
 

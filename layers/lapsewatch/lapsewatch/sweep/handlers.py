@@ -16,8 +16,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from lapsewatch.sweep.events import BadEvent, operator_choice, run_id_in
 from lapsewatch.sweep.messages import Shard, parse_dispatch_body, parse_final_body
 from lapsewatch.sweep.observability import MetricUnit, logger, metrics
+from lapsewatch.sweep.records import run_id_for
 from lapsewatch.sweep.runtime import Runtime
-from lapsewatch.sweep.store import run_id_for
 from lapsewatch.timefmt import parse_time
 
 

@@ -21,7 +21,8 @@ from lapsewatch.sweep.breaker import BreakerLimits
 from lapsewatch.sweep.checking import decision_for, updated_state
 from lapsewatch.sweep.events import parse_manual_event
 from lapsewatch.sweep.messages import PlannedDomain
-from lapsewatch.sweep.store import Decision, DecisionState, RunStore
+from lapsewatch.sweep.records import Decision, DecisionState
+from lapsewatch.sweep.store import RunStore
 
 MANUAL_RUN = "manual"
 

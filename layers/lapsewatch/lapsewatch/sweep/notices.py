@@ -28,7 +28,8 @@ from lapsewatch.check import CheckResult
 from lapsewatch.domains import InvalidDomain, registrable_domain
 from lapsewatch.lifecycle import Lifecycle
 from lapsewatch.registry import NoticeRequest, NoticesUnsupported, RegistryClient, RegistryError, notice_key
-from lapsewatch.sweep.store import DomainState, NoticeRecord, RunStore
+from lapsewatch.sweep.records import DomainState, NoticeRecord
+from lapsewatch.sweep.store import RunStore
 from lapsewatch.timefmt import rfc3339
 
 log = logging.getLogger(__name__)

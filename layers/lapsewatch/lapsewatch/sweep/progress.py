@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lapsewatch.sweep.store import RunRecord, RunStatus, RunStore
+from lapsewatch.sweep.records import RunRecord, RunStatus
+from lapsewatch.sweep.store import RunStore
 
 
 def finish_if_complete(run: RunRecord, store: RunStore, start_final: Callable[[str], None]) -> bool:

@@ -1,414 +1,54 @@
-"""Everything the sweep keeps in DynamoDB, and the only module that talks to it.
-
-Two tables, both keyed as template.yaml defines them:
-
-* the domain table, one item per registrable domain: its last observed lifecycle and evidence,
-  error streak, capped history of lifecycle changes and when it is next due;
-* the run table, one partition per run (`RUN#<id>`): the run record (`RUN`), one item per
-  shard the dispatcher sent (`PLAN#<n>`: the message's digest and each domain's addresses), one
-  item per finished shard (`SHARD#<n>`) carrying that shard's counts, one item per unsafe
-  decision (`UNSAFE#<domain>`) and one per decision an operator approved (`APPROVAL#<key>`). A
-  decision whose unverify call is still to make carries the sparse `outstanding` attribute, and
-  the `outstanding` index finds those across runs.
-
-Items are at most 400 KB. What comes from outside (a provider's statuses, reasons and errors,
-and the evidence built from them) is bounded here before it is saved, whatever the providers let
-through: one domain's answer can never make an item too large to store.
-
-No email address is ever stored: the registry keeps those.
-"""
+"""The sweep's data access: the only module that talks to DynamoDB, on the two tables named when
+it is built. The items and their bounds are `lapsewatch.sweep.records`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
 
-from pynamodb.attributes import (
-    BinaryAttribute,
-    BooleanAttribute,
-    JSONAttribute,
-    ListAttribute,
-    MapAttribute,
-    NumberAttribute,
-    UnicodeAttribute,
-    UTCDateTimeAttribute,
-)
+from pynamodb.attributes import UTCDateTimeAttribute
 from pynamodb.constants import NONE
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-HISTORY_LIMIT = 20
-EMAIL_DOMAIN_LIMIT = 10
-# The bounds on what comes from outside, as it is saved: status tokens (and any list in the
-# evidence), and the length of a token and of any other text. With them a domain's state or a
-# decision stays far below DynamoDB's 400 KB, whatever a provider answered.
-MAX_TOKENS = 32
-MAX_TOKEN_CHARS = 100
-MAX_TEXT_CHARS = 2000
-MAX_EVIDENCE_KEYS = 32
-# The run summary is one item (400 KB at most), so its per-domain lists are bounded: at most
-# this many domains in `held_domains` and `unsafe`, this many groups in `held_groups` with this
-# many domains each; `held_count` and `unsafe_count` count them all, and the decisions (one item
-# each, `lapsewatch runs show`) are the whole list.
-SUMMARY_DOMAINS = 100
-SUMMARY_GROUPS = 10
-SUMMARY_GROUP_DOMAINS = 20
-SHARD_RETENTION = timedelta(days=90)
-# How long the invocation that works on a run's dispatch (listing, or a checkpoint) may do so
-# undisturbed: a Lambda lives 15 minutes, so past this it is taken for dead and another may
-# take over. The one guard against dispatching a run twice.
-DISPATCH_LEASE = timedelta(minutes=16)
-
-
-class RunStatus(StrEnum):
-    """dispatching → checking → finalizing → done, or held (decisions wait for an operator) →
-    finalizing → done once approved, or discarded."""
-
-    DISPATCHING = "dispatching"
-    CHECKING = "checking"
-    FINALIZING = "finalizing"
-    DONE = "done"
-    HELD = "held"
-    DISCARDED = "discarded"
-
-
-class DecisionState(StrEnum):
-    """recorded → pending → applied | cancelled (the domain recovered before the call went out).
-    A call that fails, or that waits for a lookup that can tell, stays pending for the next run.
-    recorded → held (the breaker) → pending once approved, or discarded. A dry run's decisions
-    stay recorded."""
-
-    RECORDED = "recorded"
-    PENDING = "pending"
-    APPLIED = "applied"
-    CANCELLED = "cancelled"
-    HELD = "held"
-    DISCARDED = "discarded"
-    # A later decision about the same domain, still to send, replaced it: one lapse, one call.
-    SUPERSEDED = "superseded"
-
-
-class LifecycleChange(MapAttribute):
-    at = UTCDateTimeAttribute()
-    previous = UnicodeAttribute(null=True)
-    current = UnicodeAttribute()
-    run_id = UnicodeAttribute(null=True)
-
-
-class DomainState(Model):
-    class Meta:
-        table_name = "lapsewatch-domains"
-
-    domain = UnicodeAttribute(hash_key=True)
-    lifecycle = UnicodeAttribute()
-    unsafe = BooleanAttribute(default=False)
-    reason = UnicodeAttribute(null=True)
-    provider = UnicodeAttribute(null=True)
-    # The provider's base URL that answered (an RDAP bootstrap entry).
-    service = UnicodeAttribute(null=True)
-    statuses: ListAttribute = ListAttribute(of=UnicodeAttribute, default=list)
-    registered_at = UTCDateTimeAttribute(null=True)
-    expires_at = UTCDateTimeAttribute(null=True)
-    error = UnicodeAttribute(null=True)
-    first_seen_at = UTCDateTimeAttribute(null=True)
-    last_checked_at = UTCDateTimeAttribute(null=True)
-    next_check_at = UTCDateTimeAttribute(null=True)
-    consecutive_errors = NumberAttribute(default=0)
-    # Since when every lookup has been `unknown` (None once one can tell): unknown streaks.
-    unknown_since = UTCDateTimeAttribute(null=True)
-    # The Idempotency-Key of the last early-warning notice the registry took for this domain.
-    notice_key = UnicodeAttribute(null=True)
-    # When the registry took it: at most one notice a domain a week, whatever the expiry dates say.
-    noticed_at = UTCDateTimeAttribute(null=True)
-    history: ListAttribute = ListAttribute(of=LifecycleChange, default=list)
-    email_domains: ListAttribute = ListAttribute(of=UnicodeAttribute, default=list)
-    oldest_verified_at = UTCDateTimeAttribute(null=True)
-    # Which run and shard last checked it: a message delivered twice is not checked twice.
-    last_run_id = UnicodeAttribute(null=True)
-    last_shard = NumberAttribute(null=True)
-
-
-class RunRecord(Model):
-    class Meta:
-        table_name = "lapsewatch-runs"
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True, default="RUN")
-    run_id = UnicodeAttribute()
-    status = UnicodeAttribute()  # a RunStatus
-    created_at = UTCDateTimeAttribute()
-    finished_at = UTCDateTimeAttribute(null=True)
-    trigger = UnicodeAttribute(default="schedule")
-    dry_run = BooleanAttribute(default=False)
-    check_all = BooleanAttribute(default=False)
-    listed = NumberAttribute(default=0)
-    invalid = NumberAttribute(default=0)
-    invalid_reasons: MapAttribute = MapAttribute(default=dict)
-    distinct = NumberAttribute(default=0)
-    skipped_not_due = NumberAttribute(default=0)
-    shard_count = NumberAttribute(null=True)
-    shards_done = NumberAttribute(default=0)
-    shards_dead = NumberAttribute(default=0)
-    held_reason = UnicodeAttribute(null=True)
-    summary = JSONAttribute(null=True)
-    # Dispatcher continuation (very large registries): where the listing resumes, the shards
-    # already sent, and which checkpoint holds the domains collected so far.
-    cursor = UnicodeAttribute(null=True)
-    next_shard = NumberAttribute(default=0)
-    checkpoint_generation = NumberAttribute(default=0)
-    resumed_generation = NumberAttribute(default=0)
-    # Until when the invocation working on the dispatch (listing, or a checkpoint) may do so
-    # undisturbed (DISPATCH_LEASE).
-    claimed_until = UTCDateTimeAttribute(null=True)
-
-
-class ShardRecord(Model):
-    class Meta:
-        table_name = "lapsewatch-runs"
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    outcome = UnicodeAttribute()  # done | dead
-    checked = NumberAttribute(default=0)
-    # Domains of the message that are not registrable domains: refused, never looked up.
-    refused = NumberAttribute(default=0)
-    by_lifecycle: MapAttribute = MapAttribute(default=dict)
-    # Checked and unsafe domains per place: "<tld> <service>", the service being the status
-    # provider's base URL (an RDAP bootstrap entry). The breaker weighs outages by place.
-    by_place: MapAttribute = MapAttribute(default=dict)
-    unsafe_by_place: MapAttribute = MapAttribute(default=dict)
-    # Domains no provider of the chain serves, and their addresses, per TLD.
-    unprotected_by_tld: MapAttribute = MapAttribute(default=dict)
-    unprotected_addresses_by_tld: MapAttribute = MapAttribute(default=dict)
-    # Domains `unknown` for the whole streak (UnknownStreakDays), and a few of them.
-    unknown_streaks = NumberAttribute(default=0)
-    unknown_streak_examples: ListAttribute = ListAttribute(of=UnicodeAttribute, default=list)
-    # The unsafe domains it counted: the final step counts every other decision of the run in
-    # its place itself, so that no decision is weighed without its place's evidence.
-    unsafe_domains: ListAttribute = ListAttribute(of=UnicodeAttribute, default=list)
-    # Checked, but their state or decision could not be stored: checked again by the next run.
-    not_stored = NumberAttribute(default=0)
-    # A dead shard's domains that were not checked.
-    domains: ListAttribute = ListAttribute(of=UnicodeAttribute, default=list)
-    expires = NumberAttribute(null=True)
-
-
-class ShardPlan(Model):
-    """A shard as the dispatcher sent it: the digest of its message, and each of its domains'
-    verified addresses as the registry counted them. The checker accepts a shard message only
-    as planned; the final step weighs a decision by the addresses planned for its domain."""
-
-    class Meta:
-        table_name = "lapsewatch-runs"
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    # Both named apart from any attribute the checker writes (a decision's `addresses`): a role
-    # limited to those attributes (dynamodb:Attributes) cannot write a plan that counts.
-    digest = UnicodeAttribute()
-    domain_addresses = JSONAttribute()  # {domain: verified addresses}
-    expires = NumberAttribute(null=True)
-
-
-class Approval(Model):
-    """An operator's approval of one held decision, by its exact Idempotency-Key: the one
-    exception to the per-decision rules at send time. Written by the final function alone."""
-
-    class Meta:
-        table_name = "lapsewatch-runs"
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    domain = UnicodeAttribute()
-    operator = UnicodeAttribute(null=True)
-    approved_at = UTCDateTimeAttribute()
-
-
-class CheckpointChunk(Model):
-    """Part of a dispatcher's checkpoint: the compressed domains it had collected."""
-
-    class Meta:
-        table_name = "lapsewatch-runs"
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    data = BinaryAttribute(legacy_encoding=False)
-    expires = NumberAttribute(null=True)
-
-
-OUTSTANDING = "outstanding"
-
-
-class OutstandingIndex(GlobalSecondaryIndex):
-    """The decisions whose unverify call is still to make, oldest first, across runs."""
-
-    class Meta:
-        index_name = "outstanding"
-        projection = AllProjection()
-
-    outstanding = UnicodeAttribute(hash_key=True)
-    decided_at = UTCDateTimeAttribute(range_key=True)
-
-
-class Decision(Model):
-    """An unsafe domain found by a run, and what became of its unverify call."""
-
-    class Meta:
-        table_name = "lapsewatch-runs"
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    run_id = UnicodeAttribute()
-    domain = UnicodeAttribute()
-    lifecycle = UnicodeAttribute()
-    idempotency_key = UnicodeAttribute()
-    verified_before = UTCDateTimeAttribute(null=True)
-    evidence = JSONAttribute()
-    # A DecisionState; an item without one (as the checker writes it) is recorded.
-    state = UnicodeAttribute(null=True, default=DecisionState.RECORDED)
-    # Set to OUTSTANDING while pending, absent otherwise: the sparse key of OutstandingIndex.
-    outstanding = UnicodeAttribute(null=True)
-    outstanding_index = OutstandingIndex()
-    # As the checker read them from its shard; weighed by what the dispatcher planned (ShardPlan).
-    addresses = NumberAttribute(default=0)
-    # The shard of its run that checked it (none for the manual entry's).
-    shard = NumberAttribute(null=True)
-    service = UnicodeAttribute(null=True)
-    hold_reason = UnicodeAttribute(null=True)
-    emails_unverified = NumberAttribute(null=True)
-    replayed = BooleanAttribute(null=True)
-    attempts = NumberAttribute(null=True, default=0)
-    # Why the last call failed, why it waits, or why it was cancelled.
-    error = UnicodeAttribute(null=True)
-    decided_at = UTCDateTimeAttribute()
-    settled_at = UTCDateTimeAttribute(null=True)
-    # Who approved or discarded it, when the breaker held it for an operator.
-    operator = UnicodeAttribute(null=True)
-    # The decision that replaced it (SUPERSEDED): "<run id> <Idempotency-Key>".
-    superseded_by = UnicodeAttribute(null=True)
-
-
-class NoticeRecord(Model):
-    """An early warning a run owes the owners of a domain's addresses: the domain is in grace or
-    on hold. state: pending → sent | failed | unsupported (the registry has no notify endpoint)."""
-
-    class Meta:
-        table_name = "lapsewatch-runs"
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    domain = UnicodeAttribute()
-    stage = UnicodeAttribute()
-    expires_at = UTCDateTimeAttribute(null=True)
-    idempotency_key = UnicodeAttribute()
-    evidence = JSONAttribute()
-    # An item without one (as the checker writes it) is pending.
-    state = UnicodeAttribute(null=True, default="pending")
-    error = UnicodeAttribute(null=True)
-
-
-# What becomes of a decision or a notice: the final step's, an operator's and the manual entry's
-# to write, never the checker's. A decision the checker records is always recorded, so the
-# breaker weighs it before any call can go out.
-DECISION_OUTCOME = frozenset(
-    {
-        "state",
-        "outstanding",
-        "hold_reason",
-        "emails_unverified",
-        "replayed",
-        "attempts",
-        "error",
-        "settled_at",
-        "operator",
-        "superseded_by",
-    }
+from lapsewatch.sweep.records import (
+    APPROVAL_PREFIX,
+    CHECKPOINT_CHUNK,
+    CHECKPOINT_PREFIX,
+    DECISION_OUTCOME,
+    DECISION_PREFIX,
+    DISPATCH_LEASE,
+    NOTICE_OUTCOME,
+    NOTICE_PREFIX,
+    OUTSTANDING,
+    RUN_SK,
+    SHARD_PREFIX,
+    SHARD_RETENTION,
+    Approval,
+    CheckpointChunk,
+    Decision,
+    DecisionState,
+    DomainState,
+    NoticeRecord,
+    RunRecord,
+    RunStatus,
+    ShardPlan,
+    ShardRecord,
+    bound_decision,
+    bound_state,
+    bounded_json,
+    bounded_text,
+    plan_sk,
+    run_pk,
 )
-NOTICE_OUTCOME = frozenset({"state", "error"})
-
-
-def _attribute_names(model: type[Model]) -> frozenset[str]:
-    return frozenset(attribute.attr_name for attribute in model.get_attributes().values())
-
-
-# Every attribute the checker writes to the run table (template.yaml's CheckerRole allows these
-# alone, through dynamodb:Attributes): the decisions and notices it finds, its shards, and the
-# run's shard counts and status.
-CHECKER_RUN_ATTRIBUTES = (
-    (_attribute_names(Decision) - DECISION_OUTCOME)
-    | (_attribute_names(NoticeRecord) - NOTICE_OUTCOME)
-    | _attribute_names(ShardRecord)
-    | {"pk", "sk", "status", "shards_done", "shards_dead"}
-)
-
-
-# DynamoDB items are at most 400 KB.
-CHECKPOINT_CHUNK = 350_000
 
 
 def _bound[M: Model](model: type[M], table_name: str) -> type[M]:
     """`model` on the table `table_name`: a subclass of its own, so that two stores on two pairs of
     tables (a function's, a test's) never share a binding."""
     return type(model.__name__, (model,), {"Meta": type("Meta", (), {"table_name": table_name})})
-
-
-def run_id_for(occurrence: datetime) -> str:
-    """One run per schedule occurrence: the id is the occurrence's time."""
-    return "run-" + occurrence.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def run_pk(run_id: str) -> str:
-    return f"RUN#{run_id}"
-
-
-def shard_sk(shard: int) -> str:
-    return f"SHARD#{shard:06d}"
-
-
-def plan_sk(shard: int) -> str:
-    return f"PLAN#{shard:06d}"
-
-
-def bounded_text(value: str | None, limit: int = MAX_TEXT_CHARS) -> str | None:
-    if value is None or len(value) <= limit:
-        return value
-    return value[: limit - 12] + " [truncated]"
-
-
-def bounded_tokens(values: Iterable[str] | None) -> list[str]:
-    return [str(bounded_text(str(v), MAX_TOKEN_CHARS)) for v in list(values or [])[:MAX_TOKENS]]
-
-
-def bounded_json(value: object) -> object:
-    """JSON from outside, bounded: strings, lists and objects cut to the limits above."""
-    if isinstance(value, str):
-        return bounded_text(value)
-    if isinstance(value, list | tuple):
-        return [bounded_json(item) for item in list(value)[:MAX_TOKENS]]
-    if isinstance(value, dict):
-        items = list(value.items())[:MAX_EVIDENCE_KEYS]
-        return {str(bounded_text(str(key), MAX_TOKEN_CHARS)): bounded_json(item) for key, item in items}
-    return value
-
-
-def _bound_state(state: DomainState) -> None:
-    state.statuses = bounded_tokens(state.statuses)
-    for name in ("reason", "provider", "service", "error"):
-        setattr(state, name, bounded_text(getattr(state, name)))
-    state.email_domains = [
-        str(bounded_text(d, 253)) for d in list(state.email_domains or [])[:EMAIL_DOMAIN_LIMIT]
-    ]
-    state.history = list(state.history or [])[-HISTORY_LIMIT:]
-
-
-def _bound_decision(decision: Decision) -> None:
-    decision.evidence = bounded_json(decision.evidence or {})
-    for name in ("service", "error", "hold_reason", "operator"):
-        setattr(decision, name, bounded_text(getattr(decision, name)))
 
 
 class RunStore:
@@ -435,24 +75,19 @@ class RunStore:
     # Runs ------------------------------------------------------------------------------------
     def create_run(self, run: RunRecord) -> bool:
         """Save a new run; False when a run with that id exists already."""
-        try:
-            self._on_table(run, self._runs).save(condition=RunRecord.pk.does_not_exist())
-        except PutError as exc:
-            if _conditional_failure(exc):
-                return False
-            raise
-        return True
+        item = self._on_table(run, self._runs)
+        return _if_condition_holds(lambda: item.save(condition=RunRecord.pk.does_not_exist()))
 
     def get_run(self, run_id: str) -> RunRecord | None:
         try:
-            return self._runs.get(run_pk(run_id), "RUN", consistent_read=True)
+            return self._runs.get(run_pk(run_id), RUN_SK, consistent_read=True)
         except DoesNotExist:
             return None
 
     def recent_runs(self, limit: int) -> list[RunRecord]:
         """The newest `limit` runs. A scan of the runs table: for an operator's listing, never
         for the sweep."""
-        runs = self._runs.scan(self._runs.sk == "RUN")
+        runs = self._runs.scan(self._runs.sk == RUN_SK)
         return sorted(runs, key=lambda run: run.created_at, reverse=True)[:limit]
 
     def transition(self, run: RunRecord, expected: Iterable[str], new_status: str, **changes) -> bool:
@@ -460,22 +95,22 @@ class RunStore:
         makes each step happen once, however often SQS or an operator repeats it."""
         actions: list[Action] = [RunRecord.status.set(new_status)]
         actions += [getattr(RunRecord, name).set(value) for name, value in changes.items()]
-        item = self._on_table(run, self._runs)
-        hash_key, range_key = item._get_hash_range_key_serialized_values()
-        try:
-            # ReturnValues NONE, not the ALL_NEW of Model.update: the checker's role may not read
-            # back attributes through a write (template.yaml's dynamodb:ReturnValues).
-            item._get_connection().update_item(
-                hash_key,
-                range_key=range_key,
+        # ReturnValues NONE, not the ALL_NEW of Model.update: the checker's role may not read back
+        # attributes through a write (template.yaml's dynamodb:ReturnValues).
+        # The model's own connection: PynamoDB offers none other that knows the table's keys
+        # without a DescribeTable call, which no function's role may make.
+        connection = self._runs._get_connection()
+        moved = _if_condition_holds(
+            lambda: connection.update_item(
+                run.pk,
+                range_key=run.sk,
                 actions=actions,
                 condition=RunRecord.status.is_in(*expected),
                 return_values=NONE,
             )
-        except UpdateError as exc:
-            if _conditional_failure(exc):
-                return False
-            raise
+        )
+        if not moved:
+            return False
         for name, value in {"status": new_status, **changes}.items():
             setattr(run, name, value)
         return True
@@ -485,7 +120,7 @@ class RunStore:
         the moment of sending (the per-decision rules). False when the run is not finished
         (the final step at work on it settles its status itself) or does not exist."""
         return self.transition(
-            self._runs(run_pk(run_id), "RUN"),
+            self._runs(run_pk(run_id), RUN_SK),
             (RunStatus.DONE, RunStatus.DISCARDED),
             RunStatus.HELD,
             held_reason=reason,
@@ -500,7 +135,7 @@ class RunStore:
         shard.pk = run_pk(run_id)
         shard.expires = int((self._clock() + SHARD_RETENTION).timestamp())
         counter = RunRecord.shards_done if shard.outcome == "done" else RunRecord.shards_dead
-        run = self._runs(run_pk(run_id), "RUN")
+        run = self._runs(run_pk(run_id), RUN_SK)
         try:
             with TransactWrite(connection=self._runs._get_connection().connection) as transaction:
                 transaction.save(shard, condition=ShardRecord.sk.does_not_exist())
@@ -517,7 +152,7 @@ class RunStore:
         """Save a dispatcher's state for the invocation that continues it; with `claim`, for the
         invocation saving it, which carries on (a crash of it leaves the checkpoint to a retry)."""
         expires = int((self._clock() + SHARD_RETENTION).timestamp())
-        prefix = f"CHECKPOINT#{generation:06d}#"
+        prefix = f"{CHECKPOINT_PREFIX}{generation:06d}#"
         with self._chunks.batch_write() as batch:
             for number, start in enumerate(range(0, max(len(data), 1), CHECKPOINT_CHUNK)):
                 chunk = data[start : start + CHECKPOINT_CHUNK]
@@ -539,25 +174,23 @@ class RunStore:
         """Take over the listing of a run whose first invocation saved nothing: False while that
         one's lease runs (a repeated schedule event), True once it has run out (it died)."""
         now = self._clock()
-        try:
-            self._on_table(run, self._runs).update(
+        item = self._on_table(run, self._runs)
+        return _if_condition_holds(
+            lambda: item.update(
                 actions=[RunRecord.claimed_until.set(now + DISPATCH_LEASE)],
                 condition=(RunRecord.status == RunStatus.DISPATCHING)
                 & (RunRecord.checkpoint_generation == 0)
                 & (RunRecord.claimed_until.does_not_exist() | (RunRecord.claimed_until < now)),
             )
-        except UpdateError as exc:
-            if _conditional_failure(exc):
-                return False
-            raise
-        return True
+        )
 
     def claim_checkpoint(self, run: RunRecord, generation: int) -> bool:
         """Take checkpoint `generation` for one invocation alone: False while another holds it (a
         repeated message), True again once that one's lease has run out (it died)."""
         now = self._clock()
-        try:
-            self._on_table(run, self._runs).update(
+        item = self._on_table(run, self._runs)
+        return _if_condition_holds(
+            lambda: item.update(
                 actions=[
                     RunRecord.resumed_generation.set(generation),
                     RunRecord.claimed_until.set(now + DISPATCH_LEASE),
@@ -569,22 +202,18 @@ class RunStore:
                     | (RunRecord.claimed_until < now)
                 ),
             )
-        except UpdateError as exc:
-            if _conditional_failure(exc):
-                return False
-            raise
-        return True
+        )
 
     def load_checkpoint(self, run_id: str, generation: int) -> bytes:
         chunks = self._chunks.query(
             run_pk(run_id),
-            CheckpointChunk.sk.startswith(f"CHECKPOINT#{generation:06d}#"),
+            CheckpointChunk.sk.startswith(f"{CHECKPOINT_PREFIX}{generation:06d}#"),
             consistent_read=True,
         )
         return b"".join(chunk.data for chunk in chunks)
 
     def shards(self, run_id: str) -> Iterator[ShardRecord]:
-        return self._shards.query(run_pk(run_id), ShardRecord.sk.startswith("SHARD#"))
+        return self._shards.query(run_pk(run_id), ShardRecord.sk.startswith(SHARD_PREFIX))
 
     # Shard plans -----------------------------------------------------------------------------
     def record_plans(self, run_id: str, plans: Iterable[tuple[int, str, dict[str, int]]]) -> None:
@@ -645,7 +274,7 @@ class RunStore:
     def record_approval(self, decision: Decision, operator: str | None) -> None:
         self._approvals(
             run_pk(decision.run_id),
-            f"APPROVAL#{decision.idempotency_key}",
+            f"{APPROVAL_PREFIX}{decision.idempotency_key}",
             domain=decision.domain,
             operator=bounded_text(operator),
             approved_at=self._clock(),
@@ -656,7 +285,7 @@ class RunStore:
         counts only with its `approved_at`, which no role but the final function's writes."""
         try:
             approval = self._approvals.get(
-                run_pk(decision.run_id), f"APPROVAL#{decision.idempotency_key}", consistent_read=True
+                run_pk(decision.run_id), f"{APPROVAL_PREFIX}{decision.idempotency_key}", consistent_read=True
             )
         except DoesNotExist:
             return False
@@ -665,15 +294,15 @@ class RunStore:
     # Decisions -------------------------------------------------------------------------------
     def record_decision(self, decision: Decision) -> None:
         decision.pk = run_pk(decision.run_id)
-        decision.sk = f"UNSAFE#{decision.domain}"
+        decision.sk = f"{DECISION_PREFIX}{decision.domain}"
         self.save_decision(decision)
 
     def record_finding(self, decision: Decision) -> None:
         """A decision as the checker records it: what it found and nothing of what becomes of it
         (DECISION_OUTCOME), so that it is read back as recorded."""
-        _bound_decision(decision)
+        bound_decision(decision)
         decision.pk = run_pk(decision.run_id)
-        decision.sk = f"UNSAFE#{decision.domain}"
+        decision.sk = f"{DECISION_PREFIX}{decision.domain}"
         # On the table's model first: building it from the item sets the defaults again.
         item = self._on_table(decision, self._decisions)
         for name in DECISION_OUTCOME:
@@ -681,10 +310,10 @@ class RunStore:
         item.save()
 
     def decisions(self, run_id: str) -> Iterator[Decision]:
-        return self._decisions.query(run_pk(run_id), Decision.sk.startswith("UNSAFE#"))
+        return self._decisions.query(run_pk(run_id), Decision.sk.startswith(DECISION_PREFIX))
 
     def save_decision(self, decision: Decision) -> None:
-        _bound_decision(decision)
+        bound_decision(decision)
         # Only a pending decision stays in the outstanding index.
         decision.outstanding = OUTSTANDING if decision.state == DecisionState.PENDING else None
         self._on_table(decision, self._decisions).save()
@@ -698,14 +327,14 @@ class RunStore:
     def record_notice(self, run_id: str, notice: NoticeRecord) -> None:
         """A notice as the checker records it, without its outcome (NOTICE_OUTCOME): pending."""
         notice.evidence = bounded_json(notice.evidence or {})
-        notice.pk, notice.sk = run_pk(run_id), f"NOTICE#{notice.domain}"
+        notice.pk, notice.sk = run_pk(run_id), f"{NOTICE_PREFIX}{notice.domain}"
         item = self._on_table(notice, self._notices)
         for name in NOTICE_OUTCOME:
             setattr(item, name, None)
         item.save()
 
     def notices(self, run_id: str) -> Iterator[NoticeRecord]:
-        return self._notices.query(run_pk(run_id), NoticeRecord.sk.startswith("NOTICE#"))
+        return self._notices.query(run_pk(run_id), NoticeRecord.sk.startswith(NOTICE_PREFIX))
 
     def save_notice(self, notice: NoticeRecord) -> None:
         notice.evidence = bounded_json(notice.evidence or {})
@@ -733,7 +362,7 @@ class RunStore:
             return None
 
     def save_domain_state(self, state: DomainState) -> None:
-        _bound_state(state)
+        bound_state(state)
         self._on_table(state, self._domains).save()
 
     def schedule(self) -> Iterator[tuple[str, datetime | None]]:
@@ -761,8 +390,15 @@ def _plan_addresses(plan: ShardPlan | None) -> dict:
     return addresses if isinstance(addresses, dict) else {}
 
 
-def _conditional_failure(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+def _if_condition_holds(write: Callable[[], object]) -> bool:
+    """Make a conditional write: True when it was made, False when its condition failed."""
+    try:
+        write()
+    except (PutError, UpdateError) as exc:
+        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
 
 
 def _transaction_cancelled_by_condition(exc: TransactWriteError) -> bool:

@@ -7,7 +7,7 @@ from lapsewatch.sweep.apply import ApplyCounts
 from lapsewatch.sweep.breaker import Tally
 from lapsewatch.sweep.checking import STREAK_EXAMPLES
 from lapsewatch.sweep.notices import NoticeCounts
-from lapsewatch.sweep.store import (
+from lapsewatch.sweep.records import (
     SUMMARY_DOMAINS,
     SUMMARY_GROUP_DOMAINS,
     SUMMARY_GROUPS,
