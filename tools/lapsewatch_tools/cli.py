@@ -115,6 +115,52 @@ def _add_provider_option(parser: argparse.ArgumentParser, defaults: Mapping[str,
     )
 
 
+def _switch(text: str) -> bool:
+    from lapsewatch.config import parse_switch
+
+    try:
+        return parse_switch(text, "--dns-witness")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_dns_options(parser: argparse.ArgumentParser) -> None:
+    """The DNS witness's options (issue 19), the same on every command that looks domains up."""
+    parser.add_argument(
+        "--dns-witness",
+        metavar="on|off",
+        type=_switch,
+        default=None,
+        help="ask the zone above a domain whether it still delegates it before a lapse is believed "
+        "(default: $LAPSEWATCH_DNS_WITNESS, else on)",
+    )
+    parser.add_argument(
+        "--dns-root",
+        metavar="ADDR[:PORT]",
+        action="append",
+        default=None,
+        help="local only: a root name server to start resolution from, instead of the bundled root "
+        "hints; with a port, every server reached is asked at that port (repeatable; default: "
+        "$LAPSEWATCH_DNS_ROOT, comma-separated, else the bundled hints)",
+    )
+    parser.add_argument(
+        "--dns-trust-anchor",
+        metavar="FILE",
+        default=None,
+        help="local only: the root's DS records, one a line as dig prints them, instead of the "
+        "bundled root trust anchor (default: $LAPSEWATCH_DNS_TRUST_ANCHOR, else the bundled anchor)",
+    )
+
+
+def _dns_arguments(args: argparse.Namespace) -> dict:
+    """The DNS options as ProviderSettings.from_env takes them."""
+    return {
+        "dns_witness": args.dns_witness,
+        "dns_roots": args.dns_root,
+        "dns_trust_anchor": args.dns_trust_anchor,
+    }
+
+
 def _version() -> str:
     """The installed distribution's version; the package's own when it is run from a checkout."""
     from importlib.metadata import PackageNotFoundError, version
@@ -160,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_provider_option(check)
     _add_rdap_options(check)
+    _add_dns_options(check)
     check.add_argument(
         "--verified-at",
         metavar="ISO8601",
@@ -191,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_provider_option(coverage)
     _add_rdap_options(coverage)
+    _add_dns_options(coverage)
     coverage.add_argument(
         "--json",
         action="store_true",
@@ -215,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_provider_option(run, _FROM_TEMPLATE)
     _add_rdap_options(run, _FROM_TEMPLATE)
+    _add_dns_options(run)
     run.add_argument("--dry-run", action="store_true", help="decide, but unverify nothing")
     run.add_argument(
         "--max-unverify",
@@ -360,6 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_provider_option(invoke, _FROM_STATE)
     _add_rdap_options(invoke, _FROM_STATE)
+    _add_dns_options(invoke)
     _add_local_now_option(invoke)
     invoke.set_defaults(func=_cmd_invoke)
 
@@ -473,6 +523,7 @@ def _add_runs_parser(commands) -> None:
             )
             _add_provider_option(action, _FROM_STATE)
             _add_rdap_options(action, _FROM_STATE)
+            _add_dns_options(action)
         _add_local_now_option(action)
         action.add_argument("--json", action="store_true", help="end with the run's summary as one JSON line")
         action.set_defaults(func=_cmd_runs)
@@ -531,11 +582,13 @@ def _cmd_check(args: argparse.Namespace) -> int:
             rdap_extra=args.rdap_extra,
             rdap_rate=args.rdap_rate,
             allow_loopback_http=True,
+            **_dns_arguments(args),
         )
         provider = settings.build()
-    except ValueError as exc:
+        witness = settings.build_witness()
+    except (ValueError, OSError) as exc:
         raise UsageError(str(exc)) from None
-    checker = DomainChecker(provider)
+    checker = DomainChecker(provider, witness=witness)
     results = checker.check_many(args.targets, verified_at=args.verified_at)
     if args.json:
         for result in results:
@@ -560,6 +613,7 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
             rdap_extra=args.rdap_extra,
             allow_loopback_http=True,
             credentials_later=True,
+            **_dns_arguments(args),
         )
         # The chain is asked which provider serves each domain and never looks anything up, so a
         # provider needs no credentials here; the Fastly and Domainr classes refuse to be built

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lapsewatch import dns_witness
 from lapsewatch.net import egress
 from lapsewatch.providers import StatusProvider
 from lapsewatch.providers.chain import ProviderChain
@@ -42,6 +43,16 @@ def _env_ports(env: Mapping[str, str], name: str) -> frozenset[int]:
 PROVIDER_NAMES = ("rdap", "fastly", "domainr")
 
 
+def parse_switch(text: str, name: str) -> bool:
+    """on/off, as an operator writes it (true/false, yes/no, 1/0 too); raises ValueError."""
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be on or off, not {text!r}")
+
+
 def parse_chain(text: str) -> tuple[str, ...]:
     """A provider chain as an operator writes it ("rdap,fastly"); raises ValueError."""
     names = tuple(name.strip().lower() for name in text.split(",") if name.strip())
@@ -74,6 +85,11 @@ class ProviderSettings:
     # Plain http to this machine, for loopback servers: the CLI allows it, the Lambda functions
     # never do.
     allow_loopback_http: bool = False
+    # The DNS witness (issue 19): asked before a lapse is believed. Local runs and tests replace
+    # the bundled root hints and trust anchor with their own loopback servers' (local only).
+    dns_witness: bool = True
+    dns_roots: tuple[tuple[str, int | None], ...] | None = None
+    dns_trust_anchor: Path | None = None
 
     @classmethod
     def from_env(
@@ -88,6 +104,9 @@ class ProviderSettings:
         domainr_api_key: str | None = None,
         credentials_later: bool = False,
         allow_loopback_http: bool = False,
+        dns_witness: bool | None = None,
+        dns_roots: Sequence[str] | None = None,
+        dns_trust_anchor: str | Path | None = None,
     ) -> ProviderSettings:
         """Arguments win over `env` (LAPSEWATCH_*; the process's environment when None); raises
         ValueError on bad values.
@@ -117,6 +136,7 @@ class ProviderSettings:
             fastly_rate=_env_float(env, "LAPSEWATCH_FASTLY_RATE") or DEFAULT_FASTLY_RATE,
             egress_ports=_env_ports(env, "LAPSEWATCH_EGRESS_PORTS"),
             allow_loopback_http=allow_loopback_http,
+            **_dns_settings(env, dns_witness, dns_roots, dns_trust_anchor),
         )
         if not credentials_later:
             if "domainr" in chain and not (settings.domainr_client_id or settings.domainr_api_key):
@@ -126,6 +146,14 @@ class ProviderSettings:
             if "fastly" in chain and not settings.fastly_api_key:
                 raise ValueError("the fastly provider needs LAPSEWATCH_FASTLY_API_KEY")
         return settings
+
+    def build_witness(self) -> dns_witness.DnsWitness | None:
+        """The DNS witness, or None when it is turned off."""
+        if not self.dns_witness:
+            return None
+        return dns_witness.build_witness(
+            self.dns_roots, self.dns_trust_anchor, allow_loopback=self.allow_loopback_http
+        )
 
     def build(self) -> ProviderChain:
         return ProviderChain([self._build(name) for name in self.providers])
@@ -159,6 +187,30 @@ class ProviderSettings:
             allow_loopback_http=self.allow_loopback_http,
             egress_ports=self.egress_ports,
         )
+
+
+def _dns_settings(
+    env: Mapping[str, str],
+    switch: bool | None,
+    roots: Sequence[str] | None,
+    anchor: str | Path | None,
+) -> dict:
+    """The DNS witness's settings, arguments first (LAPSEWATCH_DNS_WITNESS, _DNS_ROOT, _DNS_TRUST_ANCHOR)."""
+    if switch is None:
+        text = env.get("LAPSEWATCH_DNS_WITNESS", "").strip()
+        switch = parse_switch(text, "LAPSEWATCH_DNS_WITNESS") if text else True
+    root_text = ",".join(roots) if roots else env.get("LAPSEWATCH_DNS_ROOT", "").strip()
+    anchor_path = _file(anchor or env.get("LAPSEWATCH_DNS_TRUST_ANCHOR"), "DNS trust anchor file")
+    if anchor_path is not None:
+        try:
+            dns_witness.parse_trust_anchor(anchor_path.read_text("utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValueError(f"DNS trust anchor file {anchor_path}: {exc}") from None
+    try:
+        parsed_roots = dns_witness.parse_roots(root_text) if root_text else None
+    except ValueError as exc:
+        raise ValueError(f"DNS root: {exc}") from None
+    return {"dns_witness": switch, "dns_roots": parsed_roots, "dns_trust_anchor": anchor_path}
 
 
 def _file(path: str | Path | None, what: str) -> Path | None:

@@ -178,7 +178,7 @@ class DnsWitness:
             return lookup.run()
         except NoAnswer as exc:
             return DnsEvidence(
-                delegated=None, servers_asked=tuple(lookup.asked), validated=None, reason=str(exc)
+                delegated=None, servers_asked=lookup.servers_asked(), validated=None, reason=str(exc)
             )
 
 
@@ -187,7 +187,11 @@ class _Lookup:
     witness: DnsWitness
     qname: dns.name.Name
     deadline: float
+    # Every query's server, in order: its length is the number of queries sent.
     asked: list[str] = field(default_factory=list)
+
+    def servers_asked(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(self.asked))
 
     def run(self) -> DnsEvidence:
         witness = self.witness
@@ -216,7 +220,7 @@ class _Lookup:
         servers = tuple(sorted(_text(rdata.target) for rdata in ns))
         return DnsEvidence(
             delegated=True,
-            servers_asked=tuple(self.asked),
+            servers_asked=self.servers_asked(),
             validated=zone.security == "secure",
             signed=zone.security != "insecure",
             zone=_text(zone.name),
@@ -227,7 +231,7 @@ class _Lookup:
     def _denial(self, zone: _Zone, response: dns.message.Message, *, nxdomain: bool) -> DnsEvidence:
         what = "does not exist there (NXDOMAIN)" if nxdomain else "has no delegation there (NODATA)"
         said = f"the {_zone_words(zone.name)} says {_text(self.qname)} {what}"
-        base = dict(delegated=False, servers_asked=tuple(self.asked), zone=_text(zone.name))
+        base = dict(delegated=False, servers_asked=self.servers_asked(), zone=_text(zone.name))
         if zone.security == "insecure":
             return DnsEvidence(**base, validated=False, signed=False, reason=f"{said}; the zone is unsigned")
         if zone.security == "bogus":

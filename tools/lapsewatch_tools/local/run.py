@@ -66,6 +66,11 @@ class SweepOptions:
     now: datetime | None = None
     # Where the functions' log is kept: <state_dir>/logs by default, else a temporary folder.
     log_dir: Path | None = None
+    # The DNS witness: on or off (the template's default, on, when None), and the loopback
+    # servers standing in for the root (the demo's own with the demo's RDAP server).
+    dns_witness: bool | None = None
+    dns_roots: tuple[str, ...] | None = None
+    dns_trust_anchor: Path | None = None
 
 
 def project_root() -> Path:
@@ -91,6 +96,9 @@ def remember_options(options: SweepOptions) -> None:
         "rdap_extra": str(options.rdap_extra.resolve()) if options.rdap_extra else None,
         "rdap_rate": options.rdap_rate,
         "providers": options.providers,
+        "dns_witness": options.dns_witness,
+        "dns_roots": list(options.dns_roots) if options.dns_roots else None,
+        "dns_trust_anchor": str(options.dns_trust_anchor.resolve()) if options.dns_trust_anchor else None,
     }
     (options.state_dir / REMEMBERED_OPTIONS).write_text(json.dumps(remembered, indent=1) + "\n")
 
@@ -125,6 +133,7 @@ def run_sweep_command(args) -> int:
         state_dir=Path(args.state) if args.state else None,
         now=args.now,
         log_dir=None if args.state else default_log_dir(),
+        **dns_options(args),
     )
     progress = _Progress(sys.stderr)
     try:
@@ -138,6 +147,19 @@ def run_sweep_command(args) -> int:
     if args.json:
         print(json.dumps(summary, ensure_ascii=False, separators=(",", ":")), flush=True)
     return 0
+
+
+def dns_options(args, remembered: dict | None = None) -> dict:
+    """The DNS witness's flags as SweepOptions takes them; what earlier runs used otherwise."""
+    remembered = remembered or {}
+    switch = args.dns_witness if getattr(args, "dns_witness", None) is not None else remembered.get("dns_witness")
+    roots = getattr(args, "dns_root", None) or remembered.get("dns_roots")
+    anchor = getattr(args, "dns_trust_anchor", None) or remembered.get("dns_trust_anchor")
+    return {
+        "dns_witness": switch,
+        "dns_roots": tuple(roots) if roots else None,
+        "dns_trust_anchor": Path(anchor) if anchor else None,
+    }
 
 
 def run_local_sweep(
@@ -231,13 +253,20 @@ def local_functions(
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lapsewatch-run-")))
         registry_url, token = options.registry_url, options.registry_token
         bootstrap, rate, extra = options.rdap_bootstrap, options.rdap_rate, options.rdap_extra
+        dns_environment = _dns_environment(options)
         if not with_registry:
             # Nothing it runs calls the registry (a discard, a listing): a closed port stands in.
             registry_url = "http://127.0.0.1:9"
         elif registry_url is None:
-            registry_url, token, demo_bootstrap = stack.enter_context(
-                _demo(workdir, with_rdap=bootstrap is None, state_dir=options.state_dir)
+            registry_url, token, demo_bootstrap, demo_dns = stack.enter_context(
+                _demo(
+                    workdir,
+                    with_rdap=bootstrap is None,
+                    with_dns=bootstrap is None and options.dns_roots is None,
+                    state_dir=options.state_dir,
+                )
             )
+            dns_environment.update(demo_dns)
             if bootstrap is None:
                 bootstrap, rate = demo_bootstrap, rate or DEMO_RDAP_RATE
                 # The demo's loopback RDAP server serves the demo's own TLDs alone; the bundled
@@ -266,6 +295,7 @@ def local_functions(
             environment["LAPSEWATCH_RDAP_BOOTSTRAP"] = str(bootstrap)
         if extra is not None:
             environment["LAPSEWATCH_RDAP_EXTRA"] = str(extra)
+        environment.update(dns_environment)
         if options.providers is not None:
             environment["LAPSEWATCH_PROVIDERS"] = options.providers
         if options.notice_stages is not None:
@@ -385,12 +415,25 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def _dns_environment(options: SweepOptions) -> dict[str, str]:
+    environment = {}
+    if options.dns_witness is not None:
+        environment["LAPSEWATCH_DNS_WITNESS"] = "true" if options.dns_witness else "false"
+    if options.dns_roots:
+        environment["LAPSEWATCH_DNS_ROOT"] = ",".join(options.dns_roots)
+    if options.dns_trust_anchor is not None:
+        environment["LAPSEWATCH_DNS_TRUST_ANCHOR"] = str(options.dns_trust_anchor)
+    return environment
+
+
 @contextmanager
 def _demo(
-    workdir: Path, *, with_rdap: bool, state_dir: Path | None
-) -> Iterator[tuple[str, str, Path | None]]:
-    """The reference registry with the demo data set, and a loopback RDAP server for it. With a
-    state folder the registry's database is kept there, seeded on the first run only."""
+    workdir: Path, *, with_rdap: bool, with_dns: bool, state_dir: Path | None
+) -> Iterator[tuple[str, str, Path | None, dict[str, str]]]:
+    """The reference registry with the demo data set, and a loopback RDAP server for it, and a
+    loopback DNS (a root and the demo's TLDs) that delegates the demo's held domains and no
+    lapsed one. With a state folder the registry's database is kept there, seeded on the first
+    run only."""
     from lapsewatch_tools.local.rdap_server import DomainAnswer, LoopbackRdap
     from lapsewatch_tools.registry.app import RegistryApp
     from lapsewatch_tools.registry.demo import demo_population
@@ -419,7 +462,29 @@ def _demo(
                     )
                     rdap.set_domain(domain, answer)
             bootstrap = rdap.bootstrap_file(workdir / "dns.json")
-        yield registry.url, registry.token, bootstrap
+        dns_environment = {}
+        if with_dns:
+            dns_environment = stack.enter_context(_demo_dns(population, workdir))
+        yield registry.url, registry.token, bootstrap, dns_environment
+
+
+# Out of their TLD's zone: what the DNS witness must see denied for the demo's lapses.
+_OUT_OF_ZONE = ("redemption", "pending_delete", "unregistered", "unknown")
+
+
+@contextmanager
+def _demo_dns(population, workdir: Path) -> Iterator[dict[str, str]]:
+    from lapsewatch_tools.local.dns_server import LoopbackDns
+
+    server = LoopbackDns()
+    server.add_zone(".")
+    for suffix in sorted({tld(domain) for domain in population.domains}):
+        server.add_zone(suffix, nsec3=True, opt_out=True)
+    for domain, spec in population.domains.items():
+        if spec.lifecycle not in _OUT_OF_ZONE:
+            server.delegate(domain)
+    with server:
+        yield server.environment(workdir / "dns-root.ds")
 
 
 def summary_table(summary: dict) -> str:

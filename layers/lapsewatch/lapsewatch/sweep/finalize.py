@@ -412,8 +412,16 @@ def summarize(
         },
         "settings": settings,
         "started_at": rfc3339(run.created_at),
-        "warnings": run_warnings(tally, counts, notices or {}, listed=listed, dispatched=dispatched),
+        "warnings": run_warnings(tally, counts, notices or {}, listed=listed, dispatched=dispatched)
+        + settings_warnings(settings),
     }
+
+
+def settings_warnings(settings: dict) -> list[str]:
+    """Settings that weaken the run's evidence, in words."""
+    if settings.get("dns_witness") is False:
+        return ["the DNS witness is off: lapses were believed on the status provider's word alone"]
+    return []
 
 
 def run_warnings(

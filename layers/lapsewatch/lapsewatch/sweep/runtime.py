@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 
 from lapsewatch.check import CONFIRM_DELAY, DomainChecker
+from lapsewatch.dns_witness import DelegationWitness
 from lapsewatch.providers import StatusProvider
 from lapsewatch.registry import RegistryClient
 from lapsewatch.secrets import domainr_credentials, fastly_api_key, registry_token
@@ -46,6 +47,8 @@ class Runtime:
     sqs: Any
     store: RunStore
     confirm_delay: float = CONFIRM_DELAY
+    # The DNS witness; None when it is turned off (and for tests' own parts, unless they give one).
+    witness: DelegationWitness | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Runtime:
@@ -65,12 +68,17 @@ class Runtime:
             registry_client=cache(lambda: _registry_client(settings)),
             sqs=boto3.client("sqs"),
             store=RunStore(domains_table=settings.domains_table, runs_table=settings.runs_table, clock=clock),
+            witness=_witness(settings),
         )
 
     @cached_property
     def checker(self) -> DomainChecker:
         return DomainChecker(
-            self.provider, unsafe=self.settings.unsafe, clock=self.clock, confirm_delay=self.confirm_delay
+            self.provider,
+            unsafe=self.settings.unsafe,
+            clock=self.clock,
+            confirm_delay=self.confirm_delay,
+            witness=self.witness,
         )
 
     @cached_property
@@ -153,6 +161,13 @@ def _provider(settings: SweepSettings) -> StatusProvider:
             provider_settings, fastly_api_key=fastly_api_key(settings.fastly_secret_arn)
         )
     return provider_settings.build()
+
+
+def _witness(settings: SweepSettings) -> DelegationWitness | None:
+    witness = settings.provider.build_witness()
+    if witness is None:
+        log.warning("the DNS witness is off (DnsWitness): lapses are believed on the provider's word alone")
+    return witness
 
 
 def _registry_client(settings: SweepSettings) -> RegistryClient:
