@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-
 from cli_process import lapsewatch
+
 from lapsewatch.check import DomainChecker
 from lapsewatch.config import ProviderSettings
 from lapsewatch.lifecycle import Lifecycle
@@ -133,7 +133,10 @@ def test_a_process_of_its_own_takes_the_environment(world):
         str(world["bootstrap"]),
         "held-redemption.test",
         "gone-redemption.test",
-        extra_env={"LAPSEWATCH_DNS_ROOT": world["dns"].root, "LAPSEWATCH_DNS_TRUST_ANCHOR": str(world["anchor"])},
+        extra_env={
+            "LAPSEWATCH_DNS_ROOT": world["dns"].root,
+            "LAPSEWATCH_DNS_TRUST_ANCHOR": str(world["anchor"]),
+        },
     )
     results = {line["input"]: line for line in map(json.loads, done.stdout.splitlines())}
     assert done.returncode == 1, done.stderr
@@ -158,7 +161,9 @@ def witness_for(world):
     return settings.build_witness()
 
 
-@pytest.mark.parametrize(("status", "lifecycle"), [("undelegated inactive", "unregistered"), ("deleting", "redemption")])
+@pytest.mark.parametrize(
+    ("status", "lifecycle"), [("undelegated inactive", "unregistered"), ("deleting", "redemption")]
+)
 def test_fastly_lapses_need_the_dns(world, status, lifecycle):
     from lapsewatch.providers.fastly import FastlyProvider
 
@@ -194,7 +199,9 @@ class _Domainr(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.mark.parametrize(("status", "lifecycle"), [("undelegated inactive", "unregistered"), ("deleting", "redemption")])
+@pytest.mark.parametrize(
+    ("status", "lifecycle"), [("undelegated inactive", "unregistered"), ("deleting", "redemption")]
+)
 def test_domainr_lapses_need_the_dns(world, status, lifecycle):
     world["dns"].delegate(f"domainr-held-{lifecycle}.com")
     stub = ThreadingHTTPServer(("127.0.0.1", 0), _Domainr)

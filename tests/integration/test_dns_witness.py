@@ -81,7 +81,9 @@ def test_a_denied_name_confirms_the_lapse(witness, domain, zone, validated, opt_
 def test_the_zone_cut_is_found_by_referrals_not_assumed(witness, server):
     evidence = witness.delegation("gone.co.uk")
     addresses = {where.rsplit(":", 1)[0] for where in evidence.servers_asked}
-    assert addresses == {server.zones[name].address for name in server.zones if str(name) in (".", "uk.", "co.uk.")}
+    assert addresses == {
+        server.zones[name].address for name in server.zones if str(name) in (".", "uk.", "co.uk.")
+    }
 
 
 def test_queries_ask_for_no_recursion(server, witness):
@@ -91,7 +93,9 @@ def test_queries_ask_for_no_recursion(server, witness):
         sent.append(query)
         return send_query(query, address, port, timeout)
 
-    spy = DnsWitness(witness.roots, witness.trust_anchor, policy=witness.policy, port=witness.port, transport=transport)
+    spy = DnsWitness(
+        witness.roots, witness.trust_anchor, policy=witness.policy, port=witness.port, transport=transport
+    )
     assert spy.delegation("gone.test").confirms_lapse
     assert sent and all(not query.flags & dns.flags.RD and query.ednsflags & dns.flags.DO for query in sent)
 
@@ -114,7 +118,14 @@ def test_a_failing_zone_is_no_answer(faulty, witness, fault, words):
 
 def test_a_silent_zone_is_no_answer_within_the_budget(faulty, witness):
     faulty.set_fault("faulty", "timeout")
-    quick = DnsWitness(witness.roots, witness.trust_anchor, policy=witness.policy, port=witness.port, budget=1.0, try_timeout=0.2)
+    quick = DnsWitness(
+        witness.roots,
+        witness.trust_anchor,
+        policy=witness.policy,
+        port=witness.port,
+        budget=1.0,
+        try_timeout=0.2,
+    )
     evidence = quick.delegation("gone.faulty")
     assert evidence.delegated is None and not evidence.confirms_lapse
     assert "timed out" in evidence.reason or "ran out of time" in evidence.reason
@@ -129,7 +140,9 @@ def test_a_referral_to_an_internal_address_is_never_followed(faulty, witness):
 
 
 def test_loopback_servers_are_refused_outside_local_runs(witness):
-    strict = DnsWitness(witness.roots, witness.trust_anchor, policy=EgressPolicy(ports=frozenset({53})), port=witness.port)
+    strict = DnsWitness(
+        witness.roots, witness.trust_anchor, policy=EgressPolicy(ports=frozenset({53})), port=witness.port
+    )
     evidence = strict.delegation("gone.test")
     assert evidence.delegated is None and evidence.servers_asked == ()
     assert "loopback" in evidence.reason

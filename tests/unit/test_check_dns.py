@@ -112,7 +112,7 @@ def test_a_lapse_the_zone_denies_stands_and_is_still_confirmed(lifecycle, eviden
 
 @pytest.mark.parametrize("evidence", [SILENT, DENIED_UNPROVEN])
 def test_a_silent_zone_or_an_unproven_denial_is_doubt(evidence):
-    result, provider, _ = check(Lifecycle.REDEMPTION, evidence)
+    result, _, _ = check(Lifecycle.REDEMPTION, evidence)
     assert result.lifecycle is Lifecycle.UNKNOWN and not result.unsafe
     assert "the DNS" in result.reason and evidence.reason in result.reason
     assert not result.contradicted_by_dns

@@ -133,7 +133,9 @@ class DomainChecker:
 
         witnessed = self._witness(domain, first.lifecycle)
         if witnessed is not None and first.lifecycle in DNS_WITNESSED and not witnessed.confirms_lapse:
-            return self._result(input or domain, domain, _dns_doubt(domain, first, witnessed), verified_at, witnessed)
+            return self._result(
+                input or domain, domain, _dns_doubt(domain, first, witnessed), verified_at, witnessed
+            )
         # The witness's time is its own: it does not eat into the confirming lookup's.
         witness_spent = self._monotonic() - first.finished if witnessed is not None else 0.0
         wait = self.confirm_delay - (self._monotonic() - first.finished)
@@ -158,7 +160,9 @@ class DomainChecker:
             return self.witness.delegation(domain, deadline=self._monotonic() + WITNESS_BUDGET)
         except Exception as exc:  # a witness bug must be doubt, never a verdict
             log.exception("the DNS witness failed for %s", domain)
-            return DnsEvidence(delegated=None, servers_asked=(), validated=None, reason=f"the DNS witness failed: {exc!r}")
+            return DnsEvidence(
+                delegated=None, servers_asked=(), validated=None, reason=f"the DNS witness failed: {exc!r}"
+            )
 
     def check_many(
         self,
@@ -237,7 +241,11 @@ def _dns_doubt(domain: str, first: _Verdict, dns: DnsEvidence) -> _Verdict:
 
 
 def _source_words(observation: Observation) -> str:
-    names = {"rdap": "the registry's RDAP server", "fastly": "Fastly's domain status API", "domainr": "Domainr"}
+    names = {
+        "rdap": "the registry's RDAP server",
+        "fastly": "Fastly's domain status API",
+        "domainr": "Domainr",
+    }
     words = names.get(observation.provider, f"the {observation.provider} provider")
     return f"{words} ({observation.service})" if observation.service else words
 

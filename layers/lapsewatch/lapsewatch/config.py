@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lapsewatch import dns_witness
+from lapsewatch.dns_witness import DnsWitness, build_witness, parse_roots, parse_trust_anchor
 from lapsewatch.net import egress
 from lapsewatch.providers import StatusProvider
 from lapsewatch.providers.chain import ProviderChain
@@ -147,13 +147,11 @@ class ProviderSettings:
                 raise ValueError("the fastly provider needs LAPSEWATCH_FASTLY_API_KEY")
         return settings
 
-    def build_witness(self) -> dns_witness.DnsWitness | None:
+    def build_witness(self) -> DnsWitness | None:
         """The DNS witness, or None when it is turned off."""
         if not self.dns_witness:
             return None
-        return dns_witness.build_witness(
-            self.dns_roots, self.dns_trust_anchor, allow_loopback=self.allow_loopback_http
-        )
+        return build_witness(self.dns_roots, self.dns_trust_anchor, allow_loopback=self.allow_loopback_http)
 
     def build(self) -> ProviderChain:
         return ProviderChain([self._build(name) for name in self.providers])
@@ -203,11 +201,11 @@ def _dns_settings(
     anchor_path = _file(anchor or env.get("LAPSEWATCH_DNS_TRUST_ANCHOR"), "DNS trust anchor file")
     if anchor_path is not None:
         try:
-            dns_witness.parse_trust_anchor(anchor_path.read_text("utf-8"))
+            parse_trust_anchor(anchor_path.read_text("utf-8"))
         except (ValueError, UnicodeDecodeError) as exc:
             raise ValueError(f"DNS trust anchor file {anchor_path}: {exc}") from None
     try:
-        parsed_roots = dns_witness.parse_roots(root_text) if root_text else None
+        parsed_roots = parse_roots(root_text) if root_text else None
     except ValueError as exc:
         raise ValueError(f"DNS root: {exc}") from None
     return {"dns_witness": switch, "dns_roots": parsed_roots, "dns_trust_anchor": anchor_path}

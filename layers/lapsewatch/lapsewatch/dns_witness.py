@@ -37,9 +37,9 @@ import dns.flags
 import dns.message
 import dns.name
 import dns.query
+import dns.rcode
 import dns.rdata
 import dns.rdataclass
-import dns.rcode
 import dns.rdatatype
 import dns.rrset
 
@@ -225,30 +225,34 @@ class _Lookup:
             signed=zone.security != "insecure",
             zone=_text(zone.name),
             name_servers=servers,
-            reason=f"the {_zone_words(zone.name)} still delegates {_text(self.qname)} to {', '.join(servers)}",
+            reason=f"the {_zone_words(zone.name)} still delegates {_text(self.qname)} to "
+            + ", ".join(servers),
         )
 
     def _denial(self, zone: _Zone, response: dns.message.Message, *, nxdomain: bool) -> DnsEvidence:
         what = "does not exist there (NXDOMAIN)" if nxdomain else "has no delegation there (NODATA)"
         said = f"the {_zone_words(zone.name)} says {_text(self.qname)} {what}"
-        base = dict(delegated=False, servers_asked=self.servers_asked(), zone=_text(zone.name))
-        if zone.security == "insecure":
-            return DnsEvidence(**base, validated=False, signed=False, reason=f"{said}; the zone is unsigned")
-        if zone.security == "bogus":
+
+        def denied(validated: bool, signed: bool, reason: str) -> DnsEvidence:
             return DnsEvidence(
-                **base, validated=False, signed=True, reason=f"{said}, but the zone's keys did not validate: {zone.why}"
+                delegated=False,
+                servers_asked=self.servers_asked(),
+                zone=_text(zone.name),
+                validated=validated,
+                signed=signed,
+                reason=reason,
             )
-        assert zone.keys is not None
+
+        if zone.security == "insecure":
+            return denied(False, False, f"{said}; the zone is unsigned")
+        if zone.security == "bogus":
+            return denied(False, True, f"{said}, but the zone's keys did not validate: {zone.why}")
         proof = _Proof(self._validated_denials(zone, response), zone.name)
         why = proof.nxdomain(self.qname) if nxdomain else proof.nodata(self.qname)
         if why is not None:
-            return DnsEvidence(
-                **base, validated=False, signed=True, reason=f"{said}, but the signed zone did not prove it: {why}"
-            )
+            return denied(False, True, f"{said}, but the signed zone did not prove it: {why}")
         how = " (the name is covered by an opt-out NSEC3 record)" if proof.opt_out else ""
-        return DnsEvidence(
-            **base, validated=True, signed=True, reason=f"{said}; the denial validated from the root trust anchor{how}"
-        )
+        return denied(True, True, f"{said}; the denial validated from the root trust anchor{how}")
 
     # Following a referral.
 
@@ -261,11 +265,14 @@ class _Lookup:
             ds = _find(response.authority, cut.name, DS)
             if ds is not None and self._signed_by(zone, ds, response.authority):
                 self._secure(child, ds)
-            elif ds is None and _Proof(self._validated_denials(zone, response), zone.name).no_ds(cut.name) is None:
+            elif (
+                ds is None
+                and _Proof(self._validated_denials(zone, response), zone.name).no_ds(cut.name) is None
+            ):
                 child.security = "insecure"
             else:
                 child.security = "bogus"
-                child.why = f"the referral to {_text(cut.name)} has neither a validated DS nor a proof that it has none"
+                child.why = f"the referral to {_text(cut.name)} has no validated DS, nor a proof of none"
         if not child.servers:
             raise NoAnswer(f"the {_zone_words(cut.name)} has no name server that may be asked")
         return child
@@ -402,7 +409,9 @@ def _unusable(response: dns.message.Message, zone: dns.name.Name, qname: dns.nam
     return "sent neither an answer, a denial nor a referral"
 
 
-def _referral(response: dns.message.Message, zone: dns.name.Name, qname: dns.name.Name) -> dns.rrset.RRset | None:
+def _referral(
+    response: dns.message.Message, zone: dns.name.Name, qname: dns.name.Name
+) -> dns.rrset.RRset | None:
     """The NS set of a zone cut below `zone`, at or above `qname`, in the authority section."""
     for rrset in response.authority:
         if (
@@ -466,10 +475,10 @@ class _Proof:
                 return f"no NSEC record rules out a wildcard at {_text(encloser)}"
             return None
         if self.nsec3:
-            encloser = self._closest_encloser(qname)
-            if isinstance(encloser, str):
-                return encloser
-            closest, next_closer = encloser
+            proven = self._closest_encloser(qname)
+            if isinstance(proven, str):
+                return proven
+            closest, _ = proven
             wildcard = dns.name.Name((b"*",)).concatenate(closest)
             if self._nsec3_covering(wildcard) is None:
                 return f"no NSEC3 record rules out a wildcard at {_text(closest)}"
@@ -479,7 +488,9 @@ class _Proof:
     def nodata(self, qname: dns.name.Name) -> str | None:
         for owner, rdata in self.nsec:
             if owner == qname:
-                return None if not _types(rdata) & {NS, CNAME} else f"the NSEC record at {_text(qname)} lists NS"
+                return (
+                    None if not _types(rdata) & {NS, CNAME} else f"the NSEC record at {_text(qname)} lists NS"
+                )
         covering = self._nsec_covering(qname)
         if covering is not None and covering[1].next.is_subdomain(qname) and covering[1].next != qname:
             return None  # an empty non-terminal: the name exists, with nothing of its own
@@ -487,7 +498,9 @@ class _Proof:
             matching = self._nsec3_matching(qname)
             if matching is None:
                 return f"no NSEC3 record matches {_text(qname)}"
-            return None if not _types(matching) & {NS, CNAME} else f"the NSEC3 record of {_text(qname)} lists NS"
+            return (
+                None if not _types(matching) & {NS, CNAME} else f"the NSEC3 record of {_text(qname)} lists NS"
+            )
         return f"no NSEC or NSEC3 record proves that {_text(qname)} has no NS records"
 
     def no_ds(self, cut: dns.name.Name) -> str | None:
@@ -682,4 +695,6 @@ def build_witness(
     port = next((p for _, p in named if p is not None), None)
     servers = [(address, p or port or DNS_PORT) for address, p in named]
     ports = frozenset({DNS_PORT, *(p for _, p in servers)})
-    return DnsWitness(servers, anchor, policy=EgressPolicy(allow_loopback=allow_loopback, ports=ports), port=port)
+    return DnsWitness(
+        servers, anchor, policy=EgressPolicy(allow_loopback=allow_loopback, ports=ports), port=port
+    )

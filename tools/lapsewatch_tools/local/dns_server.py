@@ -44,6 +44,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 from cryptography.hazmat.primitives.asymmetric import ec
+from dns.rdtypes.ANY.DNSKEY import DNSKEY
 
 FAULTS = ("timeout", "servfail", "refused", "forged_denial", "lie_referral")
 # Where a lying referral sends its glue: the cloud metadata service.
@@ -64,7 +65,7 @@ class LocalZone:
     # Registered names: their NS targets (out of the zone, no glue needed).
     delegations: dict[dns.name.Name, list[str]] = field(default_factory=dict)
     key: ec.EllipticCurvePrivateKey | None = None
-    dnskey: dns.rdata.Rdata | None = None
+    dnskey: DNSKEY | None = None
     # Built from the above: every rrset by (owner, type), the zone cuts, the denial chain.
     rrsets: dict[tuple[dns.name.Name, int], dns.rrset.RRset] = field(default_factory=dict)
     signatures: dict[tuple[dns.name.Name, int], dns.rrset.RRset] = field(default_factory=dict)
@@ -74,7 +75,9 @@ class LocalZone:
 
     @property
     def ns_name(self) -> dns.name.Name:
-        return dns.name.from_text("a.root-servers" if self.name == dns.name.root else "ns1." + self.name.to_text())
+        return dns.name.from_text(
+            "a.root-servers" if self.name == dns.name.root else "ns1." + self.name.to_text()
+        )
 
 
 class LoopbackDns:
@@ -110,7 +113,9 @@ class LoopbackDns:
             self._listen(address)
         return address
 
-    def delegate(self, domain: str, name_servers: tuple[str, ...] = ("ns1.dns-host.example", "ns2.dns-host.example")) -> None:
+    def delegate(
+        self, domain: str, name_servers: tuple[str, ...] = ("ns1.dns-host.example", "ns2.dns-host.example")
+    ) -> None:
         """The zone above `domain` delegates it (a registered domain)."""
         name = dns.name.from_text(domain)
         with self._lock:
@@ -149,10 +154,15 @@ class LoopbackDns:
 
     def environment(self, anchor: Path) -> dict[str, str]:
         """The variables that point lapsewatch at this server."""
-        return {"LAPSEWATCH_DNS_ROOT": self.root, "LAPSEWATCH_DNS_TRUST_ANCHOR": str(self.trust_anchor_file(anchor))}
+        return {
+            "LAPSEWATCH_DNS_ROOT": self.root,
+            "LAPSEWATCH_DNS_TRUST_ANCHOR": str(self.trust_anchor_file(anchor)),
+        }
 
     def _parent(self, name: dns.name.Name) -> LocalZone:
-        candidates = [zone for zone in self.zones.values() if name.is_subdomain(zone.name) and name != zone.name]
+        candidates = [
+            zone for zone in self.zones.values() if name.is_subdomain(zone.name) and name != zone.name
+        ]
         if not candidates:
             raise ValueError(f"no zone holds {name}")
         return max(candidates, key=lambda zone: len(zone.name.labels))
@@ -191,7 +201,7 @@ class LoopbackDns:
     def _listen(self, address: str) -> None:
         for kind in (_UdpServer, _TcpServer):
             server = kind((address, self.port), _UdpHandler if kind is _UdpServer else _TcpHandler)
-            server.dns = self  # type: ignore[attr-defined]
+            server.dns, server.address = self, address
             self._servers.append(server)
             threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
 
@@ -215,7 +225,9 @@ class LoopbackDns:
             return _answer(zone, query, question.name, question.rdtype)
 
 
-def _answer(zone: LocalZone, query: dns.message.Message, qname: dns.name.Name, qtype: int) -> dns.message.Message | None:
+def _answer(
+    zone: LocalZone, query: dns.message.Message, qname: dns.name.Name, qtype: int
+) -> dns.message.Message | None:
     response = dns.message.make_response(query)
     if zone.fault == "timeout":
         return None
@@ -249,7 +261,11 @@ def _answer(zone: LocalZone, query: dns.message.Message, qname: dns.name.Name, q
     if dnssec and zone.signed:
         if zone.nsec3:
             encloser, closer = _closest_encloser(zone, qname)
-            proofs = [_matching(zone, encloser), _covering(zone, closer), _covering(zone, _wildcard(encloser))]
+            proofs = [
+                _matching(zone, encloser),
+                _covering(zone, closer),
+                _covering(zone, _wildcard(encloser)),
+            ]
         else:
             encloser = max((n for n in zone.existing if qname.is_subdomain(n)), key=lambda n: len(n.labels))
             proofs = [_covering(zone, qname), _covering(zone, _wildcard(encloser))]
@@ -307,7 +323,7 @@ def _build_zone(zone: LocalZone, zones: dict[dns.name.Name, LocalZone]) -> None:
     origin = zone.name
     rrsets: dict[tuple[dns.name.Name, int], dns.rrset.RRset] = {}
 
-    def put(name: dns.name.Name, rdtype: int, *texts: str) -> None:
+    def put(name: dns.name.Name, rdtype: dns.rdatatype.RdataType, *texts: str) -> None:
         rrsets[(name, rdtype)] = dns.rrset.from_text_list(name, _TTL, _IN, rdtype, list(texts))
 
     put(origin, T.SOA, f"{zone.ns_name} hostmaster.{zone.ns_name} 1 7200 900 1209600 300")
@@ -364,7 +380,7 @@ def _types_at(rrsets: dict, name: dns.name.Name, signed_here: bool) -> list[str]
 def _nsec_chain(zone: LocalZone, rrsets: dict, names: list[dns.name.Name]) -> None:
     for index, name in enumerate(names):
         following = names[(index + 1) % len(names)]
-        types = _types_at(rrsets, name, True) + ["NSEC"]
+        types = [*_types_at(rrsets, name, True), "NSEC"]
         rrset = dns.rrset.from_text(name, 300, _IN, T.NSEC, f"{following} {' '.join(types)}")
         zone.chain.append((name, rrset))
     for name, rrset in zone.chain:
@@ -392,10 +408,14 @@ def _sign(zone: LocalZone, rrsets: dict, cuts: set[dns.name.Name]) -> None:
     inception = datetime.now(UTC) - timedelta(hours=1)
     expiration = inception + timedelta(days=30)
     for (name, rdtype), rrset in rrsets.items():
-        below_cut = any(name.is_subdomain(c) for c in cuts) and not (name in cuts and rdtype in (T.DS, T.NSEC, T.NSEC3))
+        below_cut = any(name.is_subdomain(c) for c in cuts) and not (
+            name in cuts and rdtype in (T.DS, T.NSEC, T.NSEC3)
+        )
         if below_cut:
             continue  # a delegation's NS set and the glue are the child's, not signed here
-        rrsig = dns.dnssec.sign(rrset, zone.key, zone.name, zone.dnskey, inception=inception, expiration=expiration)
+        rrsig = dns.dnssec.sign(
+            rrset, zone.key, zone.name, zone.dnskey, inception=inception, expiration=expiration
+        )
         zone.signatures[(name, rdtype)] = dns.rrset.from_rdata_list(name, rrset.ttl, [rrsig])
 
 
@@ -435,22 +455,29 @@ def _covering(zone: LocalZone, name: dns.name.Name):
 # The wire.
 
 
-class _UdpServer(socketserver.ThreadingUDPServer):
+class _Serving:
+    """What a handler needs of its server: the zones, and the address it listens on."""
+
+    dns: LoopbackDns
+    address: str
+
+
+class _UdpServer(_Serving, socketserver.ThreadingUDPServer):
     daemon_threads = True
     allow_reuse_address = False
 
 
-class _TcpServer(socketserver.ThreadingTCPServer):
+class _TcpServer(_Serving, socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
 
-def _reply(server, address: str, wire: bytes, limit: int | None) -> bytes | None:
+def _reply(server: _Serving, wire: bytes, limit: int | None) -> bytes | None:
     try:
         query = dns.message.from_wire(wire)
     except dns.exception.DNSException:
         return None
-    response = server.dns.respond(address, query)
+    response = server.dns.respond(server.address, query)
     if response is None:
         return None
     if limit is None:
@@ -463,20 +490,26 @@ def _reply(server, address: str, wire: bytes, limit: int | None) -> bytes | None
         return truncated.to_wire()
 
 
-class _UdpHandler(socketserver.BaseRequestHandler):
+class _Handler(socketserver.BaseRequestHandler):
+    def _serving(self) -> _Serving:
+        assert isinstance(self.server, _Serving)
+        return self.server
+
+
+class _UdpHandler(_Handler):
     def handle(self) -> None:
         data, sock = self.request
-        wire = _reply(self.server, self.server.server_address[0], data, limit=512)
+        wire = _reply(self._serving(), data, limit=512)
         if wire is not None:
             with contextlib.suppress(OSError):
                 sock.sendto(wire, self.client_address)
 
 
-class _TcpHandler(socketserver.BaseRequestHandler):
+class _TcpHandler(_Handler):
     def handle(self) -> None:
         with contextlib.suppress(OSError, struct.error):
             size = struct.unpack("!H", _read(self.request, 2))[0]
-            wire = _reply(self.server, self.server.server_address[0], _read(self.request, size), limit=None)
+            wire = _reply(self._serving(), _read(self.request, size), limit=None)
             if wire is not None:
                 self.request.sendall(struct.pack("!H", len(wire)) + wire)
 

@@ -152,7 +152,9 @@ def run_sweep_command(args) -> int:
 def dns_options(args, remembered: dict | None = None) -> dict:
     """The DNS witness's flags as SweepOptions takes them; what earlier runs used otherwise."""
     remembered = remembered or {}
-    switch = args.dns_witness if getattr(args, "dns_witness", None) is not None else remembered.get("dns_witness")
+    switch = (
+        args.dns_witness if getattr(args, "dns_witness", None) is not None else remembered.get("dns_witness")
+    )
     roots = getattr(args, "dns_root", None) or remembered.get("dns_roots")
     anchor = getattr(args, "dns_trust_anchor", None) or remembered.get("dns_trust_anchor")
     return {

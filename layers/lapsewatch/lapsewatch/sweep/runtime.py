@@ -6,6 +6,7 @@ their own) instead of patching anything.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,8 @@ from lapsewatch.sweep.observability import adopt_library_loggers, emit_run_summa
 from lapsewatch.sweep.queues import CheckQueue, DispatchQueue, FinalQueue
 from lapsewatch.sweep.settings import SweepSettings
 from lapsewatch.sweep.store import RunStore
+
+log = logging.getLogger(__name__)
 
 
 def _now() -> datetime:

@@ -108,7 +108,9 @@ class SweepSettings:
                 f"{' and '.join(LOCAL_ONLY)} are for local runs; a Lambda function refuses them"
             )
         if env.get(IN_LAMBDA) and any(env.get(name, "").strip() for name in LOCAL_ONLY_DNS):
-            raise SettingsError(f"{' and '.join(LOCAL_ONLY_DNS)} are for local runs; a Lambda function refuses them")
+            raise SettingsError(
+                f"{' and '.join(LOCAL_ONLY_DNS)} are for local runs; a Lambda function refuses them"
+            )
         try:
             provider = ProviderSettings.from_env(
                 env,
