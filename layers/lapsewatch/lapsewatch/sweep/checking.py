@@ -6,7 +6,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from lapsewatch.check import CheckResult, DomainChecker
@@ -47,6 +47,8 @@ class _Counted:
     # No provider in the chain serves its TLD: never protected, whatever the day.
     unprotected: bool
     unknown_since: datetime | None
+    # The service whose lapse the DNS contradicted (the zone still delegates the domain).
+    contradicted: str | None = None
 
 
 class RunNotFound(LookupError):
@@ -177,6 +179,7 @@ class ShardChecker:
             by_lifecycle=dict(by_lifecycle),
             by_place=dict(by_place),
             unsafe_by_place=dict(unsafe_by_place),
+            dns_contradicted_by_service=dict(Counter(c.contradicted for c in counted if c.contradicted)),
             unprotected_by_tld=dict(Counter(tld(c.domain) for c in unprotected)),
             unprotected_addresses_by_tld=_sum_by_tld((c.domain, c.addresses) for c in unprotected),
             unknown_streaks=len(streaks),
@@ -207,7 +210,8 @@ class ShardChecker:
             if state.last_shard != shard.number:
                 return None
             # A redelivery of this shard: the earlier attempt checked and recorded this domain.
-            return self._counted(planned, Lifecycle(state.lifecycle), state.service, state.unknown_since)
+            counted = self._counted(planned, Lifecycle(state.lifecycle), state.service, state.unknown_since)
+            return replace(counted, contradicted=_contradicted(state))
 
         result = self.checker.check_domain(planned.domain, planned.oldest_verified_at)
         now = self.clock()
@@ -220,7 +224,8 @@ class ShardChecker:
             state, planned, result, now, unsafe=unsafe, run_id=shard.run_id, shard=shard.number
         )
         self.store.save_domain_state(recorded)
-        return self._counted(planned, result.lifecycle, result.service, recorded.unknown_since)
+        counted = self._counted(planned, result.lifecycle, result.service, recorded.unknown_since)
+        return replace(counted, contradicted=_contradicted(recorded))
 
     def _counted(
         self,
@@ -286,6 +291,14 @@ def _registrable(domain: str) -> bool:
     return False
 
 
+def _contradicted(state: DomainState) -> str | None:
+    """The service the DNS contradicted at the domain's last check, if it did."""
+    dns = state.dns or {}
+    if state.lifecycle == Lifecycle.UNKNOWN and dns.get("delegated") is True:
+        return state.service or state.provider or "unknown service"
+    return None
+
+
 def place(domain: str, service: str | None) -> str | None:
     """Where a domain's answer comes from, as the breaker groups them: its TLD at its service."""
     return f"{tld(domain)} {service}" if service else None
@@ -334,6 +347,7 @@ def evidence(result: CheckResult, planned: PlannedDomain) -> dict:
         "source": result.source,
         "checked_at": rfc3339(result.checked_at),
         "confirmed": True,
+        "dns": result.dns.to_dict() if result.dns is not None else None,
     }
 
 
@@ -360,6 +374,7 @@ def updated_state(
     state.provider = result.provider
     state.service = result.service
     state.error = result.error
+    state.dns = result.dns.to_dict() if result.dns is not None else None
     state.last_checked_at = now
     if result.lifecycle is Lifecycle.UNKNOWN:
         # Doubt keeps the last evidence we had; only the error streak moves.

@@ -58,6 +58,7 @@ class Tally:
     by_lifecycle: Counter = field(default_factory=Counter)
     by_place: Counter = field(default_factory=Counter)
     unsafe_by_place: Counter = field(default_factory=Counter)
+    dns_contradicted_by_service: Counter = field(default_factory=Counter)
     unprotected_by_tld: Counter = field(default_factory=Counter)
     unprotected_addresses_by_tld: Counter = field(default_factory=Counter)
     unknown_streaks: int = 0
@@ -328,6 +329,7 @@ class Finalizer:
             tally.by_lifecycle.update(_counts(shard.by_lifecycle))
             tally.by_place.update(_counts(shard.by_place))
             tally.unsafe_by_place.update(_counts(shard.unsafe_by_place))
+            tally.dns_contradicted_by_service.update(_counts(shard.dns_contradicted_by_service))
             tally.unprotected_by_tld.update(_counts(shard.unprotected_by_tld))
             tally.unprotected_addresses_by_tld.update(_counts(shard.unprotected_addresses_by_tld))
             tally.unknown_streaks += int(shard.unknown_streaks or 0)
@@ -411,10 +413,21 @@ def summarize(
             "dead": int(run.shards_dead or 0),
         },
         "settings": settings,
+        # Lapses a status service reported that the DNS contradicted, per service.
+        "dns_contradictions": dict(sorted(tally.dns_contradicted_by_service.items())),
         "started_at": rfc3339(run.created_at),
         "warnings": run_warnings(tally, counts, notices or {}, listed=listed, dispatched=dispatched)
-        + settings_warnings(settings),
+        + settings_warnings(settings)
+        + contradiction_warnings(tally),
     }
+
+
+def contradiction_warnings(tally: Tally) -> list[str]:
+    """A service whose lapses the DNS keeps contradicting is broken or lying."""
+    return [
+        f"the DNS contradicted {count} lapses reported by {service}: it still delegates them"
+        for service, count in sorted(tally.dns_contradicted_by_service.items())
+    ]
 
 
 def settings_warnings(settings: dict) -> list[str]:
