@@ -476,12 +476,20 @@ _OUT_OF_ZONE = ("redemption", "pending_delete", "unregistered", "unknown")
 
 @contextmanager
 def _demo_dns(population, workdir: Path) -> Iterator[dict[str, str]]:
+    from dns.name import from_text as dns_name
+
     from lapsewatch_tools.local.dns_server import LoopbackDns
 
     server = LoopbackDns()
     server.add_zone(".")
     for suffix in sorted({tld(domain) for domain in population.domains}):
         server.add_zone(suffix, nsec3=True, opt_out=True)
+    # A public suffix below its TLD (co.uk) is a zone of its own, as in the real DNS: the witness
+    # finds its zone cut by the referrals.
+    for domain in population.domains:
+        suffix = domain.split(".", 1)[1]
+        if suffix != tld(domain) and dns_name(suffix) not in server.zones:
+            server.add_zone(suffix, signed=False)
     for domain, spec in population.domains.items():
         if spec.lifecycle not in _OUT_OF_ZONE:
             server.delegate(domain)
