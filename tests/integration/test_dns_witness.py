@@ -22,7 +22,18 @@ def server():
         dns_server.add_zone("co.uk", signed=False)  # a public suffix zone of its own, unsigned
         dns_server.add_zone("plain", signed=False)
         dns_server.add_zone("faulty")
-        for domain in ("held.test", "held.example", "held.org", "corp.co.uk", "held.plain", "held.faulty"):
+        # Served by a name in another zone: the root's referral has no glue, and the witness
+        # finds the server's address from the root.
+        dns_server.add_zone("glueless", name_server="ns.hoster.example")
+        for domain in (
+            "held.test",
+            "held.example",
+            "held.org",
+            "corp.co.uk",
+            "held.plain",
+            "held.faulty",
+            "held.glueless",
+        ):
             dns_server.delegate(domain)
         yield dns_server
 
@@ -48,6 +59,7 @@ def witness(server, tmp_path_factory):
         ("held.org", "org", True),
         ("corp.co.uk", "co.uk", False),
         ("held.plain", "plain", False),
+        ("held.glueless", "glueless", True),
     ],
 )
 def test_a_delegated_name_is_delegated(witness, domain, zone, signed):
@@ -67,6 +79,7 @@ def test_a_delegated_name_is_delegated(witness, domain, zone, signed):
         ("gone.co.uk", "co.uk", False, False),
         ("gone.plain", "plain", False, False),
         ("gone.nosuchtld", ".", True, False),
+        ("gone.glueless", "glueless", True, False),
     ],
 )
 def test_a_denied_name_confirms_the_lapse(witness, domain, zone, validated, opt_out):

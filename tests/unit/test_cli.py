@@ -163,3 +163,39 @@ def test_the_simulation_speaks_to_operators():
         "no_false_unverifications",
         "lookups_within_20_percent_of_daily",
     }
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["check", "x.test"],
+        ["coverage", "-"],
+        ["run"],
+        ["invoke", "CheckerFunction"],
+        ["runs", "approve", "r", "--state", "s"],
+    ],
+)
+def test_every_command_that_looks_up_takes_the_dns_options(command):
+    args = build_parser().parse_args(
+        [
+            *command,
+            "--dns-witness",
+            "off",
+            "--dns-root",
+            "127.0.0.2:5353",
+            "--dns-root",
+            "127.0.0.3",
+            "--dns-trust-anchor",
+            "a.ds",
+        ]
+    )
+    assert args.dns_witness is False
+    assert args.dns_root == ["127.0.0.2:5353", "127.0.0.3"]
+    assert args.dns_trust_anchor == "a.ds"
+
+
+def test_the_dns_switch_is_on_or_off(capsys):
+    assert build_parser().parse_args(["check", "x.test", "--dns-witness", "on"]).dns_witness is True
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["check", "x.test", "--dns-witness", "maybe"])
+    assert "on or off" in capsys.readouterr().err

@@ -72,9 +72,13 @@ class LocalZone:
     cuts: set[dns.name.Name] = field(default_factory=set)
     existing: set[dns.name.Name] = field(default_factory=set)
     chain: list[tuple[dns.name.Name, dns.rrset.RRset]] = field(default_factory=list)
+    # The zone's name server; in another zone, its parent's referral carries no glue for it.
+    name_server: str | None = None
 
     @property
     def ns_name(self) -> dns.name.Name:
+        if self.name_server is not None:
+            return dns.name.from_text(self.name_server)
         return dns.name.from_text(
             "a.root-servers" if self.name == dns.name.root else "ns1." + self.name.to_text()
         )
@@ -95,11 +99,20 @@ class LoopbackDns:
 
     # Building the zones.
 
-    def add_zone(self, name: str, *, signed: bool = True, nsec3: bool = False, opt_out: bool = False) -> str:
-        """A zone on an address of its own; returns the address."""
+    def add_zone(
+        self,
+        name: str,
+        *,
+        signed: bool = True,
+        nsec3: bool = False,
+        opt_out: bool = False,
+        name_server: str | None = None,
+    ) -> str:
+        """A zone on an address of its own; returns the address. `name_server`: its server's
+        name (ns1.<zone> by default); the zone holding that name serves its address."""
         zone_name = dns.name.from_text(name)
         address = f"{self._prefix}{len(self.zones) + 1}"
-        zone = LocalZone(zone_name, address, signed, nsec3, opt_out)
+        zone = LocalZone(zone_name, address, signed, nsec3, opt_out, name_server=name_server)
         if signed:
             zone.key = ec.generate_private_key(ec.SECP256R1())
             zone.dnskey = dns.dnssec.make_dnskey(
@@ -291,7 +304,8 @@ def _referral(zone: LocalZone, response: dns.message.Message, cut: dns.name.Name
         else:
             _add_denial(zone, response, _matching(zone, cut))
     for rdata in ns:
-        glue = zone.rrsets.get((rdata.target, T.A))
+        # Glue only for names within the delegated zone, as the root's and TLDs' servers give it.
+        glue = zone.rrsets.get((rdata.target, T.A)) if rdata.target.is_subdomain(cut) else None
         if glue is None:
             continue
         if zone.fault == "lie_referral":
@@ -328,7 +342,10 @@ def _build_zone(zone: LocalZone, zones: dict[dns.name.Name, LocalZone]) -> None:
 
     put(origin, T.SOA, f"{zone.ns_name} hostmaster.{zone.ns_name} 1 7200 900 1209600 300")
     put(origin, T.NS, zone.ns_name.to_text())
-    put(zone.ns_name, T.A, zone.address)
+    # Every server name this zone holds has its address here (glue, when below a cut).
+    for other in zones.values():
+        if other.ns_name.is_subdomain(origin):
+            put(other.ns_name, T.A, other.address)
     if zone.dnskey is not None:
         rrsets[(origin, T.DNSKEY)] = dns.rrset.from_rdata_list(origin, _TTL, [zone.dnskey])
     cuts = set()
@@ -336,7 +353,6 @@ def _build_zone(zone: LocalZone, zones: dict[dns.name.Name, LocalZone]) -> None:
         if child.name != origin and _parent_of(child.name, zones) is zone:
             cuts.add(child.name)
             put(child.name, T.NS, child.ns_name.to_text())
-            put(child.ns_name, T.A, child.address)
             if child.dnskey is not None:
                 rrsets[(child.name, T.DS)] = dns.rrset.from_rdata_list(
                     child.name, _TTL, [dns.dnssec.make_ds(child.name, child.dnskey, "SHA256")]
