@@ -21,6 +21,9 @@ def server():
         dns_server.add_zone("uk")
         dns_server.add_zone("co.uk", signed=False)  # a public suffix zone of its own, unsigned
         dns_server.add_zone("plain", signed=False)
+        # Zones the uk servers hold too: they answer from them, with no referral.
+        dns_server.add_zone("org.uk", served_with="uk")
+        dns_server.add_zone("me.uk", served_with="uk", signed=False)
         dns_server.add_zone("faulty")
         # Served by a name in another zone: the root's referral has no glue, and the witness
         # finds the server's address from the root.
@@ -33,6 +36,8 @@ def server():
             "held.plain",
             "held.faulty",
             "held.glueless",
+            "held.org.uk",
+            "held.me.uk",
         ):
             dns_server.delegate(domain)
         yield dns_server
@@ -60,6 +65,8 @@ def witness(server, tmp_path_factory):
         ("corp.co.uk", "co.uk", False),
         ("held.plain", "plain", False),
         ("held.glueless", "glueless", True),
+        ("held.org.uk", "uk", True),  # the referral comes from org.uk, on the uk servers
+        ("held.me.uk", "uk", True),
     ],
 )
 def test_a_delegated_name_is_delegated(witness, domain, zone, signed):
@@ -80,6 +87,8 @@ def test_a_delegated_name_is_delegated(witness, domain, zone, signed):
         ("gone.plain", "plain", False, False),
         ("gone.nosuchtld", ".", True, False),
         ("gone.glueless", "glueless", True, False),
+        ("gone.org.uk", "org.uk", True, False),
+        ("gone.me.uk", "me.uk", False, False),
     ],
 )
 def test_a_denied_name_confirms_the_lapse(witness, domain, zone, validated, opt_out):

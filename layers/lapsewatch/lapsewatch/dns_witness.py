@@ -201,6 +201,12 @@ class _Lookup:
             self._secure(zone, anchor)
         for _ in range(MAX_REFERRALS):
             response = self._ask(zone, self.qname, NS)
+            deeper = _deeper_zone(response, zone.name)
+            if deeper is not None:
+                # The server holds the child zone too (uk's servers hold co.uk) and answered from
+                # it: its cut is crossed here, its DS asked of the parent's side of the server.
+                zone = self._crossed(zone, deeper)
+                continue
             if response.rcode() == dns.rcode.NXDOMAIN:
                 return self._denial(zone, response, nxdomain=True)
             answer = _find(response.answer, self.qname, NS)
@@ -275,6 +281,29 @@ class _Lookup:
                 child.why = f"the referral to {_text(cut.name)} has no validated DS, nor a proof of none"
         if not child.servers:
             raise NoAnswer(f"the {_zone_words(cut.name)} has no name server that may be asked")
+        return child
+
+    def _crossed(self, zone: _Zone, child_name: dns.name.Name) -> _Zone:
+        """The child zone a server answered from without a referral, on the same servers."""
+        child = _Zone(child_name, zone.servers, "insecure")
+        if zone.security == "bogus":
+            child.security, child.why = "bogus", zone.why
+        elif zone.security == "secure":
+            response = self._ask(zone, child_name, DS)
+            ds = _find(response.answer, child_name, DS)
+            if ds is not None and self._signed_by(zone, ds, response.answer):
+                self._secure(child, ds)
+            elif (
+                ds is None
+                and _deeper_zone(response, zone.name) is None
+                and _Proof(self._validated_denials(zone, response), zone.name).no_ds(child_name) is None
+            ):
+                child.security = "insecure"
+            else:
+                child.security = "bogus"
+                child.why = (
+                    f"the {_zone_words(zone.name)} signed no DS for {_text(child_name)}, nor a proof of none"
+                )
         return child
 
     def _secure(self, zone: _Zone, ds: dns.rrset.RRset) -> None:
@@ -399,7 +428,12 @@ def _unusable(response: dns.message.Message, zone: dns.name.Name, qname: dns.nam
     authoritative = bool(response.flags & dns.flags.AA)
     if rcode == dns.rcode.NXDOMAIN or (authoritative and not response.answer):
         soa = next((r for r in response.authority if r.rdtype == SOA), None)
-        if not authoritative or soa is None or soa.name != zone:
+        # The zone's own, or a child's that the same server holds, on the way to the name.
+        if (
+            not authoritative
+            or soa is None
+            or not (soa.name.is_subdomain(zone) and qname.is_subdomain(soa.name))
+        ):
             return "sent a denial that is not the zone's own"
         return None
     if authoritative and response.answer:
@@ -407,6 +441,14 @@ def _unusable(response: dns.message.Message, zone: dns.name.Name, qname: dns.nam
     if _referral(response, zone, qname) is not None:
         return None
     return "sent neither an answer, a denial nor a referral"
+
+
+def _deeper_zone(response: dns.message.Message, zone: dns.name.Name) -> dns.name.Name | None:
+    """The child zone a denial came from, when the server answered from a zone below `zone`."""
+    soa = next((r for r in response.authority if r.rdtype == SOA), None)
+    if soa is not None and soa.name != zone and soa.name.is_subdomain(zone):
+        return soa.name
+    return None
 
 
 def _referral(

@@ -88,7 +88,8 @@ class LoopbackDns:
     def __init__(self, *, prefix: str = "127.53.0.") -> None:
         self._prefix = prefix
         self.zones: dict[dns.name.Name, LocalZone] = {}
-        self._by_address: dict[str, LocalZone] = {}
+        # The zones each address serves: one, or a parent and a child on the same server.
+        self._by_address: dict[str, list[LocalZone]] = {}
         self._lock = threading.Lock()
         self._dirty = True
         self._servers: list[socketserver.BaseServer] = []
@@ -107,11 +108,17 @@ class LoopbackDns:
         nsec3: bool = False,
         opt_out: bool = False,
         name_server: str | None = None,
+        served_with: str | None = None,
     ) -> str:
         """A zone on an address of its own; returns the address. `name_server`: its server's
-        name (ns1.<zone> by default); the zone holding that name serves its address."""
+        name (ns1.<zone> by default); the zone holding that name serves its address.
+        `served_with`: a zone whose server serves this one too (as uk's serve co.uk), answering
+        from the deepest zone it holds."""
         zone_name = dns.name.from_text(name)
-        address = f"{self._prefix}{len(self.zones) + 1}"
+        address = f"{self._prefix}{len(self._by_address) + 1}"
+        if served_with is not None:
+            host = self.zones[dns.name.from_text(served_with)]
+            address, name_server = host.address, host.ns_name.to_text()
         zone = LocalZone(zone_name, address, signed, nsec3, opt_out, name_server=name_server)
         if signed:
             zone.key = ec.generate_private_key(ec.SECP256R1())
@@ -120,9 +127,10 @@ class LoopbackDns:
             )
         with self._lock:
             self.zones[zone_name] = zone
-            self._by_address[address] = zone
+            new_address = address not in self._by_address
+            self._by_address.setdefault(address, []).append(zone)
             self._dirty = True
-        if self._started:
+        if self._started and new_address:
             self._listen(address)
         return address
 
@@ -230,12 +238,24 @@ class LoopbackDns:
         with self._lock:
             if self._dirty:
                 self._build()
-            zone = self._by_address.get(address)
-            if zone is None or not query.question:
+            if not query.question:
                 return None
             question = query.question[0]
+            zone = _serving_zone(self._by_address.get(address, []), question.name, question.rdtype)
+            if zone is None:
+                return None
             self.queries[zone.name.to_text()] += 1
             return _answer(zone, query, question.name, question.rdtype)
+
+
+def _serving_zone(zones: list[LocalZone], qname: dns.name.Name, qtype: int) -> LocalZone | None:
+    """The deepest zone that holds `qname`; a DS set is its parent's to give."""
+    holding = sorted(
+        (zone for zone in zones if qname.is_subdomain(zone.name)), key=lambda zone: -len(zone.name.labels)
+    )
+    if len(holding) > 1 and qtype == T.DS and qname == holding[0].name:
+        return holding[1]
+    return holding[0] if holding else (zones[0] if zones else None)
 
 
 def _answer(
