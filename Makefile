@@ -27,7 +27,7 @@ export AWS_SECRET_ACCESS_KEY ?= testing
 # The SAM build needs python3.13 on PATH; the venv provides it.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help install lock test test-unit run check lint validate build bench clean python313
+.PHONY: help install lock test test-unit run check lint validate build bench installed-check clean python313
 
 help:
 	@echo "make run        one whole daily sweep, offline, on the demo registry"
@@ -39,6 +39,7 @@ help:
 	@echo "make lint       ruff and mypy"
 	@echo "make validate   sam validate --lint;  make build   sam build"
 	@echo "make bench      the benchmarks, written to docs/benchmarks.md"
+	@echo "make installed-check   the wheel in a fresh venv, its first commands run outside the checkout"
 	@echo "make install    .venv from $(LOCK) (pinned, hashed), then this package, editable"
 	@echo "make lock       re-pin $(LOCK) from pyproject.toml (keeps current pins; to upgrade:"
 	@echo "                make lock LOCK_ARGS=--upgrade, or LOCK_ARGS='--upgrade-package NAME'),"
@@ -125,6 +126,15 @@ build: $(SAM_STAMP) $(STAMP)
 	  $(LAYER_BUILD)/lapsewatch/cli.py $(LAYER_BUILD)/lapsewatch/registry/server.py 2>/dev/null; then \
 	  echo "error: the built layer contains tools (above)" >&2; exit 1; fi
 	@echo "the built layer holds the runtime package alone"
+
+# The wheel in a fresh venv (from the lock), each first command run from outside the checkout.
+installed-check: $(STAMP)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(BIN)/python -m pip wheel --quiet --disable-pip-version-check --no-deps -w "$$tmp/dist" . && \
+	"$(PY313)" -m venv "$$tmp/venv" && \
+	"$$tmp/venv/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes -r $(LOCK) && \
+	"$$tmp/venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps "$$tmp"/dist/*.whl && \
+	"$$tmp/venv/bin/python" scripts/installed_check.py
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

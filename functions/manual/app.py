@@ -10,7 +10,8 @@ runtime = Runtime.from_env()
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+# Its response carries the address an operator asked about: never stored in X-Ray.
+@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return handlers.manual(event, runtime, context)

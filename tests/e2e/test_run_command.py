@@ -199,3 +199,11 @@ def test_a_chain_protects_a_domain_rdap_cannot_see(world, tmp_path):
     assert "lapsed.zzz" in summary["unsafe"]
     assert summary["unprotected"]["domains"] == 0
     assert registry.app.store.emails("lapsed.zzz", verified=None)[0]["verified"] is False
+
+
+def test_with_json_standard_output_is_json_lines_alone():
+    process = lapsewatch("run", "--json")
+    assert process.returncode == 0, process.stderr
+    lines = process.stdout.splitlines()
+    assert lines and all(isinstance(json.loads(line), dict) for line in lines)
+    assert "addresses unverified" in process.stderr

@@ -114,6 +114,8 @@ def test_a_held_run_is_listed_shown_approved_one_domain_at_a_time_and_discarded(
     assert again.returncode == 1 and "nothing to approve" in again.stderr
 
     discarded = lapsewatch("runs", "discard", run_id, *where, "--json")
+    # With --json, every line of standard output is JSON; the tables went to standard error.
+    assert [json.loads(line) for line in discarded.stdout.splitlines()] == json_lines(discarded)
     summary = json_lines(discarded)[-1]
     assert summary["status"] == "done" and summary["held"] is False
     assert [call["domain"] for call in registry.app.store.audit()] == ["one.test"]

@@ -149,3 +149,47 @@ def test_a_garbled_record_fails_alone(sweep):
     assert response == {"batchItemFailures": [{"itemIdentifier": "garbled"}]}
     run = sweep.runtime.store.get_run(run_id)
     assert (run.shards_done, run.shards_dead) == (2, 0)
+
+
+def test_the_checkers_writes_to_the_run_table_name_only_the_attributes_its_role_allows(sweep, monkeypatch):
+    import botocore.client
+
+    from lapsewatch.sweep.store import CHECKER_RUN_ATTRIBUTES
+
+    sweep.seed(user("a", "a@gone.test"), user("b", "b@grace.test"), user("c", "c@fine.test"))
+    sweep.rdap.set_domain("grace.test", DomainAnswer.for_lifecycle("grace"))
+    sweep.rdap.set_domain("fine.test", DomainAnswer.for_lifecycle("active"))
+    started = sweep.dispatch()
+    runs_table = sweep.tables["runs_table"]
+    writes = []
+    make_call = botocore.client.BaseClient._make_api_call
+
+    def recording(client, operation, params):
+        if operation in {"PutItem", "UpdateItem", "TransactWriteItems", "BatchWriteItem", "DeleteItem"}:
+            writes.append((operation, params))
+        return make_call(client, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+    while sweep.shards.poll_once():
+        pass
+    monkeypatch.undo()
+
+    named: dict[str, set[str]] = {}
+    for operation, params in writes:
+        requests = [
+            item for action in params.get("TransactItems", [{operation: params}]) for item in action.values()
+        ]
+        for request in requests:
+            assert request.get("ReturnValues", "NONE") in {"NONE", "UPDATED_OLD", "UPDATED_NEW"}
+            names = set(request.get("Item", {})) | set(request.get("Key", {}))
+            names |= set(request.get("ExpressionAttributeNames", {}).values())
+            named.setdefault(request["TableName"], set()).update(names)
+    assert not {operation for operation, _ in writes} & {"BatchWriteItem", "DeleteItem"}
+    assert named[runs_table] <= CHECKER_RUN_ATTRIBUTES, named[runs_table] - CHECKER_RUN_ATTRIBUTES
+    # It did write a decision and a notice, read back as recorded and pending.
+    [decision] = sweep.runtime.store.decisions(started["run_id"])
+    assert decision.domain == "gone.test" and decision.state == "recorded"
+    [notice] = sweep.runtime.store.notices(started["run_id"])
+    assert notice.domain == "grace.test" and notice.state == "pending"
+    sweep.drain()
+    assert sweep.summary(started["run_id"])["unverify"]["emails_unverified"] == 1

@@ -49,7 +49,7 @@ def token(monkeypatch):
 
 
 def reference_registry(notices_supported=True):
-    server = RegistryServer(RegistryApp(token=TOKEN, notices_supported=notices_supported))
+    server = RegistryServer(RegistryApp(token=TOKEN, notices_supported=notices_supported, address_reads=True))
     assert server.load_seed(SEED).errors == []
     return server
 

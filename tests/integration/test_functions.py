@@ -128,3 +128,75 @@ def test_a_lambda_function_refuses_the_local_only_settings(sweep, deployed, monk
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "lapsewatch-manual")
     with pytest.raises(SettingsError, match="local runs"):
         deployed("ManualFunction")
+
+
+def test_manual_apply_holds_a_domain_with_too_many_addresses_unless_forced(sweep, deployed):
+    sweep.seed(*[user(f"u{i}", f"u{i}@bigmail.test") for i in range(150)], user("x", "x@mx.bigmail.test"))
+    sweep.rdap.set_domain("bigmail.test", DomainAnswer.for_lifecycle("redemption"))
+    manual = deployed("ManualFunction")
+
+    held = manual.invoke({"domain": "bigmail.test", "apply": True})
+
+    assert held["unverify"]["held"] is True and held["unverify"]["addresses"] == 151
+    assert "MaxAddressesPerDomain" in held["unverify"]["reason"]
+    assert all(sweep.emails("bigmail.test").values())
+    assert sweep.audit() == []
+
+    forced = manual.invoke({"domain": "bigmail.test", "apply": True, "force": True})
+
+    assert forced["unverify"]["forced"] is True and forced["unverify"]["emails_unverified"] == 151
+    [entry] = sweep.audit()
+    assert entry["evidence"]["forced"] is True and "MaxAddressesPerDomain" in entry["evidence"]["held_for"]
+    [decision] = sweep.runtime.store.decisions("manual")
+    assert decision.evidence["forced"] is True and decision.state == "applied"
+
+
+def test_manual_apply_holds_a_protected_domain(sweep, deployed, monkeypatch):
+    monkeypatch.setenv("LAPSEWATCH_PROTECTED_DOMAINS", "lapsed.test")
+    sweep.seed(user("a", "a@lapsed.test"))
+    sweep.rdap.set_domain("lapsed.test", DomainAnswer.for_lifecycle("redemption"))
+
+    held = deployed("ManualFunction").invoke({"domain": "lapsed.test", "apply": True})
+
+    assert held["unverify"]["held"] is True and "protected" in held["unverify"]["reason"]
+    assert sweep.emails("lapsed.test") == {"a@lapsed.test": True}
+
+
+def test_manual_apply_on_a_dry_stack_sends_nothing(sweep, deployed, monkeypatch):
+    monkeypatch.setenv("LAPSEWATCH_DRY_RUN", "true")
+    sweep.seed(user("a", "a@lapsed.test"))
+    sweep.rdap.set_domain("lapsed.test", DomainAnswer.for_lifecycle("redemption"))
+
+    applied = deployed("ManualFunction").invoke({"domain": "lapsed.test", "apply": True})
+
+    assert applied["unverify"] == {"dry_run": True, "emails_unverified": 0, "pending": False, "forced": False}
+    assert sweep.emails("lapsed.test") == {"a@lapsed.test": True}
+
+
+def test_force_goes_with_apply(sweep, deployed):
+    with pytest.raises(BadEvent):
+        deployed("ManualFunction").invoke({"domain": "a.test", "force": True})
+    with pytest.raises(BadEvent):
+        deployed("ManualFunction").invoke({"domain": "a.test", "apply": True, "force": "yes"})
+
+
+def test_no_address_in_traces_the_manual_function_keeps_its_response_out_of_x_ray(
+    sweep, deployed, monkeypatch
+):
+    from lapsewatch.sweep import observability
+
+    captured = []
+    original = observability.tracer._add_response_as_metadata
+
+    def recording(**kwargs):
+        captured.append(kwargs)
+        original(**kwargs)
+
+    monkeypatch.setattr(observability.tracer, "_add_response_as_metadata", recording)
+    sweep.rdap.set_domain("fine.test", DomainAnswer.for_lifecycle("active"))
+
+    report = deployed("ManualFunction").invoke({"email": "someone@fine.test"})
+
+    assert report["input"] == "someone@fine.test"
+    [call] = captured
+    assert call["capture_response"] is False

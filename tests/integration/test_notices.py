@@ -5,6 +5,8 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
+from lapsewatch.registry import notice_key
+from lapsewatch.sweep.store import NoticeRecord
 from lapsewatch_tools.local.rdap_server import DomainAnswer
 from sweep_harness import user
 
@@ -71,15 +73,117 @@ def test_a_second_day_sends_none_again(sweep):
     assert notices(sweep) == before
 
 
-def test_a_new_expiry_date_is_a_new_notice(sweep):
+def test_a_new_expiry_date_is_a_new_notice_a_week_on(sweep):
     populate(sweep)
     sweep.run()
-    # Renewed, then expired again a year later: the owners are told again.
-    sweep.rdap.set_domain("renew-me.test", answer("grace", expires_at=datetime(2026, 11, 20, tzinfo=UTC)))
+    # Renewed, then expired again: the owners are told again, once a week has gone by.
+    sweep.rdap.set_domain("renew-me.test", answer("grace", expires_at=datetime(2026, 11, 25, tzinfo=UTC)))
 
-    second = sweep.run("2026-11-22T03:00:00Z", check_all=True)
+    later = sweep.run("2026-11-29T03:00:00Z", check_all=True)
 
-    assert second["notices"]["sent"] == 1
+    assert later["notices"]["sent"] == 1
+    assert later["settings"]["notice_interval_days"] == 7
+
+
+def test_a_new_expiry_date_every_day_earns_no_second_notice_within_the_week(sweep):
+    populate(sweep)
+    sweep.run()
+    for day in range(22, 28):
+        # A server saying the domain "expired yesterday", every day.
+        expired = datetime(2026, 11, day - 1, tzinfo=UTC)
+        sweep.rdap.set_domain("renew-me.test", answer("grace", expires_at=expired))
+        summary = sweep.run(f"2026-11-{day}T03:00:00Z", check_all=True)
+        assert summary["notices"]["sent"] == 0, day
+    assert len([n for n in notices(sweep) if n["domain"] == "renew-me.test"]) == 2
+
+
+def test_a_grace_reached_through_a_redirect_earns_no_notice(sweep):
+    sweep.rdap.add_registry("registrar")
+    sweep.seed(user("gus", "gus@referred.test"))
+    sweep.rdap.set_domain("referred.test", DomainAnswer.redirect("/registrar/domain/{domain}"))
+    sweep.rdap.set_domain("referred.test", answer("grace"), registry="registrar")
+
+    summary = sweep.run()
+
+    assert summary["by_lifecycle"] == {"grace": 1}
+    assert summary["notices"] == {"sent": 0, "failed": 0, "unsupported": 0}
+    assert notices(sweep) == []
+
+
+def test_a_grace_the_second_lookup_does_not_confirm_earns_no_notice(sweep):
+    sweep.seed(user("ann", "ann@renewed.test"))
+    # Grace on the first lookup, renewed by the second: the two disagree, so doubt.
+    sweep.rdap.set_domain("renewed.test", DomainAnswer.flaky(answer("grace"), times=1, then=answer("active")))
+
+    summary = sweep.run()
+
+    assert summary["by_lifecycle"] == {"unknown": 1}
+    assert sweep.rdap.asked("renewed.test") == 2
+    assert notices(sweep) == []
+
+
+def test_a_protected_domain_earns_no_notice(sweep):
+    sweep.configure(LAPSEWATCH_PROTECTED_DOMAINS="renew-me.test")
+    populate(sweep)
+
+    summary = sweep.run()
+
+    assert summary["notices"]["sent"] == 1
+    assert {n["domain"] for n in notices(sweep)} == {"suspended.test"}
+
+
+def test_a_notices_evidence_is_capped_and_escaped(sweep):
+    sweep.seed(user("ann", "ann@shouty.test"))
+    statuses = ["auto renew period", "<script>alert(1)</script>", "x" * 5000, *[f"s{i}" for i in range(50)]]
+    sweep.rdap.set_domain(
+        "shouty.test",
+        DomainAnswer.for_lifecycle("grace", registered_at=OLD, expires_at=FUTURE, statuses=statuses),
+    )
+
+    sweep.run()
+
+    [told] = notices(sweep)
+    evidence = told["evidence"]
+    assert len(evidence["statuses"]) == 10
+    texts = [*evidence["statuses"], evidence["reason"]]
+    assert all(len(text) <= 300 for text in texts)
+    assert all("<" not in text and ">" not in text for text in texts)
+    assert "&lt;script&gt;" in evidence["statuses"][1]
+
+
+def test_a_forged_notice_item_for_a_protected_domain_is_withheld(sweep):
+    populate(sweep)
+    started = sweep.dispatch()
+    forged = NoticeRecord(
+        domain="gmail.com",
+        stage="grace",
+        expires_at=datetime(2026, 11, 20, tzinfo=UTC),
+        idempotency_key=notice_key("gmail.com", "grace", datetime(2026, 11, 20, tzinfo=UTC)),
+        evidence={"reason": "gmail.com expired yesterday"},
+    )
+    sweep.runtime.store.record_notice(started["run_id"], forged)
+    sweep.drain()
+
+    assert {n["domain"] for n in notices(sweep)} == {"renew-me.test", "suspended.test"}
+    [kept] = [n for n in sweep.runtime.store.notices(started["run_id"]) if n.domain == "gmail.com"]
+    assert kept.state == "withheld" and "protected" in kept.error
+
+
+def test_a_forged_notice_item_the_domains_state_does_not_bear_out_is_withheld(sweep):
+    populate(sweep)
+    started = sweep.dispatch()
+    # fine.test is active: no notice is owed, whatever an item in the table says.
+    forged = NoticeRecord(
+        domain="fine.test",
+        stage="hold",
+        expires_at=FUTURE,
+        idempotency_key=notice_key("fine.test", "hold", FUTURE),
+        evidence={"reason": "<b>pay us</b>"},
+    )
+    sweep.runtime.store.record_notice(started["run_id"], forged)
+    sweep.drain()
+
+    assert "fine.test" not in {n["domain"] for n in notices(sweep)}
 
 
 def test_a_registry_without_notices_still_gets_its_lapses_unverified(sweep):

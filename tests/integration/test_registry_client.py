@@ -549,3 +549,107 @@ def test_a_domainr_secret_that_is_not_json_is_a_clear_error(secrets_manager):
     arn = secrets_manager.create_secret(Name="lapsewatch/domainr", SecretString="plain")["ARN"]
     with pytest.raises(SecretError, match="lapsewatch/domainr"):
         domainr_credentials(arn)
+
+
+# Secrets rotate: the functions' client asks for the token at each request
+
+
+def runtime_on(registry, arn):
+    from lapsewatch.sweep.runtime import Runtime
+
+    env = {
+        "LAPSEWATCH_DOMAINS_TABLE": "domains",
+        "LAPSEWATCH_RUNS_TABLE": "runs",
+        "LAPSEWATCH_REGISTRY_URL": registry.url,
+        "LAPSEWATCH_REGISTRY_TOKEN_SECRET_ARN": arn,
+        "LAPSEWATCH_ALLOW_LOOPBACK_HTTP": "true",
+    }
+    return Runtime.from_env(env)
+
+
+def test_a_token_the_registry_refuses_is_read_again_past_the_cache_and_tried_once_more(secrets_manager):
+    arn = secrets_manager.create_secret(Name="lapsewatch/registry", SecretString="first")["ARN"]
+    app = RegistryApp(token="first")
+    with RegistryServer(app) as registry:
+        client = runtime_on(registry, arn).registry_client()
+        assert client.page().items == []
+        # Rotated at both ends, within the five minutes Powertools keeps the old value.
+        app.token = "rotated"
+        secrets_manager.put_secret_value(SecretId=arn, SecretString="rotated")
+
+        assert client.page().items == []
+        assert registry_token(arn) == "rotated"
+
+
+def test_a_token_still_refused_once_read_again_is_an_error(secrets_manager):
+    arn = secrets_manager.create_secret(Name="lapsewatch/registry", SecretString="wrong")["ARN"]
+    faults = FaultPlan()
+    with RegistryServer(RegistryApp(token="right", faults=faults)) as registry:
+        client = runtime_on(registry, arn).registry_client()
+        with pytest.raises(PermanentRegistryError) as refused:
+            client.page()
+    assert refused.value.status == 401
+
+
+def test_the_client_asks_for_the_token_at_each_request(registry):
+    tokens = deque(["wrong", TOKEN])
+    with RegistryClient(registry.url, lambda: tokens[0], retries=0) as client:
+        with pytest.raises(PermanentRegistryError):
+            client.page()
+        tokens.popleft()
+        assert client.page().next_cursor is None
+
+
+def test_no_provider_secret_is_read_until_a_lookup_needs_one_and_a_rotated_key_is_used(
+    secrets_manager, monkeypatch
+):
+    arn = secrets_manager.create_secret(Name="lapsewatch/fastly", SecretString='{"api_key": "first"}')["ARN"]
+    from lapsewatch.sweep import runtime as wiring
+
+    reads = []
+    read_key = wiring.fastly_api_key
+    monkeypatch.setattr(
+        wiring, "fastly_api_key", lambda secret, **kw: reads.append(secret) or read_key(secret, **kw)
+    )
+    env = {
+        "LAPSEWATCH_DOMAINS_TABLE": "domains",
+        "LAPSEWATCH_RUNS_TABLE": "runs",
+        "LAPSEWATCH_PROVIDERS": "rdap,fastly",
+        "LAPSEWATCH_FASTLY_SECRET_ARN": arn,
+        "LAPSEWATCH_ALLOW_LOOPBACK_HTTP": "true",
+    }
+    runtime = wiring.Runtime.from_env(env)
+    runtime.dispatcher  # noqa: B018 - built as the dispatcher's cold start builds it
+    assert reads == []
+
+    first = runtime.provider.current()
+    assert runtime.provider.current() is first
+    secrets_manager.put_secret_value(SecretId=arn, SecretString='{"api_key": "rotated"}')
+    parameters.clear_caches()  # five minutes on
+
+    assert runtime.provider.current() is not first
+
+
+def test_a_refused_provider_key_is_read_again_past_the_cache_and_tried_once_more(secrets_manager):
+    from lapsewatch.sweep import runtime as wiring
+    from lapsewatch_tools.local.fastly_server import LoopbackFastly
+
+    with LoopbackFastly(api_key="rotated") as fastly:
+        arn = secrets_manager.create_secret(Name="lapsewatch/fastly-key", SecretString='{"api_key": "old"}')[
+            "ARN"
+        ]
+        env = {
+            "LAPSEWATCH_DOMAINS_TABLE": "domains",
+            "LAPSEWATCH_RUNS_TABLE": "runs",
+            "LAPSEWATCH_PROVIDERS": "fastly",
+            "LAPSEWATCH_FASTLY_SECRET_ARN": arn,
+            "LAPSEWATCH_FASTLY_URL": fastly.url,
+            "LAPSEWATCH_ALLOW_LOOPBACK_HTTP": "true",
+        }
+        runtime = wiring.Runtime.from_env(env)
+        refused = runtime.provider.lookup("example.com")
+        assert refused.credentials_refused and "refused the API key" in refused.error
+        # Rotated while the old key sits in the cache: the refusal reads it again at once.
+        secrets_manager.put_secret_value(SecretId=arn, SecretString='{"api_key": "rotated"}')
+        assert runtime.provider.lookup("example.com").lifecycle == "active"
+        assert fastly.asked("example.com")[-1]["Fastly-Key"] == "rotated"

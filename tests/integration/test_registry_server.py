@@ -67,7 +67,7 @@ def faults():
 
 @pytest.fixture
 def registry(faults):
-    with RegistryServer(RegistryApp(token=TOKEN, faults=faults)) as server:
+    with RegistryServer(RegistryApp(token=TOKEN, faults=faults, address_reads=True)) as server:
         report = server.load_seed(SEED)
         assert report.errors == []
         yield server
@@ -782,3 +782,47 @@ def test_the_demo_keeps_an_address_verified_after_its_domain_was_registered_agai
     registered_at = population.domains["recycled-name.com"].registered_at
     late = [r for r in population.records if r["email"] == "new.owner@recycled-name.com"]
     assert late and datetime.fromisoformat(late[0]["verified_at"]) > registered_at
+
+
+def served(*arguments):
+    """`lapsewatch registry serve …` in a process of its own, and its URL."""
+    command = [sys.executable, "-m", "lapsewatch", "registry", "serve", "--port", "0", *arguments]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return process, process.stdout.readline().split()[-1]
+
+
+@pytest.mark.parametrize("path", ["/v1/emails?domain=example.com", "/v1/notices"])
+def test_the_listing_token_reads_no_address_unless_the_registry_serves_the_demo(tmp_path, path):
+    seed = tmp_path / "seed.jsonl"
+    seed.write_text(record("a@example.com") + "\n", encoding="utf-8")
+    process, url = served("--seed", str(seed), "--token", TOKEN)
+    try:
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        refused = requests.get(f"{url}{path}", headers=auth, timeout=5)
+        assert refused.status_code == 403
+        assert "a@example.com" not in refused.text
+        assert requests.get(f"{url}/v1/email-domains", headers=auth, timeout=5).status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+    process, url = served("--demo", "--token", TOKEN)
+    try:
+        answer = requests.get(f"{url}{path}", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
+        assert answer.status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_a_client_trickling_its_request_is_cut_off():
+    with RegistryServer(RegistryApp(token=TOKEN), request_timeout=0.5) as registry:
+        host, port = registry.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as slow:
+            slow.sendall(b"GET /v1/email-domains HTTP/1.1\r\nHost: x\r\n")
+            # Never the blank line that ends the headers: the server stops waiting and hangs up.
+            assert slow.recv(1024) == b""
+        answer = requests.get(
+            f"{registry.url}/v1/email-domains", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5
+        )
+        assert answer.status_code == 200

@@ -129,6 +129,49 @@ def test_a_dry_run_decides_but_unverifies_nothing(sweep):
     assert sweep.audit() == []
 
 
+def test_an_event_cannot_make_a_run_on_a_dry_stack_live(sweep):
+    sweep.configure(LAPSEWATCH_DRY_RUN="true")
+    populate(sweep)
+
+    summary = sweep.run(dry_run=False)
+
+    assert summary["dry_run"] is True and summary["settings"]["dry_run"] is True
+    assert len(summary["unsafe"]) == 4
+    assert summary["unverify"]["requested"] == 0
+    assert sweep.audit() == []
+
+
+def test_an_operators_domains_on_a_dry_stack_stay_dry(sweep):
+    sweep.configure(LAPSEWATCH_DRY_RUN="true")
+    populate(sweep)
+
+    started = handlers.dispatch({"domains": ["gone.test"], "dry_run": False}, sweep.runtime)
+    sweep.drain()
+
+    assert sweep.summary(started["run_id"])["dry_run"] is True
+    assert sweep.audit() == []
+
+
+def test_a_run_recorded_live_sends_nothing_once_the_stack_is_dry(sweep):
+    populate(sweep)
+    started = sweep.dispatch()
+    # Redeployed with DryRun=true while the run was checking (or its record forged live).
+    sweep.configure(LAPSEWATCH_DRY_RUN="true")
+    sweep.drain()
+
+    summary = sweep.summary(started["run_id"])
+    assert summary["dry_run"] is True
+    assert summary["unverify"]["requested"] == 0
+    assert sweep.audit() == []
+
+
+def test_an_event_can_make_a_run_on_a_live_stack_dry(sweep):
+    populate(sweep)
+    assert sweep.run(dry_run=True)["dry_run"] is True
+    with pytest.raises(handlers.BadEvent):
+        sweep.dispatch("2026-11-22T03:00:00Z", dry_run="false")
+
+
 def test_the_next_run_checks_only_the_domains_that_are_due(sweep):
     populate(sweep)
     sweep.run()

@@ -175,7 +175,9 @@ def test_the_simulation_speaks_to_operators():
         ["runs", "approve", "r", "--state", "s"],
     ],
 )
-def test_every_command_that_looks_up_takes_the_dns_options(command):
+def test_every_command_that_looks_up_takes_the_dns_options(command, tmp_path):
+    anchor = tmp_path / "a.ds"
+    anchor.write_text(". IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n")
     args = build_parser().parse_args(
         [
             *command,
@@ -186,12 +188,12 @@ def test_every_command_that_looks_up_takes_the_dns_options(command):
             "--dns-root",
             "127.0.0.3",
             "--dns-trust-anchor",
-            "a.ds",
+            str(anchor),
         ]
     )
     assert args.dns_witness is False
     assert args.dns_root == ["127.0.0.2:5353", "127.0.0.3"]
-    assert args.dns_trust_anchor == "a.ds"
+    assert args.dns_trust_anchor == str(anchor)
 
 
 def test_the_dns_switch_is_on_or_off(capsys):

@@ -41,3 +41,27 @@ def test_every_runtime_module_imports_without_the_tools():
     )
     completed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr
+
+
+def test_the_tools_ship_the_files_they_read_as_links_to_the_one_copy():
+    from lapsewatch_tools.bundled import bundled
+
+    root = Path(__file__).resolve().parents[2]
+    assert bundled("template.yaml").resolve() == root / "template.yaml"
+    assert bundled("functions").resolve() == root / "functions"
+    assert bundled("registry-api.yaml").resolve() == root / "docs" / "registry-api.yaml"
+
+
+def test_a_command_that_needs_the_local_extra_says_which_to_install(monkeypatch, capsys):
+    import importlib.util
+
+    from lapsewatch_tools.cli import main
+
+    real = importlib.util.find_spec
+
+    def without_moto(name, *args):
+        return None if name == "moto" else real(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", without_moto)
+    assert main(["run"]) == 2
+    assert "pip install 'lapsewatch[local]'" in capsys.readouterr().err

@@ -188,13 +188,13 @@ def test_a_held_domain_and_a_late_renewal_are_safe():
     assert renewed.expires_at == expires_at + timedelta(days=365)
 
 
-def test_the_command_prints_a_table_and_ends_with_the_json_report(capsys):
+def test_with_json_the_report_is_the_only_output_and_the_table_goes_to_stderr(capsys):
     assert main(["simulate", "--domains", "50", "--days", "30", "--seed", "2", "--json"]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
-    report = json.loads(lines[-1])
+    out, err = capsys.readouterr()
+    [report] = [json.loads(line) for line in out.splitlines()]
     assert {"lapsewatch", "pypi", "population", "parameters"} <= report.keys()
     assert report["parameters"]["domains"] == 50
-    assert any(line.startswith("lookups") for line in lines)
+    assert any(line.startswith("lookups") for line in err.splitlines())
 
 
 def test_owners_are_warned_in_the_grace_before_anything_is_unverified():

@@ -255,3 +255,22 @@ def test_the_collector_adds_up_the_addresses_of_each_domain():
     (planned,) = collector.planned()
     assert planned.addresses == 43
     assert Shard.from_body(Shard("run-1", 0, (planned,)).to_body()).domains == (planned,)
+
+
+def test_a_notices_evidence_keeps_its_own_fields_escaped_and_capped_and_is_safe_to_apply_twice():
+    from lapsewatch.sweep.notices import EVIDENCE_TEXT_LIMIT, safe_evidence
+
+    forged = {
+        "reason": "expired\x1b[31m <a href='https://evil.example'>renew here</a> " + "&" * 400,
+        "statuses": ["grace\u202e", *["s"] * 30],
+        "confirmed": True,
+        "pay_to": "attacker",
+    }
+
+    safe = safe_evidence(forged)
+
+    assert "pay_to" not in safe and safe["confirmed"] is True
+    assert "<" not in safe["reason"] and "\x1b" not in safe["reason"] and "\\u001b" in safe["reason"]
+    assert len(safe["reason"]) <= EVIDENCE_TEXT_LIMIT and safe["reason"].endswith("\u2026")
+    assert safe["statuses"][0] == "grace\\u202e" and len(safe["statuses"]) == 10
+    assert safe_evidence(safe) == safe

@@ -71,6 +71,13 @@ def test_the_summary_reports_the_settings_that_decide_what_is_unverified():
     assert set(reported) >= {"max_addresses_per_run", "protected_domains", "pending_recheck_days"}
 
 
+def test_the_summary_reports_the_notices_and_secrets_limits():
+    reported = settings().in_summary()
+    assert reported["notice_interval_days"] == 7
+    assert (reported["notice_evidence_max_chars"], reported["notice_evidence_max_items"]) == (300, 10)
+    assert reported["secret_max_age_seconds"] == 300
+
+
 def test_the_provider_is_read_from_the_same_mapping(monkeypatch):
     monkeypatch.setenv("LAPSEWATCH_PROVIDER", "rdap")
     chosen = settings(

@@ -239,6 +239,40 @@ def test_every_function_that_reads_a_secret_may_decrypt_it_with_the_optional_key
         assert reads == decrypts, name
 
 
+def test_the_dispatcher_may_read_the_registry_token_and_no_provider_secret():
+    secrets = {
+        target(statement["Resource"])
+        for statement in role_statements("DispatcherFunction")
+        if "secretsmanager:GetSecretValue" in as_list(statement["Action"])
+    }
+    assert secrets == {"RegistryTokenSecretArn"}
+    for name in ("CheckerFunction", "ManualFunction"):
+        assert allows(name, "secretsmanager:GetSecretValue", {"Ref": "FastlySecretArn"}), name
+        assert allows(name, "secretsmanager:GetSecretValue", {"Ref": "DomainrSecretArn"}), name
+
+
+def test_the_checker_writes_only_the_attributes_of_what_it_finds_never_a_decisions_outcome():
+    from lapsewatch.sweep.store import CHECKER_RUN_ATTRIBUTES
+
+    runs = {"Fn::GetAtt": ["RunsTable", "Arn"]}
+    writes = [
+        statement
+        for statement in role_statements("CheckerFunction")
+        if runs in as_list(statement["Resource"])
+        and {"dynamodb:PutItem", "dynamodb:UpdateItem"} & set(as_list(statement["Action"]))
+    ]
+    [write] = writes
+    condition = write["Condition"]
+    allowed = set(condition["ForAllValues:StringEquals"]["dynamodb:Attributes"])
+    assert allowed == CHECKER_RUN_ATTRIBUTES
+    assert not allowed & {"operator", "settled_at", "outstanding", "state", "hold_reason", "attempts"}
+    assert set(condition["StringEqualsIfExists"]["dynamodb:ReturnValues"]) == {
+        "NONE",
+        "UPDATED_OLD",
+        "UPDATED_NEW",
+    }
+
+
 # The dispatcher's failures ---------------------------------------------------------------------------
 def test_a_failed_scheduled_dispatch_lands_in_a_queue_with_an_alarm():
     config = props("DispatcherFunction")["EventInvokeConfig"]

@@ -7,11 +7,13 @@ itself lives in the modules named below.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from lapsewatch.timefmt import parse_time
 
@@ -44,6 +46,41 @@ def _fraction(text: str) -> float:
     if not 0 <= value <= 1:  # NaN included
         raise argparse.ArgumentTypeError(f"must be a fraction from 0 to 1: {text!r}")
     return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port from 0 to 65535 (0: any free port): {text!r}")
+    return value
+
+
+def _at_least_one(text: str) -> int:
+    value = _count(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
+def _notice_stages(text: str) -> str:
+    from lapsewatch.registry.contract import NOTICE_STAGES
+
+    for stage in filter(None, (part.strip() for part in text.split(","))):
+        if stage not in NOTICE_STAGES:
+            raise argparse.ArgumentTypeError(
+                f"{stage!r} is not a notice stage; choose from {', '.join(sorted(NOTICE_STAGES))}, "
+                'or "" for none'
+            )
+    return text
+
+
+def _run_id(text: str) -> str:
+    """A run's id as `runs list` names it, with or without its "run-" prefix."""
+    text = text.strip()
+    return text if text.startswith("run-") else f"run-{text}"
 
 
 def _count(text: str) -> int:
@@ -124,6 +161,28 @@ def _switch(text: str) -> bool:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _dns_root(text: str) -> str:
+    from lapsewatch.dns_witness import parse_roots
+
+    try:
+        parse_roots(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _trust_anchor(text: str) -> str:
+    from lapsewatch.dns_witness import parse_trust_anchor
+
+    try:
+        parse_trust_anchor(Path(text).read_text("utf-8"))
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot read {text}: {exc.strerror or exc}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise argparse.ArgumentTypeError(f"{text} is not a trust anchor: {exc}") from None
+    return text
+
+
 def _add_dns_options(parser: argparse.ArgumentParser) -> None:
     """The DNS witness's options (issue 19), the same on every command that looks domains up."""
     parser.add_argument(
@@ -137,6 +196,7 @@ def _add_dns_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dns-root",
         metavar="ADDR[:PORT]",
+        type=_dns_root,
         action="append",
         default=None,
         help="local only: a root name server to start resolution from, instead of the bundled root "
@@ -146,6 +206,7 @@ def _add_dns_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dns-trust-anchor",
         metavar="FILE",
+        type=_trust_anchor,
         default=None,
         help="local only: the root's DS records, one a line as dig prints them, instead of the "
         "bundled root trust anchor (default: $LAPSEWATCH_DNS_TRUST_ANCHOR, else the bundled anchor)",
@@ -200,7 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check whether the domains behind email addresses are still safe for account "
         "recovery. Exit status: 0 all safe, 1 any unsafe, 3 some unknown or invalid, 2 usage error.",
     )
-    check.add_argument("targets", nargs="+", metavar="TARGET", help="an email address or a domain")
+    check.add_argument(
+        "targets",
+        nargs="+",
+        metavar="TARGET",
+        help="an email address or a domain; a file of them, one a line, or - for standard input",
+    )
     check.add_argument(
         "--json", action="store_true", help="one JSON object per target per line (default: a table)"
     )
@@ -253,7 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--registry-url, on the demo registry and a loopback RDAP server. Settings not given here "
         "are template.yaml's defaults. Exit status: 0 the run ended, 1 it could not run, 2 usage error.",
     )
-    run.add_argument("--json", action="store_true", help="end with one JSON summary line")
+    run.add_argument(
+        "--json", action="store_true", help="the summary as one JSON line; the table goes to standard error"
+    )
     run.add_argument(
         "--registry-url",
         metavar="URL",
@@ -286,6 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--notice-stages",
         metavar="STAGES",
+        type=_notice_stages,
         default=None,
         help='stages that earn an early-warning notice; "" turns notices off '
         "(default: template.yaml's NoticeStages, grace,hold)",
@@ -340,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--host", metavar="HOST", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
     )
     serve.add_argument(
-        "--port", metavar="PORT", type=int, default=8080, help="port to listen on (default: 8080)"
+        "--port", metavar="PORT", type=_port, default=8080, help="port to listen on (default: 8080)"
     )
     serve.add_argument(
         "--token",
@@ -449,7 +518,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=1000,
         help="addresses the PyPI model checks per daily task run (default: 1000)",
     )
-    simulate.add_argument("--json", action="store_true", help="end with the report as one JSON line")
+    simulate.add_argument(
+        "--json", action="store_true", help="the report as one JSON line; the table goes to standard error"
+    )
     simulate.set_defaults(func=_cmd_simulate)
 
     return parser
@@ -478,7 +549,7 @@ def _add_runs_parser(commands) -> None:
     listing = runs_commands.add_parser("list", help="recent runs: status, counts, held or not")
     where(listing)
     listing.add_argument(
-        "--limit", metavar="N", type=_count, default=20, help="runs shown, newest first (default: 20)"
+        "--limit", metavar="N", type=_at_least_one, default=20, help="runs shown, newest first (default: 20)"
     )
     listing.add_argument("--json", action="store_true", help="one JSON object per run per line")
     listing.set_defaults(func=_cmd_runs)
@@ -486,7 +557,12 @@ def _add_runs_parser(commands) -> None:
     show = runs_commands.add_parser(
         "show", help="a run's counts, and every domain waiting for approval with its evidence"
     )
-    show.add_argument("run_id", metavar="RUN_ID", help="the run, as `runs list` names it")
+    show.add_argument(
+        "run_id",
+        metavar="RUN_ID",
+        type=_run_id,
+        help='the run, as `runs list` names it ("run-" may be left out)',
+    )
     where(show)
     show.add_argument("--json", action="store_true", help="the run as one JSON object")
     show.set_defaults(func=_cmd_runs)
@@ -505,7 +581,12 @@ def _add_runs_parser(commands) -> None:
                 else ", recording who dropped them and when."
             ),
         )
-        action.add_argument("run_id", metavar="RUN_ID", help="the held run, as `runs list` names it")
+        action.add_argument(
+            "run_id",
+            metavar="RUN_ID",
+            type=_run_id,
+            help='the held run, as `runs list` names it ("run-" may be left out)',
+        )
         where(action)
         action.add_argument(
             "--domain",
@@ -525,7 +606,11 @@ def _add_runs_parser(commands) -> None:
             _add_rdap_options(action, _FROM_STATE)
             _add_dns_options(action)
         _add_local_now_option(action)
-        action.add_argument("--json", action="store_true", help="end with the run's summary as one JSON line")
+        action.add_argument(
+            "--json",
+            action="store_true",
+            help="the run's summary as one JSON line; the tables go to standard error",
+        )
         action.set_defaults(func=_cmd_runs)
 
 
@@ -533,9 +618,35 @@ def _add_runs_parser(commands) -> None:
 EXIT_BROKEN_PIPE = 141
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _leaf_parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _leaf_parsers(sub)
+            return
+    yield parser
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The arguments; an option no command knows is reported with the usage of the command it
+    was given to, and the closest option it has."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    for leaf in _leaf_parsers(parser):
+        leaf.set_defaults(parser=leaf)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        command = getattr(args, "parser", parser)
+        options = [o for action in command._actions for o in action.option_strings]
+        words = []
+        for word in unknown:
+            close = difflib.get_close_matches(word.split("=", 1)[0], options, n=1, cutoff=0.6)
+            words.append(f"{word} (did you mean {close[0]}?)" if close else word)
+        command.error(f"unrecognized arguments: {' '.join(words)}")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse(argv)
     try:
         status = args.func(args)
         # Whatever is still buffered goes out here, where a closed pipe can still be caught.
@@ -589,13 +700,33 @@ def _cmd_check(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as exc:
         raise UsageError(str(exc)) from None
     checker = DomainChecker(provider, witness=witness)
-    results = checker.check_many(args.targets, verified_at=args.verified_at)
+    results = checker.check_many(_targets(args.targets), verified_at=args.verified_at)
     if args.json:
         for result in results:
             print(json.dumps(result.to_dict(), ensure_ascii=False), flush=True)
     else:
         print(check_table(results))
     return exit_status(results)
+
+
+def _targets(given: Sequence[str]) -> list[str]:
+    """The targets to check: each as given, but "-" reads standard input and a file's name reads
+    the file, one target a line (blank lines skipped), as `coverage` reads them."""
+    from lapsewatch_tools.coverage import read_address_file
+
+    targets = []
+    for target in given:
+        if target == "-" or Path(target).is_file():
+            try:
+                targets += [line for line, _ in read_address_file(target)]
+            except (OSError, UnicodeDecodeError) as exc:
+                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                raise UsageError(f"cannot read the targets in {target}: {why}") from None
+        else:
+            targets.append(target)
+    if not targets:
+        raise UsageError("no targets to check")
+    return targets
 
 
 _NO_LOOKUPS = "placeholder: coverage makes no lookups"
@@ -666,8 +797,34 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
     return 0
 
 
+def _require_local_extra(command: str, *modules: str) -> None:
+    """The tools that embed AWS (moto) or read the API contract (PyYAML) come with the `local`
+    extra; an install without it says so instead of failing on an import."""
+    import importlib.util
+
+    missing = [module for module in modules if importlib.util.find_spec(module) is None]
+    if missing:
+        raise UsageError(
+            f"`lapsewatch {command}` needs the local extra ({', '.join(missing)} is not installed): "
+            "pip install 'lapsewatch[local]'"
+        )
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
+    _require_local_extra("run", "moto")
+    from lapsewatch.config import ProviderSettings
     from lapsewatch_tools.local.run import run_sweep_command
+
+    # Before anything starts: the chain's credentials and files, as the functions will read them.
+    try:
+        ProviderSettings.from_env(
+            provider=args.provider,
+            rdap_bootstrap=args.rdap_bootstrap,
+            rdap_extra=args.rdap_extra,
+            allow_loopback_http=True,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
     return run_sweep_command(args)
 
@@ -685,18 +842,22 @@ def _cmd_registry_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_registry_conformance(args: argparse.Namespace) -> int:
+    _require_local_extra("registry conformance", "yaml")
     from lapsewatch_tools.conformance import conformance_command
 
     return conformance_command(args)
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
+    if args.state:
+        _require_local_extra("runs --state", "moto")
     from lapsewatch_tools.runs import runs_command
 
     return runs_command(args)
 
 
 def _cmd_invoke(args: argparse.Namespace) -> int:
+    _require_local_extra("invoke", "moto")
     from lapsewatch_tools.runs import invoke_command
 
     return invoke_command(args)
@@ -715,7 +876,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    print(report.table(), flush=True)
+    # With --json, standard output holds JSON Lines alone; the table goes to standard error.
+    print(report.table(), file=sys.stderr if args.json else sys.stdout, flush=True)
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False), flush=True)
     return 0

@@ -43,9 +43,10 @@ from requests.auth import AuthBase
 from lapsewatch.domains import InvalidDomain, registrable_domain, to_ascii
 from lapsewatch.net.urls import url_allowed
 from lapsewatch.registry.client import DEFAULT_MAX_PAGES, RETRY_STATUSES, CappedRetry
+from lapsewatch_tools.bundled import bundled
 from lapsewatch_tools.cli import UsageError
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "docs" / "registry-api.yaml"
+SPEC_PATH = bundled("registry-api.yaml")
 TOKEN_VARIABLE = "LAPSEWATCH_REGISTRY_TOKEN"
 
 LIST_EMAIL_DOMAINS = "listEmailDomains"

@@ -246,9 +246,11 @@ def _act(place: Place, args) -> int:
 
     after = {d.domain: d for d in place.store.decisions(run.run_id)}
     outcome = [decision_line(after[d.domain]) for d in chosen if d.domain in after]
-    print(_decisions_table(outcome))
-    print()
-    print(_run_table_from(summary))
+    # With --json, standard output holds JSON Lines alone; the tables go to standard error.
+    tables = sys.stderr if args.json else sys.stdout
+    print(_decisions_table(outcome), file=tables)
+    print(file=tables)
+    print(_run_table_from(summary), file=tables)
     if args.json:
         print(json.dumps(summary, ensure_ascii=False), flush=True)
     return EXIT_OK

@@ -4,7 +4,8 @@ DomainChecker turns a provider's observation into a verdict with evidence. Three
 two errors that matter: doubt is never unsafe (errors, odd answers and unknown TLDs are
 `unknown`), only the registry's own server may call a domain unsafe (an answer that came through
 a redirect can only confirm that a domain is still held), and no domain is called unsafe on one
-answer: a second lookup, at least a second later, must agree.
+answer: a second lookup, at least a second later, must agree. The lifecycles named in `confirm`
+(the sweep's notice stages: a notice reaches every owner) are confirmed the same way.
 """
 
 from __future__ import annotations
@@ -56,6 +57,10 @@ class CheckResult:
     verified_at: datetime | None = None
     source: str | None = None
     service: str | None = None
+    # The registry's own server answered (no redirect followed), and a second lookup agreed:
+    # what an early-warning notice needs, as an unverify does.
+    authoritative: bool = True
+    confirmed: bool = False
     # What the zone above the domain said; None when the witness was not asked.
     dns: DnsEvidence | None = None
 
@@ -90,6 +95,7 @@ class DomainChecker:
         provider: StatusProvider,
         *,
         unsafe: Iterable[Lifecycle] = DEFAULT_UNSAFE,
+        confirm: Iterable[Lifecycle] = (),
         confirm_delay: float = CONFIRM_DELAY,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         monotonic: Callable[[], float] = time.monotonic,
@@ -100,6 +106,9 @@ class DomainChecker:
         self.provider = provider
         self.witness = witness
         self.unsafe = frozenset(unsafe)
+        # Confirmed by a second lookup before anyone acts on them: the unsafe lifecycles, and
+        # those that earn a notice (`confirm`).
+        self.confirmed_lifecycles = self.unsafe | frozenset(confirm)
         self.confirm_delay = confirm_delay
         self._clock = clock
         self._monotonic = monotonic
@@ -128,7 +137,7 @@ class DomainChecker:
         """Check a registrable A-label domain."""
         started = self._monotonic()
         first = self._lookup(domain, verified_at, deadline=started + LOOKUP_BUDGET)
-        if first.lifecycle not in self.unsafe:
+        if first.lifecycle not in self.confirmed_lifecycles:
             return self._result(input or domain, domain, first, verified_at)
 
         witnessed = self._witness(domain, first.lifecycle)
@@ -144,7 +153,7 @@ class DomainChecker:
         deadline = min(self._monotonic() + LOOKUP_BUDGET, started + CHECK_BUDGET + witness_spent)
         second = self._lookup(domain, verified_at, deadline=deadline)
         if second.lifecycle == first.lifecycle:
-            return self._result(input or domain, domain, second, verified_at, witnessed)
+            return self._result(input or domain, domain, second, verified_at, witnessed, confirmed=True)
         doubt = _Verdict(
             observation=second.observation,
             lifecycle=Lifecycle.UNKNOWN,
@@ -154,7 +163,8 @@ class DomainChecker:
         return self._result(input or domain, domain, doubt, verified_at, witnessed)
 
     def _witness(self, domain: str, lifecycle: Lifecycle) -> DnsEvidence | None:
-        if self.witness is None or lifecycle not in DNS_WITNESSED | DNS_RECORDED:
+        # Only on the unsafe path: a lifecycle confirmed for a notice alone needs no witness.
+        if self.witness is None or lifecycle not in self.unsafe & (DNS_WITNESSED | DNS_RECORDED):
             return None
         try:
             return self.witness.delegation(domain, deadline=self._monotonic() + WITNESS_BUDGET)
@@ -206,6 +216,8 @@ class DomainChecker:
         verdict: _Verdict,
         verified_at: datetime | None,
         dns: DnsEvidence | None = None,
+        *,
+        confirmed: bool = False,
     ) -> CheckResult:
         observation = verdict.observation
         return CheckResult(
@@ -223,6 +235,8 @@ class DomainChecker:
             verified_at=verified_at,
             source=observation.source,
             service=observation.service,
+            authoritative=observation.authoritative,
+            confirmed=confirmed,
             dns=dns,
         )
 

@@ -118,6 +118,8 @@ class ProviderSettings:
         plain http in production.
         """
         env = os.environ if env is None else env
+        if provider is not None and not provider.strip():
+            raise ValueError("the provider chain is empty: name at least one of " + ", ".join(PROVIDER_NAMES))
         chain = parse_chain(
             provider or env.get("LAPSEWATCH_PROVIDERS") or env.get("LAPSEWATCH_PROVIDER") or "rdap"
         )

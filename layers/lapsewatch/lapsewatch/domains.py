@@ -95,7 +95,12 @@ def _host_part(text: str) -> str:
     if not candidate:
         raise InvalidDomain("empty input", "empty")
     if "@" in candidate:
-        candidate = candidate.rsplit("@", 1)[1]
+        local, candidate = candidate.rsplit("@", 1)
+        # An @ in the local part only inside quotes ("a@b"@example.com, RFC 5321 §4.1.2); a
+        # doubled @ (user@@example.com) is a slip of the keyboard, not a second address.
+        local = local.rstrip("@")
+        if "@" in local and not (len(local) > 1 and local.startswith('"') and local.endswith('"')):
+            raise InvalidDomain("more than one @: not an email address", "two-at-signs")
         if not candidate:
             raise InvalidDomain("the email address has no domain part", "no-domain-part")
     if any(ch.isspace() for ch in candidate):

@@ -28,6 +28,7 @@ import boto3
 
 from lapsewatch.domains import tld
 from lapsewatch.sweep.store import RunStatus, RunStore, run_id_for
+from lapsewatch_tools.bundled import bundled
 from lapsewatch_tools.local.aws import LocalAws
 from lapsewatch_tools.local.lambdas import EventSourceMapping, LocalFunction
 from lapsewatch_tools.report import key_values
@@ -74,11 +75,12 @@ class SweepOptions:
 
 
 def project_root() -> Path:
-    """The checkout holding template.yaml and functions/ (the package is installed from it)."""
-    for folder in (Path.cwd(), *Path(__file__).resolve().parents):
-        if (folder / "template.yaml").is_file() and (folder / "functions").is_dir():
-            return folder
-    raise SweepError("cannot find template.yaml and functions/: run from the lapsewatch checkout")
+    """The folder holding template.yaml and functions/: shipped in the package
+    (`lapsewatch_tools.bundled`), so that an installed lapsewatch runs anywhere."""
+    root = bundled("template.yaml").parent
+    if not ((root / "template.yaml").is_file() and (root / "functions").is_dir()):
+        raise SweepError(f"this installation of lapsewatch lacks template.yaml and functions/ in {root}")
+    return root
 
 
 # In the state folder: the options its runs were made with, for `lapsewatch runs` and `invoke`.
@@ -143,7 +145,8 @@ def run_sweep_command(args) -> int:
         print(f"lapsewatch run: {exc}", file=sys.stderr)
         return 1
     progress.done()
-    print(summary_table(summary))
+    # With --json, standard output holds JSON Lines alone; the table goes to standard error.
+    print(summary_table(summary), file=sys.stderr if args.json else sys.stdout)
     if args.json:
         print(json.dumps(summary, ensure_ascii=False, separators=(",", ":")), flush=True)
     return 0
@@ -448,7 +451,7 @@ def _demo(
     if first_run or not token_path.is_file():
         token_path.write_text(secrets.token_urlsafe(24))
     with ExitStack() as stack:
-        app = RegistryApp(db_path, token=token_path.read_text().strip())
+        app = RegistryApp(db_path, token=token_path.read_text().strip(), address_reads=True)
         registry = stack.enter_context(RegistryServer(app))
         if first_run:
             registry.load_seed(json.dumps(record) for record in population.records)

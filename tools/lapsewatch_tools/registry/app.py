@@ -42,6 +42,8 @@ LIST_EMAILS = "GET /v1/emails"
 AUDIT = "GET /v1/audit"
 NOTIFY = "POST /v1/email-domains/notify"
 NOTICES = "GET /v1/notices"
+# The endpoints that answer with addresses.
+ADDRESS_READS = frozenset({LIST_EMAILS, NOTICES})
 
 MAX_BODY = 1 << 20
 
@@ -82,10 +84,15 @@ class RegistryApp:
         token: str,
         faults: FaultPlan | None = None,
         notices_supported: bool = True,
+        address_reads: bool = False,
     ) -> None:
         if not token:
             raise ValueError("the registry needs a token")
         self.token = token
+        # Whether the token may read addresses (/v1/emails, /v1/notices): the demo's and the
+        # tests' registry only. A listing token otherwise lists domains and unverifies, and that
+        # is all: a leaked one reveals no address.
+        self.address_reads = address_reads
         # The notify endpoint is optional in the contract: a registry without it answers 404.
         self.notices_supported = notices_supported
         self.faults = faults or FaultPlan()
@@ -144,6 +151,8 @@ class RegistryApp:
             return 404, {"error": "no such endpoint"}, []
         if not self._authorised(environ.get("HTTP_AUTHORIZATION", "")):
             return 401, {"error": "a valid bearer token is required"}, [("WWW-Authenticate", "Bearer")]
+        if endpoint in ADDRESS_READS and not self.address_reads:
+            return 403, {"error": "this token cannot read addresses; a registry served with --demo can"}, []
         try:
             status, payload = handler(environ)
         except BadRequest as exc:
@@ -204,6 +213,7 @@ _STATUS_LINES = {
     200: "200 OK",
     400: "400 Bad Request",
     401: "401 Unauthorized",
+    403: "403 Forbidden",
     404: "404 Not Found",
     405: "405 Method Not Allowed",
     409: "409 Conflict",

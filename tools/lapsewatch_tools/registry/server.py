@@ -24,17 +24,33 @@ from pathlib import Path
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
+from lapsewatch.net.urls import is_loopback
 from lapsewatch_tools.registry.app import RegistryApp
 from lapsewatch_tools.registry.store import SeedReport
+
+# Seconds a connection may take over each read or write of a request: a client that trickles its
+# request (slowloris) is cut off instead of holding a thread for ever.
+REQUEST_TIMEOUT = 10.0
 
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     # Daemon threads: a slow answer (a fault, a stuck client) never holds up shutdown.
     daemon_threads = True
     quiet = True
+    request_timeout = REQUEST_TIMEOUT
 
 
 class _RequestHandler(WSGIRequestHandler):
+    def setup(self) -> None:
+        self.request.settimeout(self.server.request_timeout)  # type: ignore[attr-defined]
+        super().setup()
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except TimeoutError:
+            self.close_connection = True
+
     def get_environ(self) -> dict:
         environ = super().get_environ()
         environ["lapsewatch.drop_connection"] = self._drop_connection
@@ -59,10 +75,18 @@ class RegistryServer:
     """
 
     def __init__(
-        self, app: RegistryApp | None = None, *, host: str = "127.0.0.1", port: int = 0, quiet: bool = True
+        self,
+        app: RegistryApp | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        quiet: bool = True,
+        request_timeout: float = REQUEST_TIMEOUT,
     ) -> None:
-        self.app = app or RegistryApp(token=secrets.token_urlsafe(24))
+        # Without an app: the tests' registry, whose token may read addresses, as the demo's may.
+        self.app = app or RegistryApp(token=secrets.token_urlsafe(24), address_reads=True)
         self._httpd = _ThreadingWSGIServer((host, port), _RequestHandler)
+        self._httpd.request_timeout = request_timeout
         self._httpd.quiet = quiet
         self._httpd.set_app(self.app)
         self.url = f"http://{host}:{self._httpd.server_port}"
@@ -107,7 +131,8 @@ def serve_command(args) -> int:
     # would give every user a second copy of each address.
     new_database = args.db == ":memory:" or not Path(args.db).exists()
     try:
-        app = RegistryApp(args.db, token=token)
+        # Only the demo's token reads addresses (/v1/emails, /v1/notices).
+        app = RegistryApp(args.db, token=token, address_reads=demo)
     except sqlite3.Error as exc:
         print(f"lapsewatch: error: cannot open the database {args.db}: {exc}", file=sys.stderr)
         return 2
@@ -120,6 +145,15 @@ def serve_command(args) -> int:
             return 2
         for line_no, reason in report.errors:
             print(f"{args.seed}:{line_no}: {reason}", file=sys.stderr)
+        if len(report.errors) > report.loaded:
+            # Mostly errors: the wrong file, or the wrong format. Serving what little loaded
+            # would look like a registry with almost no users.
+            print(
+                f"lapsewatch: error: {args.seed} is mostly bad lines ({len(report.errors)} bad, "
+                f"{report.loaded} loaded): not serving it",
+                file=sys.stderr,
+            )
+            return 2
         print(f"loaded {report.loaded} addresses, {len(report.errors)} bad lines skipped", file=sys.stderr)
     elif demo and new_database:
         from lapsewatch_tools.registry.demo import demo_population
@@ -128,6 +162,12 @@ def serve_command(args) -> int:
         print(f"loaded the demo data set: {report.loaded} addresses", file=sys.stderr)
     elif demo:
         print(f"the demo data set is already in {args.db}", file=sys.stderr)
+    if not is_loopback(args.host):
+        print(
+            f"lapsewatch: warning: serving plain http on {args.host}: the token and every address "
+            "travel unencrypted to anyone on the network",
+            file=sys.stderr,
+        )
     try:
         server = RegistryServer(app, host=args.host, port=args.port, quiet=False)
     except OSError as exc:

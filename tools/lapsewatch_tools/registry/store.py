@@ -314,10 +314,11 @@ class RegistryStore:
     def notices(self) -> list[dict]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT at, idempotency_key, email, domain, stage, expires_at FROM notices ORDER BY id"
+                "SELECT at, idempotency_key, email, domain, stage, expires_at, evidence "
+                "FROM notices ORDER BY id"
             ).fetchall()
         keys = ("at", "idempotency_key", "email", "domain", "stage", "expires_at")
-        return [dict(zip(keys, row, strict=True)) for row in rows]
+        return [{**dict(zip(keys, row[:-1], strict=True)), "evidence": json.loads(row[-1])} for row in rows]
 
     def _audit(self, key: str, request: Unverify, now: str, *, unverified: int, replayed: bool) -> None:
         self._db.execute(

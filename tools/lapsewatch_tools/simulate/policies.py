@@ -15,6 +15,7 @@ from lapsewatch.lifecycle import DEFAULT_UNSAFE, Lifecycle
 from lapsewatch.sweep.notices import notice_for
 from lapsewatch.sweep.schedule import is_due, next_check_at
 from lapsewatch.sweep.settings import DEFAULT_NOTICE_STAGES
+from lapsewatch.sweep.store import DomainState
 from lapsewatch_tools.simulate.world import (
     DAY,
     SIMULATION_START,
@@ -72,12 +73,17 @@ def run_lapsewatch(
     world = {d.name: d for d in population}
     provider = SimulatedRdap(world, clock, error_rate=error_rate, errors=errors)
     checker = DomainChecker(
-        provider, unsafe=unsafe, clock=clock.clock, monotonic=clock.monotonic, sleep=clock.sleep
+        provider,
+        unsafe=unsafe,
+        confirm=notice_stages,
+        clock=clock.clock,
+        monotonic=clock.monotonic,
+        sleep=clock.sleep,
     )
     # The last evidence of expiry, kept through errors as the sweep's domain state keeps it.
     expires_seen: list[datetime | None] = [None] * len(population)
-    # The Idempotency-Key of each domain's last notice, as the sweep's domain state keeps it.
-    last_notice: list[str | None] = [None] * len(population)
+    # Each domain's last notice (its Idempotency-Key, when), as the sweep's domain state keeps it.
+    noticed = [DomainState(d.name) for d in population]
     # (next check, domain index); every domain is new at the start, so due at once.
     due: list[tuple[datetime | None, int]] = [(None, index) for index in range(len(population))]
 
@@ -100,8 +106,8 @@ def run_lapsewatch(
             now = clock.now
             if result.lifecycle is not Lifecycle.UNKNOWN:
                 expires_seen[index] = result.expires_at
-            if notice := notice_for(result, last_notice[index], notice_stages):
-                last_notice[index] = notice.idempotency_key
+            if notice := notice_for(result, noticed[index], notice_stages, protected=frozenset(), now=now):
+                noticed[index].notice_key, noticed[index].noticed_at = notice.idempotency_key, now
                 log.notified_at[index].append(now)
             if result.unsafe:
                 # For a new registration, only the addresses verified before it: a new holder's

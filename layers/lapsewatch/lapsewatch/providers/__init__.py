@@ -41,6 +41,8 @@ class Observation:
     authoritative: bool = True
     # The service asked: the RDAP base URL the bootstrap file names, or Domainr's base URL.
     service: str | None = None
+    # The service refused the credentials sent (HTTP 401 or 403): a rotated key to read again.
+    credentials_refused: bool = False
 
     def bounded(self) -> Observation:
         """This observation within the caps: doubt if its statuses are over them, its error and

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 from urllib.parse import urlencode
 
 import requests
@@ -227,7 +228,10 @@ class DomainrProvider:
         try:
             return self._lookup(domain, ends, source)
         except Doubt as exc:
-            return Observation.doubt(self.name, self._redact(str(exc)), source=source, service=self.base_url)
+            return replace(
+                Observation.doubt(self.name, self._redact(str(exc)), source=source, service=self.base_url),
+                credentials_refused=exc.credentials_refused,
+            )
         except Exception as exc:  # a bug or a surprise must be doubt, never a verdict
             # The message only: a traceback's frames could hold the key.
             log.error("Domainr lookup of %s failed unexpectedly: %s", domain, self._redact(repr(exc)))
@@ -251,7 +255,10 @@ class DomainrProvider:
             credentials=credentials,
         )
         if answer.status != 200:
-            raise Doubt(http_failure(f"HTTP {answer.status}", answer.body, "Domainr", self._secrets))
+            raise Doubt(
+                http_failure(f"HTTP {answer.status}", answer.body, "Domainr", self._secrets),
+                credentials_refused=answer.status in (401, 403),
+            )
         document = read_json(answer.body)
         # The service's own account of an error comes first: it says more than a missing entry.
         detail = error_detail(document, secrets=self._secrets)

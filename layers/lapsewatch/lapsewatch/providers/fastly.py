@@ -102,7 +102,10 @@ class FastlyProvider:
             source = self.request_url(asked)
             return self._lookup(asked, ends, source)
         except Doubt as exc:
-            return Observation.doubt(self.name, self._redact(str(exc)), source=source, service=self.base_url)
+            return replace(
+                Observation.doubt(self.name, self._redact(str(exc)), source=source, service=self.base_url),
+                credentials_refused=exc.credentials_refused,
+            )
         except Exception as exc:  # a bug or a surprise must be doubt, never a verdict
             # The message only: a traceback's frames could hold the key.
             log.error("Fastly lookup of %s failed unexpectedly: %s", domain, self._redact(repr(exc)))
@@ -127,7 +130,10 @@ class FastlyProvider:
             failure = f"HTTP {answer.status}"
             if answer.status in _REFUSED:
                 failure = f"Fastly refused the API key ({failure})"
-            raise Doubt(http_failure(failure, answer.body, "Fastly", [self.api_key]))
+            raise Doubt(
+                http_failure(failure, answer.body, "Fastly", [self.api_key]),
+                credentials_refused=answer.status in _REFUSED,
+            )
         observation = read_status(answer.body, asked, secrets=[self.api_key])
         return replace(
             observation,

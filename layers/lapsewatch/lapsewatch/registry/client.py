@@ -25,7 +25,7 @@ import itertools
 import json
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -296,19 +296,36 @@ def _check_url(base_url: str, allow_loopback_http: bool) -> None:
 
 
 class _BearerAuth(AuthBase):
-    def __init__(self, token: str) -> None:
+    """The bearer token, as `token()` gives it at each request (a secret re-read every few
+    minutes), and read afresh by `refresh()` when the registry refuses it."""
+
+    def __init__(self, token: Callable[[], str], fresh_token: Callable[[], str] | None) -> None:
         self._token = token
+        self._fresh_token = fresh_token
+        # Every token sent, so that an error echoing an old one is redacted too.
+        self._sent: set[str] = set()
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = f"Bearer {self._token}"
+        token = self._token()
+        self._sent.add(token)
+        request.headers["Authorization"] = f"Bearer {token}"
         return request
 
     def __repr__(self) -> str:
         return "_BearerAuth(<redacted>)"
 
+    def refresh(self) -> bool:
+        """Read the token again, past any cache: True when it changed (a rotated secret)."""
+        if self._fresh_token is None:
+            return False
+        token = self._fresh_token()
+        return token not in self._sent
+
     def redact(self, text: str) -> str:
         """The text with the token blanked out (a server may echo it in an error)."""
-        return text.replace(self._token, "<token>")
+        for token in self._sent:
+            text = text.replace(token, "<token>")
+        return text
 
 
 class RegistryClient:
@@ -325,8 +342,9 @@ class RegistryClient:
     def __init__(
         self,
         base_url: str,
-        token: str,
+        token: str | Callable[[], str],
         *,
+        fresh_token: Callable[[], str] | None = None,
         session: requests.Session | None = None,
         timeout: tuple[float, float] = (5.0, 30.0),
         retries: int = 5,
@@ -335,14 +353,17 @@ class RegistryClient:
         allow_loopback_http: bool = True,
     ) -> None:
         _check_url(base_url, allow_loopback_http)
-        if not token:
+        current = token if callable(token) else lambda: token
+        if not current():
             raise ValueError("the registry token is empty")
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.retries = retries
         self.backoff_factor = backoff_factor
-        # The token lives in the auth object alone, whose repr hides it.
-        self._auth = _BearerAuth(token)
+        # The token lives in the auth object alone, whose repr hides it. `token` may be a
+        # callable, asked at each request; `fresh_token` reads it past any cache, once, when the
+        # registry answers 401 (the secret was rotated).
+        self._auth = _BearerAuth(current, fresh_token)
         self._owns_session = session is None
         self._session = session or requests.Session()
         retry = CappedRetry(
@@ -458,6 +479,7 @@ class RegistryClient:
         """Send a call with retries; the decoded JSON of its 200 answer, or a RegistryError."""
         what = f"{method} {path}"
         sent = 0
+        refreshed = False
         while True:
             try:
                 response = self._session.request(
@@ -490,6 +512,13 @@ class RegistryClient:
                 continue
             finally:
                 response.close()
+            if response.status_code == 401 and not refreshed:
+                refreshed = True
+                if self._auth.refresh():
+                    log.info(
+                        "%s: the registry refused the token; trying once more with the token read again", what
+                    )
+                    continue
             return self._decode(what, response.status_code, response.reason, content)
 
     def _network_failure(self, exc: requests.RequestException) -> str:

@@ -76,6 +76,7 @@ class ShardChecker:
         workers: int = 16,
         unknown_streak: timedelta = timedelta(days=7),
         notice_stages: frozenset[Lifecycle] = frozenset(),
+        protected: frozenset[str] = frozenset(),
     ) -> None:
         self.checker = checker
         self.store = store
@@ -84,6 +85,7 @@ class ShardChecker:
         self.workers = workers
         self.unknown_streak = unknown_streak
         self.notice_stages = notice_stages
+        self.protected = protected
 
     def check(self, shard: Shard) -> ShardOutcome:
         """One shard: check_shards' one-shard case, raising what failed it."""
@@ -217,8 +219,8 @@ class ShardChecker:
         now = self.clock()
         if result.unsafe:
             # Recorded before the domain's state, so a crash in between cannot lose the decision.
-            self.store.record_decision(decision_for(shard.run_id, planned, result, now))
-        if notice := notice_for(result, state.notice_key if state else None, self.notice_stages):
+            self.store.record_finding(decision_for(shard.run_id, planned, result, now))
+        if notice := notice_for(result, state, self.notice_stages, protected=self.protected, now=now):
             self.store.record_notice(shard.run_id, notice)
         recorded = updated_state(
             state, planned, result, now, unsafe=unsafe, run_id=shard.run_id, shard=shard.number

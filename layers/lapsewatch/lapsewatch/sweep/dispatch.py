@@ -176,11 +176,12 @@ class Dispatcher:
         run_id: str,
         *,
         trigger: str = "schedule",
-        dry_run: bool | None = None,
+        dry_run: bool = False,
         check_all: bool = False,
         domains: list[str] | None = None,
         time_left: Callable[[], float] = lambda: float("inf"),
     ) -> dict:
+        """Start run `run_id`. `dry_run` can make it dry, never live: a stack deployed dry stays dry."""
         run = RunRecord(
             run_pk(run_id),
             "RUN",
@@ -188,7 +189,7 @@ class Dispatcher:
             status=RunStatus.DISPATCHING,
             created_at=self.clock(),
             trigger=trigger,
-            dry_run=self.dry_run if dry_run is None else dry_run,
+            dry_run=self.dry_run or dry_run,
             check_all=check_all or domains is not None,
             claimed_until=self.clock() + DISPATCH_LEASE,
         )

@@ -3,6 +3,7 @@ that says what is wrong."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from lapsewatch.domains import to_ascii
@@ -13,7 +14,16 @@ class BadEvent(ValueError):
     """The event is not one this function takes; the message says what is wrong."""
 
 
-def parse_manual_event(event: object) -> tuple[str, datetime | None, bool]:
+@dataclass(frozen=True, slots=True)
+class ManualEvent:
+    target: str
+    verified_at: datetime | None
+    # Unverify if unsafe; `force` past the breaker's per-domain rules, recorded as forced.
+    apply: bool
+    force: bool
+
+
+def parse_manual_event(event: object) -> ManualEvent:
     if not isinstance(event, dict):
         raise BadEvent("the event must be a JSON object")
     targets = [event[key] for key in ("domain", "email") if key in event]
@@ -25,10 +35,14 @@ def parse_manual_event(event: object) -> tuple[str, datetime | None, bool]:
             verified_at = parse_time(verified_at)
         except (ValueError, TypeError):
             raise BadEvent(f'"verified_at" is not an RFC 3339 time: {verified_at!r}') from None
-    apply = event.get("apply", False)
+    apply, force = event.get("apply", False), event.get("force", False)
     if not isinstance(apply, bool):
         raise BadEvent('"apply" must be true or false')
-    return targets[0], verified_at, apply
+    if not isinstance(force, bool):
+        raise BadEvent('"force" must be true or false')
+    if force and not apply:
+        raise BadEvent('"force" goes with "apply": true')
+    return ManualEvent(targets[0], verified_at, apply, force)
 
 
 def run_id_in(event: dict, key: str) -> str:

@@ -72,13 +72,8 @@ def hold_reasons(tally: Tally, decisions: Iterable[Decision], limits: BreakerLim
     decisions = list(decisions)
     held: dict[str, str] = {}
     for decision in decisions:
-        if decision.domain in limits.protected:
-            held[decision.domain] = "protected domains (large mailbox providers) wait for an operator"
-        elif int(decision.addresses or 0) > limits.max_addresses_per_domain:
-            held[decision.domain] = (
-                f"more than {limits.max_addresses_per_domain} verified addresses at one domain "
-                "(MaxAddressesPerDomain)"
-            )
+        if reason := domain_hold_reason(decision, limits):
+            held[decision.domain] = reason
 
     outages, outage_checked = _outages(tally)
     for decision in decisions:
@@ -95,6 +90,20 @@ def hold_reasons(tally: Tally, decisions: Iterable[Decision], limits: BreakerLim
     if run_reason:
         held |= dict.fromkeys((d.domain for d in rest), f"the whole run: {run_reason}")
     return held
+
+
+def domain_hold_reason(decision: Decision, limits: BreakerLimits) -> str | None:
+    """Why the breaker holds this decision whatever the rest of its run looks like, or None: a
+    protected domain, or too many addresses at one domain. The manual entry weighs its own
+    decisions by these rules."""
+    if decision.domain in limits.protected:
+        return "protected domains (large mailbox providers) wait for an operator"
+    if int(decision.addresses or 0) > limits.max_addresses_per_domain:
+        return (
+            f"more than {limits.max_addresses_per_domain} verified addresses at one domain "
+            "(MaxAddressesPerDomain)"
+        )
+    return None
 
 
 def _outages(tally: Tally) -> tuple[dict[str, str], int]:
@@ -165,6 +174,7 @@ class Finalizer:
         clock: Callable[[], datetime],
         settings: dict | None = None,
         emit: Callable[[dict], None] = lambda summary: None,
+        dry_run: bool = False,
     ) -> None:
         self.store = store
         self.applier = applier
@@ -174,6 +184,8 @@ class Finalizer:
         self.settings = settings or {}
         self.clock = clock
         self.emit = emit
+        # A stack deployed dry sends nothing, whatever a run's record says.
+        self.dry_run = dry_run
 
     def finish(self, run_id: str) -> dict:
         """The final step for a run whose shards are all done; safe to repeat."""
@@ -198,12 +210,13 @@ class Finalizer:
         run, decisions, chosen = self._held(run_id, domains, "approve")
         if not self.store.transition(run, (RunStatus.HELD,), RunStatus.FINALIZING):
             raise RunStateError(f"run {run_id} changed state while approving it; look again")
+        dry_run = self._dry(run)
         for decision in chosen:
             # A dry run's approval sends nothing: its decisions go back to being a record.
-            decision.state = DecisionState.RECORDED if run.dry_run else DecisionState.PENDING
+            decision.state = DecisionState.RECORDED if dry_run else DecisionState.PENDING
             decision.operator = by
             self.store.save_decision(decision)
-        counts = ApplyCounts() if run.dry_run else self.applier.apply(chosen)
+        counts = ApplyCounts() if dry_run else self.applier.apply(chosen)
         still_held = any(d.state == DecisionState.HELD for d in decisions)
         status = RunStatus.HELD if still_held else RunStatus.DONE
         return self._settle(run, decisions, ApplyCounts.from_summary(run.summary) + counts, status)
@@ -256,19 +269,20 @@ class Finalizer:
         recorded = [d for d in decisions if d.state == DecisionState.RECORDED]
         tally = self._tally(run.run_id)
         held = hold_reasons(tally, recorded, self.limits)
+        dry_run = self._dry(run)
         queued = []
         for decision in recorded:
             if decision.domain in held:
                 decision.state, decision.hold_reason = DecisionState.HELD, held[decision.domain]
-            elif not run.dry_run:
+            elif not dry_run:
                 decision.state = DecisionState.PENDING
                 queued.append(decision)
             else:
                 continue
             self.store.save_decision(decision)
 
-        counts = ApplyCounts() if run.dry_run else self.applier.apply(self._outstanding(queued))
-        notices = NoticeCounts() if run.dry_run else self.notifier.send(run.run_id)
+        counts = ApplyCounts() if dry_run else self.applier.apply(self._outstanding(queued))
+        notices = NoticeCounts() if dry_run else self.notifier.send(run.run_id)
         status = RunStatus.HELD if held else RunStatus.DONE
         return self._settle(run, decisions, counts, status, tally, notices)
 
@@ -311,6 +325,12 @@ class Finalizer:
             notices.to_dict() if notices else (run.summary or {}).get("notices") or NoticeCounts().to_dict()
         )
         return summarize(run, tally, decisions, counts, self.settings, status=status, notices=notices_sent)
+
+    def _dry(self, run: RunRecord) -> bool:
+        """Whether `run` sends nothing: its record says so, or the stack is deployed dry. The
+        record is marked dry too (not saved), so that the run's summary says what happened."""
+        run.dry_run = bool(run.dry_run) or self.dry_run
+        return run.dry_run
 
     def _run(self, run_id: str) -> RunRecord:
         run = self.store.get_run(run_id)

@@ -35,8 +35,9 @@ def dispatch(event: dict, runtime: Runtime, context: LambdaContext | None = None
             logger.info("continuing a run", extra={"run_id": run_id, "generation": generation})
             resumed.append(runtime.dispatcher.resume(run_id, generation, time_left=time_left))
         return resumed
-    dry_run = event.get("dry_run")
-    if dry_run is not None and not isinstance(dry_run, bool):
+    # An event can make a run dry, never live: `"dry_run": false` on a stack deployed dry is dry.
+    dry_run = event.get("dry_run", False)
+    if not isinstance(dry_run, bool):
         raise BadEvent('"dry_run" must be true or false')
     check_all = event.get("check_all", False)
     if not isinstance(check_all, bool):

@@ -7,6 +7,7 @@ their own) instead of patching anything.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -16,8 +17,9 @@ from typing import Any
 import boto3
 
 from lapsewatch.check import CONFIRM_DELAY, DomainChecker
+from lapsewatch.config import ProviderSettings
 from lapsewatch.dns_witness import DelegationWitness
-from lapsewatch.providers import StatusProvider
+from lapsewatch.providers import Observation, StatusProvider
 from lapsewatch.registry import RegistryClient
 from lapsewatch.secrets import domainr_credentials, fastly_api_key, registry_token
 from lapsewatch.sweep.apply import Applier
@@ -66,7 +68,7 @@ class Runtime:
         return cls(
             settings=settings,
             clock=clock,
-            provider=_provider(settings),
+            provider=ProvidersFromSecrets(settings),
             # Built on first use: a held or dry run never needs the registry's token.
             registry_client=cache(lambda: _registry_client(settings)),
             sqs=boto3.client("sqs"),
@@ -79,6 +81,7 @@ class Runtime:
         return DomainChecker(
             self.provider,
             unsafe=self.settings.unsafe,
+            confirm=self.settings.notice_stages,
             clock=self.clock,
             confirm_delay=self.confirm_delay,
             witness=self.witness,
@@ -114,6 +117,7 @@ class Runtime:
             workers=self.settings.check_workers,
             unknown_streak=timedelta(days=self.settings.unknown_streak_days),
             notice_stages=self.settings.notice_stages,
+            protected=self.settings.protected_domains,
         )
 
     @cached_property
@@ -127,33 +131,92 @@ class Runtime:
         )
 
     @cached_property
+    def limits(self) -> BreakerLimits:
+        settings = self.settings
+        return BreakerLimits(
+            max_unverify=settings.max_unverify,
+            max_unverify_fraction=settings.max_unverify_fraction,
+            max_addresses_per_domain=settings.max_addresses_per_domain,
+            max_addresses_per_run=settings.max_addresses_per_run,
+            protected=settings.protected_domains,
+        )
+
+    @cached_property
     def finalizer(self) -> Finalizer:
         settings = self.settings
         return Finalizer(
             store=self.store,
             applier=self.applier,
-            notifier=Notifier(store=self.store, registry=self.registry_client),
-            limits=BreakerLimits(
-                max_unverify=settings.max_unverify,
-                max_unverify_fraction=settings.max_unverify_fraction,
-                max_addresses_per_domain=settings.max_addresses_per_domain,
-                max_addresses_per_run=settings.max_addresses_per_run,
+            notifier=Notifier(
+                store=self.store,
+                registry=self.registry_client,
+                stages=settings.notice_stages,
                 protected=settings.protected_domains,
+                clock=self.clock,
             ),
+            limits=self.limits,
             clock=self.clock,
             settings=settings.in_summary(),
             emit=emit_run_summary,
+            dry_run=settings.dry_run,
         )
 
     @cached_property
     def manual(self) -> ManualCheck:
-        return ManualCheck(checker=self.checker, store=self.store, applier=self.applier, clock=self.clock)
+        return ManualCheck(
+            checker=self.checker,
+            store=self.store,
+            applier=self.applier,
+            registry=self.registry_client,
+            limits=self.limits,
+            clock=self.clock,
+            max_listing_pages=self.settings.max_listing_pages,
+            dry_run=self.settings.dry_run,
+        )
 
 
-def _provider(settings: SweepSettings) -> StatusProvider:
+class ProvidersFromSecrets:
+    """The status providers, built on first use and built again whenever a provider secret's
+    value changes. Nothing is read until a lookup needs it, so a function that looks nothing up
+    (the dispatcher) never reads a provider's secret; Powertools Parameters keeps each secret for
+    SECRET_MAX_AGE, so a rotated key is in use within five minutes."""
+
+    def __init__(self, settings: SweepSettings) -> None:
+        self.settings = settings
+        self.name = ",".join(settings.provider.providers)
+        self._lock = threading.Lock()
+        self._built: tuple[ProviderSettings, StatusProvider] | None = None
+
+    def current(self, *, fresh: bool = False) -> StatusProvider:
+        wanted = _provider_settings(self.settings, fresh=fresh)
+        with self._lock:
+            if self._built is None or self._built[0] != wanted:
+                self._built = (wanted, wanted.build())
+            return self._built[1]
+
+    def serves(self, domain: str) -> bool:
+        return self.current().serves(domain)
+
+    def why_unserved(self, domain: str) -> str | None:
+        return self.current().why_unserved(domain)
+
+    def lookup(self, domain: str, *, deadline: float | None = None) -> Observation:
+        provider = self.current()
+        observation = provider.lookup(domain, deadline=deadline)
+        if observation.credentials_refused:
+            # Refused: the key may have been rotated. Read the secrets again, past their cache,
+            # and try once more only with a key that changed.
+            renewed = self.current(fresh=True)
+            if renewed is not provider:
+                return renewed.lookup(domain, deadline=deadline)
+        return observation
+
+
+def _provider_settings(settings: SweepSettings, *, fresh: bool = False) -> ProviderSettings:
+    """The provider settings with the keys the secrets hold now (`fresh`: past the cache)."""
     provider_settings = settings.provider
     if "domainr" in provider_settings.providers and settings.domainr_secret_arn:
-        client_id, api_key = domainr_credentials(settings.domainr_secret_arn)
+        client_id, api_key = domainr_credentials(settings.domainr_secret_arn, fresh=fresh)
         provider_settings = replace(
             provider_settings,
             domainr_client_id=client_id or provider_settings.domainr_client_id,
@@ -161,9 +224,9 @@ def _provider(settings: SweepSettings) -> StatusProvider:
         )
     if "fastly" in provider_settings.providers and settings.fastly_secret_arn:
         provider_settings = replace(
-            provider_settings, fastly_api_key=fastly_api_key(settings.fastly_secret_arn)
+            provider_settings, fastly_api_key=fastly_api_key(settings.fastly_secret_arn, fresh=fresh)
         )
-    return provider_settings.build()
+    return provider_settings
 
 
 def _witness(settings: SweepSettings) -> DelegationWitness | None:
@@ -174,8 +237,12 @@ def _witness(settings: SweepSettings) -> DelegationWitness | None:
 
 
 def _registry_client(settings: SweepSettings) -> RegistryClient:
+    """The registry's client, built once; it asks for the token at each request, so that a
+    rotated secret is in use within SECRET_MAX_AGE, and at once when the registry answers 401."""
+    arn, token = settings.registry_token_secret_arn, settings.registry_token
     return RegistryClient(
         settings.registry_url,
-        registry_token(settings.registry_token_secret_arn, settings.registry_token),
+        lambda: registry_token(arn, token),
+        fresh_token=lambda: registry_token(arn, token, fresh=True),
         allow_loopback_http=settings.allow_loopback_http,
     )

@@ -17,6 +17,8 @@ from lapsewatch.domains import InvalidDomain, registrable_domain, to_ascii
 from lapsewatch.lifecycle import DEFAULT_UNSAFE, Lifecycle, parse_unsafe
 from lapsewatch.registry.client import DEFAULT_MAX_PAGES
 from lapsewatch.registry.contract import NOTICE_STAGES
+from lapsewatch.secrets import SECRET_MAX_AGE
+from lapsewatch.sweep.notices import EVIDENCE_LIST_LIMIT, EVIDENCE_TEXT_LIMIT, NOTICE_INTERVAL
 from lapsewatch.timefmt import parse_time
 
 # Set in every Lambda function's environment by the Lambda runtime itself.
@@ -134,6 +136,10 @@ class SweepSettings:
             "pending_recheck_days": self.pending_recheck_days,
             "unknown_streak_days": self.unknown_streak_days,
             "notice_stages": sorted(self.notice_stages),
+            "notice_interval_days": NOTICE_INTERVAL.days,
+            "notice_evidence_max_chars": EVIDENCE_TEXT_LIMIT,
+            "notice_evidence_max_items": EVIDENCE_LIST_LIMIT,
+            "secret_max_age_seconds": SECRET_MAX_AGE,
             "providers": ",".join(self.provider.providers),
             "max_listing_pages": self.max_listing_pages,
             "dns_witness": self.provider.dns_witness,

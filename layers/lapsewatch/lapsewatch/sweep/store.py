@@ -28,6 +28,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
+from pynamodb.constants import NONE
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -99,6 +100,8 @@ class DomainState(Model):
     unknown_since = UTCDateTimeAttribute(null=True)
     # The Idempotency-Key of the last early-warning notice the registry took for this domain.
     notice_key = UnicodeAttribute(null=True)
+    # When the registry took it: at most one notice a domain a week, whatever the expiry dates say.
+    noticed_at = UTCDateTimeAttribute(null=True)
     history: ListAttribute = ListAttribute(of=LifecycleChange, default=list)
     email_domains: ListAttribute = ListAttribute(of=UnicodeAttribute, default=list)
     oldest_verified_at = UTCDateTimeAttribute(null=True)
@@ -210,7 +213,8 @@ class Decision(Model):
     idempotency_key = UnicodeAttribute()
     verified_before = UTCDateTimeAttribute(null=True)
     evidence = JSONAttribute()
-    state = UnicodeAttribute(default=DecisionState.RECORDED)  # a DecisionState
+    # A DecisionState; an item without one (as the checker writes it) is recorded.
+    state = UnicodeAttribute(null=True, default=DecisionState.RECORDED)
     # Set to OUTSTANDING while pending, absent otherwise: the sparse key of OutstandingIndex.
     outstanding = UnicodeAttribute(null=True)
     outstanding_index = OutstandingIndex()
@@ -219,7 +223,7 @@ class Decision(Model):
     hold_reason = UnicodeAttribute(null=True)
     emails_unverified = NumberAttribute(null=True)
     replayed = BooleanAttribute(null=True)
-    attempts = NumberAttribute(default=0)
+    attempts = NumberAttribute(null=True, default=0)
     # Why the last call failed, why it waits, or why it was cancelled.
     error = UnicodeAttribute(null=True)
     decided_at = UTCDateTimeAttribute()
@@ -242,8 +246,43 @@ class NoticeRecord(Model):
     expires_at = UTCDateTimeAttribute(null=True)
     idempotency_key = UnicodeAttribute()
     evidence = JSONAttribute()
-    state = UnicodeAttribute(default="pending")
+    # An item without one (as the checker writes it) is pending.
+    state = UnicodeAttribute(null=True, default="pending")
     error = UnicodeAttribute(null=True)
+
+
+# What becomes of a decision or a notice: the final step's, an operator's and the manual entry's
+# to write, never the checker's. A decision the checker records is always recorded, so the
+# breaker weighs it before any call can go out.
+DECISION_OUTCOME = frozenset(
+    {
+        "state",
+        "outstanding",
+        "hold_reason",
+        "emails_unverified",
+        "replayed",
+        "attempts",
+        "error",
+        "settled_at",
+        "operator",
+    }
+)
+NOTICE_OUTCOME = frozenset({"state", "error"})
+
+
+def _attribute_names(model: type[Model]) -> frozenset[str]:
+    return frozenset(attribute.attr_name for attribute in model.get_attributes().values())
+
+
+# Every attribute the checker writes to the run table (template.yaml's CheckerRole allows these
+# alone, through dynamodb:Attributes): the decisions and notices it finds, its shards, and the
+# run's shard counts and status.
+CHECKER_RUN_ATTRIBUTES = (
+    (_attribute_names(Decision) - DECISION_OUTCOME)
+    | (_attribute_names(NoticeRecord) - NOTICE_OUTCOME)
+    | _attribute_names(ShardRecord)
+    | {"pk", "sk", "status", "shards_done", "shards_dead"}
+)
 
 
 # DynamoDB items are at most 400 KB.
@@ -316,14 +355,24 @@ class RunStore:
         makes each step happen once, however often SQS or an operator repeats it."""
         actions: list[Action] = [RunRecord.status.set(new_status)]
         actions += [getattr(RunRecord, name).set(value) for name, value in changes.items()]
+        item = self._on_table(run, self._runs)
+        hash_key, range_key = item._get_hash_range_key_serialized_values()
         try:
-            self._on_table(run, self._runs).update(
-                actions=actions, condition=RunRecord.status.is_in(*expected)
+            # ReturnValues NONE, not the ALL_NEW of Model.update: the checker's role may not read
+            # back attributes through a write (template.yaml's dynamodb:ReturnValues).
+            item._get_connection().update_item(
+                hash_key,
+                range_key=range_key,
+                actions=actions,
+                condition=RunRecord.status.is_in(*expected),
+                return_values=NONE,
             )
         except UpdateError as exc:
             if _conditional_failure(exc):
                 return False
             raise
+        for name, value in {"status": new_status, **changes}.items():
+            setattr(run, name, value)
         return True
 
     def record_shard(self, run_id: str, shard: ShardRecord) -> RunRecord | None:
@@ -427,6 +476,17 @@ class RunStore:
         decision.sk = f"UNSAFE#{decision.domain}"
         self.save_decision(decision)
 
+    def record_finding(self, decision: Decision) -> None:
+        """A decision as the checker records it: what it found and nothing of what becomes of it
+        (DECISION_OUTCOME), so that it is read back as recorded."""
+        decision.pk = run_pk(decision.run_id)
+        decision.sk = f"UNSAFE#{decision.domain}"
+        # On the table's model first: building it from the item sets the defaults again.
+        item = self._on_table(decision, self._decisions)
+        for name in DECISION_OUTCOME:
+            setattr(item, name, None)
+        item.save()
+
     def decisions(self, run_id: str) -> Iterator[Decision]:
         return self._decisions.query(run_pk(run_id), Decision.sk.startswith("UNSAFE#"))
 
@@ -442,8 +502,12 @@ class RunStore:
 
     # Notices ---------------------------------------------------------------------------------
     def record_notice(self, run_id: str, notice: NoticeRecord) -> None:
+        """A notice as the checker records it, without its outcome (NOTICE_OUTCOME): pending."""
         notice.pk, notice.sk = run_pk(run_id), f"NOTICE#{notice.domain}"
-        self.save_notice(notice)
+        item = self._on_table(notice, self._notices)
+        for name in NOTICE_OUTCOME:
+            setattr(item, name, None)
+        item.save()
 
     def notices(self, run_id: str) -> Iterator[NoticeRecord]:
         return self._notices.query(run_pk(run_id), NoticeRecord.sk.startswith("NOTICE#"))
@@ -451,9 +515,12 @@ class RunStore:
     def save_notice(self, notice: NoticeRecord) -> None:
         self._on_table(notice, self._notices).save()
 
-    def mark_noticed(self, domain: str, key: str) -> None:
-        """The registry took this notice: the domain's later checks owe no other for it."""
-        self._domains(domain).update(actions=[DomainState.notice_key.set(key)])
+    def mark_noticed(self, domain: str, key: str, at: datetime) -> None:
+        """The registry took this notice at `at`: the domain's later checks owe no other for it,
+        and none at all for a week."""
+        self._domains(domain).update(
+            actions=[DomainState.notice_key.set(key), DomainState.noticed_at.set(at)]
+        )
 
     # Domains ---------------------------------------------------------------------------------
     def domain_states(self, domains: Iterable[str]) -> dict[str, DomainState]:
