@@ -421,26 +421,21 @@ class _Lookup:
 
 
 def _unusable(response: dns.message.Message, zone: dns.name.Name, qname: dns.name.Name) -> str | None:
-    """Why an answer is not one the zone's own server would give, or None."""
+    """Why an answer is not one the zone's own server would give, or None.
+
+    The AA bit is not asked for: anyone on the path can set it, so it proves nothing a signed
+    zone's proofs do not, and servers that leave it off are still the zone's. A denial must carry
+    the zone's SOA (or a child's the same server holds, on the way to the name).
+    """
     rcode = response.rcode()
     if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
         return f"answered {dns.rcode.to_text(rcode)}"
-    authoritative = bool(response.flags & dns.flags.AA)
-    if rcode == dns.rcode.NXDOMAIN or (authoritative and not response.answer):
-        soa = next((r for r in response.authority if r.rdtype == SOA), None)
-        # The zone's own, or a child's that the same server holds, on the way to the name.
-        if (
-            not authoritative
-            or soa is None
-            or not (soa.name.is_subdomain(zone) and qname.is_subdomain(soa.name))
-        ):
-            return "sent a denial that is not the zone's own"
+    if rcode == dns.rcode.NOERROR and (response.answer or _referral(response, zone, qname) is not None):
         return None
-    if authoritative and response.answer:
-        return None
-    if _referral(response, zone, qname) is not None:
-        return None
-    return "sent neither an answer, a denial nor a referral"
+    soa = next((r for r in response.authority if r.rdtype == SOA), None)
+    if soa is None or not (soa.name.is_subdomain(zone) and qname.is_subdomain(soa.name)):
+        return "sent neither an answer, a referral nor the zone's own denial"
+    return None
 
 
 def _deeper_zone(response: dns.message.Message, zone: dns.name.Name) -> dns.name.Name | None:
