@@ -228,10 +228,11 @@ def _function(args: argparse.Namespace) -> dict:
         for number, chunk in enumerate(batched(names, SHARD_SIZE, strict=False))
     ]
     # The dispatcher's part, done directly: a run in `checking`, waiting for one shard more than
-    # these (so that the final step is not started).
-    RunStore(
+    # these (so that the final step is not started), and the shards as it records them.
+    store = RunStore(
         domains_table=os.environ["LAPSEWATCH_DOMAINS_TABLE"], runs_table=os.environ["LAPSEWATCH_RUNS_TABLE"]
-    ).create_run(
+    )
+    store.create_run(
         RunRecord(
             run_pk(run_id),
             "RUN",
@@ -240,6 +241,9 @@ def _function(args: argparse.Namespace) -> dict:
             created_at=datetime.now(UTC),
             shard_count=len(shards) + 1,
         )
+    )
+    store.record_plans(
+        run_id, ((s.number, s.digest(), {d.domain: d.addresses for d in s.domains}) for s in shards)
     )
     counter.calls.clear()
     counter.attempts.clear()
@@ -339,6 +343,12 @@ class MemoryTables:
             if operation == "PutItem":
                 self._put(kwargs["TableName"], kwargs["Item"])
                 return {}
+            if operation == "BatchWriteItem":
+                # The dispatcher's shard plans, written before the benchmark starts.
+                for table, requests in kwargs["RequestItems"].items():
+                    for request in requests:
+                        self._put(table, request["PutRequest"]["Item"])
+                return {"UnprocessedItems": {}}
             if operation == "TransactWriteItems":
                 for entry in kwargs["TransactItems"]:
                     if "Put" in entry:

@@ -66,7 +66,12 @@ class Sweep:
             registry_client=registry_client
             or (
                 lambda: RegistryClient(
-                    self.registry.url, self.registry.token, retries=2, backoff_factor=0.01, timeout=(2.0, 5.0)
+                    self.registry.url,
+                    self.registry.token,
+                    retries=2,
+                    backoff_factor=0.01,
+                    timeout=(2.0, 5.0),
+                    allow_loopback_http=True,
                 )
             ),
             sqs=self.sqs,

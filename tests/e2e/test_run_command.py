@@ -156,7 +156,14 @@ def test_two_days_on_one_machine_a_failed_call_is_retried_unless_the_domain_reco
 
     assert second["run_id"] == "run-20261122T030000Z"
     assert second["unverify"] == {"requested": 2, "emails_unverified": 2, "failed": 0}
-    assert second["withheld"] == {"cancelled": 1, "deferred": 0}
+    assert second["withheld"] == {
+        "cancelled": 1,
+        "deferred": 0,
+        "superseded": 0,
+        "held": 0,
+        "unsent": 0,
+        "errors": 0,
+    }
     assert sorted(call["domain"] for call in registry.app.store.audit()) == ["bought.test", "gone.test"]
     assert registry.app.store.emails("lapsed.test", verified=None)[0]["verified"] is True
 
@@ -207,3 +214,75 @@ def test_with_json_standard_output_is_json_lines_alone():
     lines = process.stdout.splitlines()
     assert lines and all(isinstance(json.loads(line), dict) for line in lines)
     assert "addresses unverified" in process.stderr
+
+
+def test_forged_table_items_on_local_state_unverify_nobody(world, tmp_path):
+    """A decision item and a domain state as the checker's role could write them: gmail.com
+    "unregistered", pending, one address. The next day's final step holds it at sending."""
+    from lapsewatch.sweep.store import Decision, DecisionState, DomainState
+
+    registry, _, bootstrap = world
+    state = tmp_path / "state"
+    first = last_json(
+        run_against(registry, bootstrap, "--state", str(state), "--now", "2026-11-21T03:00:00Z")
+    )
+    audit = registry.app.store.audit()
+    forged_at = datetime(2026, 11, 21, 4, tzinfo=UTC)
+    decision = Decision(
+        pk=f"RUN#{first['run_id']}",
+        sk="UNSAFE#gmail.com",
+        run_id=first["run_id"],
+        domain="gmail.com",
+        shard=0,
+        lifecycle="unregistered",
+        idempotency_key="forged",
+        evidence={"lifecycle": "unregistered"},
+        addresses=1,
+        state=DecisionState.PENDING,
+        outstanding="outstanding",
+        decided_at=forged_at,
+    )
+    domain = DomainState(
+        "gmail.com",
+        lifecycle="unregistered",
+        unsafe=True,
+        last_checked_at=forged_at,
+        next_check_at=datetime(2027, 1, 1, tzinfo=UTC),
+        history=[],
+    )
+    for table, item in (("RunsTable", decision), ("DomainsTable", domain)):
+        with (state / "dynamodb" / f"{table}.jsonl").open("a", encoding="utf-8") as lines:
+            lines.write(json.dumps(item.serialize()) + "\n")
+
+    second = last_json(
+        run_against(registry, bootstrap, "--state", str(state), "--now", "2026-11-22T03:00:00Z")
+    )
+
+    assert second["withheld"]["held"] == 1
+    assert registry.app.store.audit() == audit
+    shown = json.loads(lapsewatch("runs", "show", first["run_id"], "--json", "--state", str(state)).stdout)
+    assert [d["domain"] for d in shown["waiting"]] == ["gmail.com"]
+
+
+def test_an_oversized_answer_day_after_day_fails_nothing_and_is_stored(world, tmp_path):
+    registry, rdap, bootstrap = world
+    state = str(tmp_path / "state")
+    tokens = ["redemption period", *(f"status-{i:05d}-" + "x" * 186 for i in range(4000))]
+    rdap.set_domain(
+        "lapsed.test",
+        DomainAnswer.for_lifecycle(
+            "redemption", registered_at=datetime(2012, 5, 1, tzinfo=UTC), statuses=tokens
+        ),
+    )
+
+    days = [
+        last_json(run_against(registry, bootstrap, "--state", state, "--now", f"2026-11-{day}T03:00:00Z"))
+        for day in (21, 22)
+    ]
+
+    for summary in days:
+        assert summary["shards"]["dead"] == 0 and summary["domains"]["not_stored"] == 0
+        assert summary["domains"]["dead_lettered"] == 0
+        # Over the caps on one answer (32 statuses of 64 characters): doubt, stored as such.
+        assert "lapsed.test" not in summary["unsafe"]
+    assert registry.app.store.emails("lapsed.test", verified=None)[0]["verified"] is True

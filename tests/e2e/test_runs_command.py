@@ -151,3 +151,13 @@ def test_the_manual_entry_runs_offline_through_its_handler(tmp_path):
     assert refused.returncode == 1
     assert json.loads(refused.stdout.splitlines()[-1])["errorType"] == "BadEvent"
     assert lapsewatch("invoke", "NoSuchFunction", "--event", "-", stdin="{}").returncode == 2
+
+
+def test_the_sample_manual_events_say_what_the_readme_says():
+    checked = lapsewatch("invoke", "ManualFunction", "--event", "events/manual-check.json")
+    assert checked.returncode == 0, checked.stderr
+    answer = json.loads(checked.stdout)
+    assert (answer["lifecycle"], answer["unsafe"]) == ("redemption", True)
+    # A name the demo data set does not know is never free in the demo.
+    unknown = lapsewatch("invoke", "ManualFunction", stdin='{"email": "maintainer@example.com"}')
+    assert json.loads(unknown.stdout)["lifecycle"] == "active"

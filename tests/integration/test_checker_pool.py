@@ -22,17 +22,21 @@ DOMAINS = [f"c{i}.example" for i in range(8)]
 
 
 class FailingStore(RunStore):
-    """A data layer that fails while saving some domains, the way a throttled table does."""
+    """A data layer that fails while reading some domains' states (what a checker does first
+    with its shard), the way a throttled table does. (A failure to save one domain fails that
+    domain alone: the shard goes on.)"""
 
     def __init__(self, failing: set[str], times: int, **tables: str) -> None:
         super().__init__(**tables)
         self.left = dict.fromkeys(failing, times)
 
-    def save_domain_state(self, state):
-        if self.left.get(state.domain, 0) > 0:
-            self.left[state.domain] -= 1
-            raise RuntimeError(f"throttled while saving {state.domain}")
-        super().save_domain_state(state)
+    def domain_states(self, domains):
+        domains = list(domains)
+        for domain in set(self.left).intersection(domains):
+            if self.left[domain] > 0:
+                self.left[domain] -= 1
+                raise RuntimeError(f"throttled while reading {domain}")
+        return super().domain_states(domains)
 
 
 def dispatch(sweep, store=None) -> tuple[str, list[dict]]:
@@ -118,7 +122,7 @@ def test_a_shard_that_fails_is_the_only_failure_of_its_batch(sweep, capsys):
     assert (run.shards_done, run.shards_dead) == (3, 0)
     failed = [line for line in shard_lines(capsys.readouterr().out) if line["message"] == "shard failed"]
     assert [line["shard"] for line in failed] == [Shard.from_body(failing["body"]).number]
-    assert "throttled while saving c5.example" in failed[0]["exception"]
+    assert "throttled while reading c5.example" in failed[0]["exception"]
 
     # SQS delivers it again; this time it goes through and the run is complete.
     assert check(sweep, [delivered(failing, 2)]) == {"batchItemFailures": []}

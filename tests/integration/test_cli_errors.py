@@ -161,7 +161,7 @@ def test_a_refused_connection_names_the_host_and_port(tmp_path, closed_port):
 def test_the_registry_client_says_refused_too(closed_port):
     url = f"http://127.0.0.1:{closed_port}"
     with (
-        RegistryClient(url, "token", retries=1, backoff_factor=0.01) as client,
+        RegistryClient(url, "token", retries=1, backoff_factor=0.01, allow_loopback_http=True) as client,
         pytest.raises(TransientRegistryError) as raised,
     ):
         client.page()

@@ -74,6 +74,8 @@ def test_the_manual_function_reports_like_check_json_and_applies_on_request(swee
     assert "unverify" not in report
     assert sweep.emails("lapsed.test") == {"a@mail.lapsed.test": True}
 
+    # The addresses a decision weighs are those the dispatcher recorded: a dry run records them.
+    sweep.run(dry_run=True, check_all=True)
     applied = manual.invoke({"domain": "lapsed.test", "apply": True})
     assert applied["unverify"]["emails_unverified"] == 1
     assert sweep.emails("lapsed.test") == {"a@mail.lapsed.test": False}

@@ -76,7 +76,13 @@ def registry(faults):
 
 
 def client_for(url, token=TOKEN, **options):
-    options = {"retries": 5, "backoff_factor": 0.01, "timeout": (1.0, 1.0), **options}
+    options = {
+        "retries": 5,
+        "backoff_factor": 0.01,
+        "timeout": (1.0, 1.0),
+        "allow_loopback_http": True,
+        **options,
+    }
     return RegistryClient(url, token, **options)
 
 
@@ -593,7 +599,7 @@ def test_a_token_still_refused_once_read_again_is_an_error(secrets_manager):
 
 def test_the_client_asks_for_the_token_at_each_request(registry):
     tokens = deque(["wrong", TOKEN])
-    with RegistryClient(registry.url, lambda: tokens[0], retries=0) as client:
+    with RegistryClient(registry.url, lambda: tokens[0], retries=0, allow_loopback_http=True) as client:
         with pytest.raises(PermanentRegistryError):
             client.page()
         tokens.popleft()

@@ -3,10 +3,12 @@ the anomaly, stale decisions cancelled, forged shard messages refused."""
 
 from datetime import UTC, datetime, timedelta
 
+import boto3
 import pytest
 
 from lapsewatch.sweep import handlers
 from lapsewatch.sweep.messages import PlannedDomain, Shard
+from lapsewatch.sweep.store import Decision, DecisionState, DomainState
 from lapsewatch_tools.local.rdap_server import DomainAnswer
 from lapsewatch_tools.registry.app import UNVERIFY
 from lapsewatch_tools.registry.faults import Fault
@@ -115,7 +117,14 @@ def test_a_pending_unverify_is_cancelled_once_the_domain_recovers(sweep):
     second = sweep.run("2026-11-22T03:00:00Z")
 
     assert second["unverify"] == {"requested": 0, "emails_unverified": 0, "failed": 0}
-    assert second["withheld"] == {"cancelled": 1, "deferred": 0}
+    assert second["withheld"] == {
+        "cancelled": 1,
+        "deferred": 0,
+        "superseded": 0,
+        "held": 0,
+        "unsent": 0,
+        "errors": 0,
+    }
     assert sweep.emails("wobbly.test") == {"ann@wobbly.test": True}
     assert list(sweep.runtime.store.outstanding()) == []
     (decision,) = sweep.runtime.store.decisions(first["run_id"])
@@ -152,7 +161,14 @@ def test_a_pending_decision_waits_while_lookups_cannot_tell(sweep):
     second = sweep.run("2026-11-22T03:00:00Z")
 
     assert second["unverify"]["requested"] == 0
-    assert second["withheld"] == {"cancelled": 0, "deferred": 1}
+    assert second["withheld"] == {
+        "cancelled": 0,
+        "deferred": 1,
+        "superseded": 0,
+        "held": 0,
+        "unsent": 0,
+        "errors": 0,
+    }
     (decision,) = sweep.runtime.store.decisions(first["run_id"])
     assert decision.state == "pending" and "could not tell" in decision.error
     assert sweep.emails("wobbly.test") == {"ann@wobbly.test": True}
@@ -171,28 +187,93 @@ def test_a_re_registration_since_the_decision_cancels_it(sweep):
     second = sweep.run("2026-11-22T03:00:00Z")
 
     # Today's decision (reregistered, verified_before the new registration) replaces it.
-    assert second["withheld"]["cancelled"] == 1
+    assert second["withheld"]["superseded"] == 1
     assert second["unverify"]["emails_unverified"] == 1
     (call,) = sweep.audit()
     assert call["reason"] == "reregistered" and call["verified_before"] == "2026-11-21T12:00:00Z"
 
 
-def test_a_forged_shard_naming_public_suffixes_is_refused_not_checked(sweep):
+def take_shards(sweep):
+    """The shard messages the dispatcher sent, taken off the queue: [(body), ...]."""
+    queue = sweep.shards.source.queue_url
+    bodies = []
+    while messages := sweep.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages"):
+        for message in messages:
+            bodies.append(message["Body"])
+            sweep.sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+    return bodies
+
+
+def send_shard(sweep, body):
+    sweep.sqs.send_message(QueueUrl=sweep.shards.source.queue_url, MessageBody=body)
+
+
+def test_a_forged_shard_naming_public_suffixes_is_dropped_unchecked(sweep):
     sweep.seed(user("ann", "ann@fine.test"))
     sweep.rdap.set_domain("fine.test", answer("active"))
     started = sweep.dispatch()
-    queue = sweep.shards.source.queue_url
-    sweep.sqs.purge_queue(QueueUrl=queue)
+    (real,) = take_shards(sweep)
     names = ("co.uk", "test", "mail.fine.test", "fine.test")
-    forged = Shard(started["run_id"], 0, tuple(PlannedDomain(name) for name in names))
-    sweep.sqs.send_message(QueueUrl=queue, MessageBody=forged.to_body())
+    send_shard(sweep, Shard(started["run_id"], 0, tuple(PlannedDomain(name) for name in names)).to_body())
 
     sweep.drain()
 
-    shard = next(sweep.runtime.store.shards(started["run_id"]))
-    assert (shard.checked, shard.refused) == (1, 3)
-    assert sweep.summary(started["run_id"])["domains"]["refused"] == 3
-    assert sweep.rdap.asked("co.uk", registry="testreg") == sweep.rdap.asked("mail.fine.test") == 0
+    assert list(sweep.runtime.store.shards(started["run_id"])) == []
+    assert sweep.summary(started["run_id"])["status"] == "checking"
+    assert sweep.rdap.asked("co.uk", registry="testreg") == sweep.rdap.asked("fine.test") == 0
+    send_shard(sweep, real)
+    sweep.drain()
+    summary = sweep.summary(started["run_id"])
+    assert summary["status"] == "done" and summary["domains"]["checked"] == 1
+
+
+def test_forged_empty_shards_with_unused_numbers_cannot_end_a_run_early(sweep):
+    sweep.configure(LAPSEWATCH_SHARD_SIZE="1")
+    sweep.seed(user("ann", "ann@fine.test"), user("lu", "lu@lapsed.test"))
+    sweep.rdap.set_domain("fine.test", answer("active"))
+    sweep.rdap.set_domain("lapsed.test", answer("redemption"))
+    started = sweep.dispatch()
+    real = take_shards(sweep)
+    assert len(real) == 2
+    for number in (2, 3, -1, 0):
+        send_shard(sweep, Shard(started["run_id"], number, ()).to_body())
+
+    sweep.drain()
+
+    assert sweep.dead_letters() == 0
+    assert sweep.summary(started["run_id"])["status"] == "checking"
+    for body in real:
+        send_shard(sweep, body)
+    sweep.drain()
+    summary = sweep.summary(started["run_id"])
+    assert summary["status"] == "done" and summary["unsafe"] == ["lapsed.test"]
+    assert sweep.emails("lapsed.test") == {"lu@lapsed.test": False}
+
+
+def test_a_forged_shard_claiming_one_address_for_a_big_domain_changes_nothing(sweep):
+    sweep.seed(*[user(f"u{i}", f"u{i}@bigco.test") for i in range(300)])
+    started = sweep.dispatch()
+    (real,) = take_shards(sweep)
+    forged = Shard.from_body(real)
+    (planned,) = forged.domains
+    send_shard(
+        sweep,
+        Shard(
+            forged.run_id,
+            0,
+            (PlannedDomain(planned.domain, planned.oldest_verified_at, planned.email_domains, 1),),
+        ).to_body(),
+    )
+    sweep.drain()
+    assert sweep.summary(started["run_id"])["status"] == "checking"
+
+    send_shard(sweep, real)
+    sweep.drain()
+
+    # bigco.test answers 404: 300 addresses wait for an operator.
+    summary = sweep.summary(started["run_id"])
+    assert summary["held_domains"] == ["bigco.test"] and "MaxAddressesPerDomain" in summary["held_reason"]
+    assert all(sweep.emails("bigco.test").values())
 
 
 def test_the_summary_says_which_domains_no_provider_serves(sweep):
@@ -226,3 +307,145 @@ def test_a_domain_unknown_for_a_week_is_an_unknown_streak(sweep):
     assert first["unknown_streaks"]["count"] == sixth_day["unknown_streaks"]["count"] == 0
     assert eighth_day["unknown_streaks"] == {"count": 1, "examples": ["flaky.test"]}
     assert eighth_day["settings"]["unknown_streak_days"] == 7
+
+
+def forge_pending_decision(sweep, run_id, domain, *, addresses=1, shard=0, lifecycle="unregistered"):
+    """A decision item as the checker's role could write it: pending, outstanding, claiming few
+    addresses; and a domain state saying the domain lapsed."""
+    store = sweep.runtime.store
+    store.record_decision(
+        Decision(
+            run_id=run_id,
+            domain=domain,
+            shard=shard,
+            lifecycle=lifecycle,
+            idempotency_key=f"forged-{domain}",
+            evidence={"lifecycle": lifecycle},
+            addresses=addresses,
+            state=DecisionState.PENDING,
+            decided_at=sweep.now - timedelta(hours=1),
+        )
+    )
+    store.save_domain_state(
+        DomainState(
+            domain,
+            lifecycle=lifecycle,
+            unsafe=True,
+            last_checked_at=sweep.now,
+            next_check_at=sweep.now + timedelta(days=30),
+            history=[],
+        )
+    )
+
+
+def test_a_forged_pending_decision_for_a_protected_domain_is_held_not_sent(sweep, tmp_path):
+    add_service(sweep, "mailbox", ["com"], tmp_path)
+    sweep.seed(user("gus", "gus@gmail.com"), user("bea", "bea@fine.test"))
+    sweep.rdap.set_domain("fine.test", answer("active"))
+    sweep.rdap.set_domain("gmail.com", answer("active"), registry="mailbox")
+    first = sweep.run()
+    forge_pending_decision(sweep, first["run_id"], "gmail.com")
+
+    second = sweep.run("2026-11-22T03:00:00Z")
+
+    assert sweep.audit() == []
+    assert sweep.emails("gmail.com") == {"gus@gmail.com": True}
+    assert second["withheld"]["held"] == 1
+    (decision,) = sweep.runtime.store.decisions(first["run_id"])
+    assert decision.state == "held" and "protected" in decision.hold_reason
+    assert sweep.summary(first["run_id"])["status"] == "held"
+
+
+def test_a_forged_decision_claiming_one_address_weighs_what_the_dispatcher_recorded(sweep):
+    sweep.seed(*[user(f"u{i}", f"u{i}@bigco.test") for i in range(300)])
+    sweep.rdap.set_domain("bigco.test", answer("active"))
+    first = sweep.run()
+    forge_pending_decision(sweep, first["run_id"], "bigco.test", addresses=1)
+
+    second = sweep.run("2026-11-22T03:00:00Z")
+
+    assert sweep.audit() == [] and all(sweep.emails("bigco.test").values())
+    (decision,) = sweep.runtime.store.decisions(first["run_id"])
+    assert decision.state == "held" and "MaxAddressesPerDomain" in decision.hold_reason
+    assert decision.addresses == 300
+    assert second["withheld"]["held"] == 1
+
+
+def test_a_forged_decision_in_a_run_the_dispatcher_never_planned_is_held(sweep):
+    sweep.seed(user("ann", "ann@small.test"))
+    sweep.rdap.set_domain("small.test", answer("active"))
+    forge_pending_decision(sweep, "run-19990101T000000Z", "small.test", shard=0)
+
+    sweep.run()
+
+    assert sweep.audit() == [] and sweep.emails("small.test") == {"ann@small.test": True}
+    (decision,) = sweep.runtime.store.decisions("run-19990101T000000Z")
+    assert decision.state == "held" and "no record by the dispatcher" in decision.hold_reason
+
+
+def test_pending_decisions_keep_to_the_runs_address_budget(sweep):
+    for name in ("one", "two", "three"):
+        sweep.seed(*[user(f"{name}{i}", f"{name}{i}@{name}.test") for i in range(25)])
+    sweep.seed(*[user(f"f{i}", f"f{i}@fine{i}.test") for i in range(30)])
+    for i in range(30):
+        sweep.rdap.set_domain(f"fine{i}.test", answer("active"))
+    fail_calls(sweep, 3)
+    assert sweep.run()["unverify"]["failed"] == 3
+    # The budget shrinks (a redeploy): 75 addresses pending, 60 may go today.
+    sweep.configure(LAPSEWATCH_MAX_ADDRESSES_PER_RUN="60")
+    sweep.now += timedelta(hours=1)
+
+    counts = sweep.runtime.applier.apply(list(sweep.runtime.store.outstanding()))
+
+    assert (counts.requested, counts.deferred) == (2, 1)
+    (left,) = sweep.runtime.store.outstanding()
+    assert "MaxAddressesPerRun" in left.error
+
+
+def test_an_operator_approving_a_held_protected_domain_sends_it_by_its_exact_key(sweep, tmp_path):
+    add_service(sweep, "mailbox", ["com"], tmp_path)
+    sweep.seed(user("gus", "gus@lapsedmail.com"), user("bea", "bea@fine.test"))
+    sweep.rdap.set_domain("fine.test", answer("active"))
+    sweep.configure(LAPSEWATCH_PROTECTED_DOMAINS="lapsedmail.com")
+    held = sweep.run()
+    assert held["held_domains"] == ["lapsedmail.com"]
+
+    approved = handlers.finalize({"approve_run": held["run_id"], "by": "ops"}, sweep.runtime)
+
+    assert approved["unverify"]["emails_unverified"] == 1
+    assert sweep.emails("lapsedmail.com") == {"gus@lapsedmail.com": False}
+
+
+def test_an_operators_list_of_domains_has_no_address_count_so_its_decisions_wait(sweep):
+    sweep.seed(*[user(f"u{i}", f"u{i}@bigco.test") for i in range(300)])
+    started = handlers.dispatch({"domains": ["bigco.test"]}, sweep.runtime)
+    sweep.drain()
+
+    summary = sweep.summary(started["run_id"])
+
+    assert (
+        summary["held_domains"] == ["bigco.test"] and "no record by the dispatcher" in summary["held_reason"]
+    )
+    assert all(sweep.emails("bigco.test").values())
+
+
+def put_raw(sweep, item):
+    """An item as a role limited to the checker's attributes could write it."""
+    boto3.client("dynamodb").put_item(TableName=sweep.tables["runs_table"], Item=item)
+
+
+def test_a_plan_or_an_approval_forged_with_the_checkers_attributes_counts_for_nothing(sweep):
+    sweep.seed(*[user(f"u{i}", f"u{i}@bigco.test") for i in range(300)])
+    sweep.rdap.set_domain("bigco.test", answer("active"))
+    first = sweep.run()
+    run_id = "run-19990101T000000Z"
+    forge_pending_decision(sweep, run_id, "bigco.test", addresses=1, shard=0)
+    pk = {"S": f"RUN#{run_id}"}
+    put_raw(sweep, {"pk": pk, "sk": {"S": "PLAN#000000"}, "addresses": {"S": '{"bigco.test": 1}'}})
+    put_raw(sweep, {"pk": pk, "sk": {"S": "APPROVAL#forged-bigco.test"}, "domain": {"S": "bigco.test"}})
+
+    sweep.run("2026-11-22T03:00:00Z")
+
+    assert first["status"] == "done" and sweep.audit() == []
+    (decision,) = sweep.runtime.store.decisions(run_id)
+    assert decision.state == "held" and "no record by the dispatcher" in decision.hold_reason

@@ -165,6 +165,31 @@ def test_the_simulation_speaks_to_operators():
     }
 
 
+def test_loud_words_are_coloured_on_a_terminal_only(monkeypatch):
+    import io
+
+    from lapsewatch_tools.report import for_terminal
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert for_terminal("x  UNSAFE  y", Terminal()) == "x  \033[1;31mUNSAFE\033[0m  y"
+    assert for_terminal("x  UNSAFE  y", io.StringIO()) == "x  UNSAFE  y"
+    monkeypatch.setenv("NO_COLOR", "")
+    assert for_terminal("WARNING", Terminal()) == "WARNING"
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh"])
+def test_shell_completion_is_generated_from_the_parser(capsys, shell):
+    from lapsewatch_tools.cli import main
+
+    assert main(["completion", shell]) == 0
+    script = capsys.readouterr().out
+    assert "lapsewatch" in script and "--rdap-bootstrap" in script and "conformance" in script
+
+
 @pytest.mark.parametrize(
     "command",
     [

@@ -18,13 +18,9 @@ from lapsewatch.registry import (
     UnverifyResult,
     decision_key,
 )
-from lapsewatch.registry.client import (
-    DEFAULT_MAX_PAGES,
-    MAX_LIMIT,
-    CappedRetry,
-    _parse_page,
-    _parse_unverify_result,
-)
+from lapsewatch.registry.answers import parse_page as _parse_page
+from lapsewatch.registry.answers import parse_unverify_result as _parse_unverify_result
+from lapsewatch.registry.client import DEFAULT_MAX_PAGES, MAX_LIMIT, CappedRetry
 from lapsewatch.secrets import RegistryTokenError, registry_token
 
 REGISTERED = datetime(2026, 9, 1, tzinfo=UTC)
@@ -339,7 +335,7 @@ def test_retry_after_is_honoured_up_to_the_cap():
 
 
 def test_the_client_retries_429_and_5xx_for_get_and_post():
-    client = RegistryClient("http://127.0.0.1:9/", "token")
+    client = RegistryClient("http://127.0.0.1:9/", "token", allow_loopback_http=True)
     retry = client._session.get_adapter("http://127.0.0.1:9/v1/email-domains").max_retries
     assert isinstance(retry, CappedRetry)
     assert retry.total == 5
@@ -358,7 +354,7 @@ def test_a_shared_session_keeps_its_other_adapters():
 
 
 def test_the_token_is_not_in_the_client_repr():
-    client = RegistryClient("http://127.0.0.1:9", "very-secret-token")
+    client = RegistryClient("http://127.0.0.1:9", "very-secret-token", allow_loopback_http=True)
     assert "very-secret-token" not in repr(client)
     assert "very-secret-token" not in repr(client._auth)
     assert "very-secret-token" not in repr(vars(client))
@@ -390,7 +386,7 @@ def test_https_is_allowed_anywhere(url, allow_loopback_http):
     ["http://127.0.0.1:8080", "http://127.5.6.7", "http://[::1]:8080/registry", "http://localhost:8080"],
 )
 def test_plain_http_reaches_a_loopback_host(url):
-    assert RegistryClient(url, "t").base_url == url
+    assert RegistryClient(url, "t", allow_loopback_http=True).base_url == url
 
 
 @pytest.mark.parametrize(
@@ -419,13 +415,15 @@ def test_plain_http_to_loopback_is_refused_when_not_allowed(url):
 @pytest.mark.parametrize("limit", [0, 1001, -5])
 def test_a_page_limit_must_be_from_1_to_1000(limit):
     with pytest.raises(ValueError, match="limit"):
-        RegistryClient("http://127.0.0.1:9", "t").page(limit=limit)
+        RegistryClient("http://127.0.0.1:9", "t", allow_loopback_http=True).page(limit=limit)
 
 
 @pytest.mark.parametrize("key", ["", "k" * 256, " padded", "caf\u00e9", "new\nline"])
 def test_an_idempotency_key_must_be_printable_ascii_of_at_most_255(key):
     with pytest.raises(ValueError, match="Idempotency-Key"):
-        RegistryClient("http://127.0.0.1:9", "t").unverify(UnverifyRequest("example.com", "grace", {}), key)
+        RegistryClient("http://127.0.0.1:9", "t", allow_loopback_http=True).unverify(
+            UnverifyRequest("example.com", "grace", {}), key
+        )
 
 
 # The token from the environment (Secrets Manager: tests/integration/test_registry_client.py)

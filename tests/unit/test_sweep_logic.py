@@ -1,5 +1,6 @@
 """The sweep's pure parts: scheduling, the breaker, messages, the dispatcher's reduction."""
 
+import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -10,12 +11,25 @@ from hypothesis import strategies as st
 
 from lapsewatch.lifecycle import DEFAULT_UNSAFE, Lifecycle
 from lapsewatch.registry import EmailDomain
+from lapsewatch.sweep.apply import ApplyCounts
 from lapsewatch.sweep.checking import place
 from lapsewatch.sweep.dispatch import DomainCollector, plan_shards
-from lapsewatch.sweep.finalize import BreakerLimits, Tally, hold_reasons
+from lapsewatch.sweep.finalize import BreakerLimits, Tally, hold_reasons, summarize
 from lapsewatch.sweep.messages import MessageError, PlannedDomain, Shard, final_body, parse_final_body
 from lapsewatch.sweep.schedule import MAX_INTERVAL, RUN_SLACK, is_due, next_check_at
-from lapsewatch.sweep.store import run_id_for
+from lapsewatch.sweep.store import (
+    MAX_EVIDENCE_KEYS,
+    MAX_TEXT_CHARS,
+    MAX_TOKEN_CHARS,
+    MAX_TOKENS,
+    SUMMARY_DOMAINS,
+    SUMMARY_GROUP_DOMAINS,
+    SUMMARY_GROUPS,
+    bounded_json,
+    bounded_text,
+    bounded_tokens,
+    run_id_for,
+)
 
 NOW = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
 
@@ -274,3 +288,97 @@ def test_a_notices_evidence_keeps_its_own_fields_escaped_and_capped_and_is_safe_
     assert len(safe["reason"]) <= EVIDENCE_TEXT_LIMIT and safe["reason"].endswith("\u2026")
     assert safe["statuses"][0] == "grace\\u202e" and len(safe["statuses"]) == 10
     assert safe_evidence(safe) == safe
+
+
+def test_a_decision_the_dispatcher_recorded_no_addresses_for_waits():
+    decisions = [decision("forged.com", addresses=1), decision("real.com")]
+    held = hold_reasons(tally({("com", VERISIGN): 100}), decisions, LIMITS, unplanned={"forged.com"})
+    assert set(held) == {"forged.com"} and "no record by the dispatcher" in held["forged.com"]
+
+
+@pytest.mark.parametrize(
+    ("domain", "addresses", "waits"),
+    [("gmail.com", 1, "protected"), ("big.com", 101, "MaxAddressesPerDomain"), ("x.com", None, "no record")],
+)
+def test_the_per_decision_rules(domain, addresses, waits):
+    limits = BreakerLimits(protected=frozenset({"gmail.com"}))
+    assert waits in limits.domain_reason(domain, addresses)
+    assert limits.domain_reason("fine.com", 100) is None
+
+
+# What is stored is bounded ------------------------------------------------------------------------
+def test_text_and_tokens_from_outside_are_bounded():
+    assert bounded_text("x" * 10) == "x" * 10
+    cut = bounded_text("x" * 5000)
+    assert len(cut) == MAX_TEXT_CHARS and cut.endswith("[truncated]")
+    tokens = bounded_tokens(["t" * 500] * 100)
+    assert len(tokens) == MAX_TOKENS and all(len(t) <= MAX_TOKEN_CHARS for t in tokens)
+
+
+@given(
+    st.recursive(
+        st.text() | st.integers() | st.none(),
+        lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+    )
+)
+def test_bounded_json_stays_json_and_within_the_bounds(value):
+    bounded = bounded_json(value)
+    json.dumps(bounded)
+
+    def walk(item):
+        if isinstance(item, str):
+            assert len(item) <= MAX_TEXT_CHARS
+        elif isinstance(item, list):
+            assert len(item) <= MAX_TOKENS
+            for child in item:
+                walk(child)
+        elif isinstance(item, dict):
+            assert len(item) <= MAX_EVIDENCE_KEYS
+            for child in item.values():
+                walk(child)
+
+    walk(bounded)
+
+
+# The run summary is bounded -----------------------------------------------------------------------
+def held_decision(domain, reason):
+    return SimpleNamespace(domain=domain, state="held", hold_reason=reason)
+
+
+def test_the_summary_lists_a_bounded_number_of_domains_and_counts_them_all():
+    decisions = [held_decision(f"d{i:05d}.com", f"reason {i % 25}") for i in range(5000)]
+    run = SimpleNamespace(
+        run_id="run-x",
+        status="finalizing",
+        dry_run=False,
+        invalid_reasons=None,
+        listed=5000,
+        invalid=0,
+        distinct=5000,
+        skipped_not_due=0,
+        shard_count=200,
+        shards_done=200,
+        shards_dead=0,
+        created_at=datetime(2026, 11, 21, 3, tzinfo=UTC),
+    )
+    summary = summarize(run, Tally(checked=5000), decisions, ApplyCounts(), {})
+    assert summary["held_count"] == summary["unsafe_count"] == 5000
+    assert len(summary["held_domains"]) == len(summary["unsafe"]) == SUMMARY_DOMAINS
+    assert len(summary["held_groups"]) == SUMMARY_GROUPS
+    assert all(
+        len(g["domains"]) <= SUMMARY_GROUP_DOMAINS and g["count"] == 200 for g in summary["held_groups"]
+    )
+    assert summary["held_reason"].endswith("and 15 more reasons (lapsewatch runs show)")
+    assert len(json.dumps(summary)) < 100_000
+
+
+def test_a_shards_digest_changes_with_anything_in_it():
+    shard = Shard("run-x", 3, (PlannedDomain("a.com", None, ("a.com",), 2),))
+    assert shard.digest() == Shard.from_body(shard.to_body()).digest()
+    for other in (
+        Shard("run-x", 3, (PlannedDomain("a.com", None, ("a.com",), 1),)),
+        Shard("run-x", 4, shard.domains),
+        Shard("run-y", 3, shard.domains),
+        Shard("run-x", 3, ()),
+    ):
+        assert other.digest() != shard.digest()

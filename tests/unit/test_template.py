@@ -321,10 +321,12 @@ def summary(*, checked: int, unknown: int, unprotected: int, held: bool = False)
     return {
         "held": held,
         "held_domains": ["held.example"] if held else [],
+        "held_count": 1 if held else 0,
         "domains": {"checked": checked, "invalid": 0, "refused": 0},
         "unsafe": [],
+        "unsafe_count": 0,
         "unverify": {"requested": 0, "emails_unverified": 0, "failed": 0},
-        "withheld": {"cancelled": 0, "deferred": 0},
+        "withheld": {"cancelled": 0, "deferred": 0, "superseded": 0, "held": 0, "unsent": 0, "errors": 0},
         "unprotected": {"domains": unprotected, "addresses": unprotected},
         "unknown_streaks": {"count": 0, "examples": []},
         "notices": {"sent": 0, "failed": 0, "unsupported": 0},
@@ -376,3 +378,66 @@ def test_no_unknown_share_without_served_domains(emitted):
     observability.emit_run_summary(summary(checked=5, unknown=5, unprotected=5))
     assert "UnknownShare" not in emitted
     assert PARAMETERS["UnknownShareThreshold"]["Default"] == 20
+
+
+# Queue policies ------------------------------------------------------------------------------------
+# Who may send to each queue: the function roles that produce its messages (and for the
+# dispatcher's failure queue, the schedule's rule); the dead-letter queues, nobody.
+QUEUE_PRODUCERS = {
+    "DispatchQueue": {"DispatcherRole"},
+    "CheckQueue": {"DispatcherRole"},
+    "FinalQueue": {"CheckerRole", "DispatcherRole"},
+    "DispatcherFailureQueue": {"DispatcherRole"},
+    "CheckDeadLetterQueue": set(),
+    "FinalDeadLetterQueue": set(),
+}
+
+
+def queue_policy_statements(queue: str) -> list[dict]:
+    statements = []
+    for policy in of_type("AWS::SQS::QueuePolicy").values():
+        if {"Ref": queue} in policy["Properties"]["Queues"]:
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def test_every_queue_has_a_policy_denying_senders_other_than_its_producers():
+    assert set(of_type("AWS::SQS::Queue")) == set(QUEUE_PRODUCERS)
+    for queue, producers in QUEUE_PRODUCERS.items():
+        denials = [
+            s
+            for s in queue_policy_statements(queue)
+            if s["Effect"] == "Deny" and s["Principal"] == "*" and "sqs:SendMessage" in as_list(s["Action"])
+        ]
+        assert len(denials) == 1, queue
+        (deny,) = denials
+        assert deny["Resource"] == {"Fn::GetAtt": [queue, "Arn"]}
+        condition = deny.get("Condition", {})
+        if producers:
+            exempt = as_list(condition["ArnNotEquals"]["aws:PrincipalArn"])
+            assert {target(role) for role in exempt} == producers, queue
+        else:
+            # Any request from a principal is denied; only SQS's own redrive moves messages here.
+            assert condition == {"Null": {"aws:PrincipalArn": "false"}}, queue
+        for allow in (s for s in queue_policy_statements(queue) if s["Effect"] == "Allow"):
+            principals = allow["Principal"]
+            if "AWS" in principals:
+                assert {target(role) for role in as_list(principals["AWS"])} <= producers, queue
+
+
+def test_no_function_but_a_producer_may_send_to_a_queue():
+    for queue, producers in QUEUE_PRODUCERS.items():
+        for function in FUNCTIONS:
+            if target(props(function)["Role"]) not in producers:
+                assert not allows(function, "sqs:SendMessage", {"Fn::GetAtt": [queue, "Arn"]}), (
+                    function,
+                    queue,
+                )
+
+
+def test_the_final_steps_reserve_is_a_limit_every_function_reads():
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["LAPSEWATCH_FINAL_RESERVE_SECONDS"] == {
+        "Fn::FindInMap": ["Limits", "Final", "ReserveSeconds"]
+    }
+    assert TEMPLATE["Mappings"]["Limits"]["Final"]["ReserveSeconds"] < props("FinalFunction")["Timeout"]

@@ -11,238 +11,27 @@ import difflib
 import json
 import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from lapsewatch.timefmt import parse_time
-
-EXIT_USAGE = 2
-
-
-def _time_arg(text: str):
-    try:
-        return parse_time(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0: {text!r}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    """A number from 0 to 1, both included."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= value <= 1:  # NaN included
-        raise argparse.ArgumentTypeError(f"must be a fraction from 0 to 1: {text!r}")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be a port from 0 to 65535 (0: any free port): {text!r}")
-    return value
-
-
-def _at_least_one(text: str) -> int:
-    value = _count(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
-    return value
-
-
-def _notice_stages(text: str) -> str:
-    from lapsewatch.registry.contract import NOTICE_STAGES
-
-    for stage in filter(None, (part.strip() for part in text.split(","))):
-        if stage not in NOTICE_STAGES:
-            raise argparse.ArgumentTypeError(
-                f"{stage!r} is not a notice stage; choose from {', '.join(sorted(NOTICE_STAGES))}, "
-                'or "" for none'
-            )
-    return text
-
-
-def _run_id(text: str) -> str:
-    """A run's id as `runs list` names it, with or without its "run-" prefix."""
-    text = text.strip()
-    return text if text.startswith("run-") else f"run-{text}"
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
-    return value
-
-
-# Where an unset option's value comes from: the environment for the commands that look things
-# up themselves; template.yaml's parameters for those that run the Lambda functions locally,
-# which get the template's environment (and the demo's own RDAP server on the demo registry);
-# and for those that act on a `lapsewatch run --state DIR`, what its runs used.
-_FROM_ENV = {
-    "provider": "$LAPSEWATCH_PROVIDERS, else rdap",
-    "rate": "$LAPSEWATCH_RDAP_RATE, else 5",
-    "bootstrap": "$LAPSEWATCH_RDAP_BOOTSTRAP, else the bundled snapshot",
-    "extra": "$LAPSEWATCH_RDAP_EXTRA, else the bundled list",
-}
-_FROM_TEMPLATE = {
-    "provider": "template.yaml's StatusProviders, rdap",
-    "rate": "template.yaml's RdapRatePerServer, 5; 200 for the demo's own RDAP server",
-    "bootstrap": "$LAPSEWATCH_RDAP_BOOTSTRAP, else the demo's own RDAP server on the demo registry, "
-    "else the bundled snapshot",
-    "extra": "$LAPSEWATCH_RDAP_EXTRA, else the bundled list; none with the demo's own RDAP server",
-}
-_FROM_STATE = {
-    "provider": "what the runs in --state used, else rdap",
-    "rate": "what the runs in --state used, else 5",
-    "bootstrap": "$LAPSEWATCH_RDAP_BOOTSTRAP, else what the runs in --state used",
-    "extra": "$LAPSEWATCH_RDAP_EXTRA, else what the runs in --state used",
-}
-
-
-def _add_rdap_options(parser: argparse.ArgumentParser, defaults: Mapping[str, str] = _FROM_ENV) -> None:
-    parser.add_argument(
-        "--rdap-bootstrap",
-        metavar="PATH",
-        default=os.environ.get("LAPSEWATCH_RDAP_BOOTSTRAP"),
-        help="IANA RDAP bootstrap file (dns.json) to use instead of the bundled snapshot "
-        f"(default: {defaults['bootstrap']})",
-    )
-    parser.add_argument(
-        "--rdap-extra",
-        metavar="PATH",
-        default=os.environ.get("LAPSEWATCH_RDAP_EXTRA"),
-        help="RDAP servers for TLDs missing from IANA's file, in the same shape; IANA's file wins "
-        f"where both name one (default: {defaults['extra']})",
-    )
-    parser.add_argument(
-        "--rdap-rate",
-        metavar="N",
-        type=_positive_float,
-        default=None,
-        help=f"requests per second per RDAP server (default: {defaults['rate']})",
-    )
-
-
-def _add_provider_option(parser: argparse.ArgumentParser, defaults: Mapping[str, str] = _FROM_ENV) -> None:
-    parser.add_argument(
-        "--provider",
-        metavar="CHAIN",
-        default=None,
-        help="status providers, in order, each domain answered by the first that serves its TLD: "
-        f"rdap, fastly, domainr, comma-separated, e.g. rdap,fastly (default: {defaults['provider']})",
-    )
-
-
-def _switch(text: str) -> bool:
-    from lapsewatch.config import parse_switch
-
-    try:
-        return parse_switch(text, "--dns-witness")
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _dns_root(text: str) -> str:
-    from lapsewatch.dns_witness import parse_roots
-
-    try:
-        parse_roots(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
-
-
-def _trust_anchor(text: str) -> str:
-    from lapsewatch.dns_witness import parse_trust_anchor
-
-    try:
-        parse_trust_anchor(Path(text).read_text("utf-8"))
-    except OSError as exc:
-        raise argparse.ArgumentTypeError(f"cannot read {text}: {exc.strerror or exc}") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise argparse.ArgumentTypeError(f"{text} is not a trust anchor: {exc}") from None
-    return text
-
-
-def _add_dns_options(parser: argparse.ArgumentParser) -> None:
-    """The DNS witness's options (issue 19), the same on every command that looks domains up."""
-    parser.add_argument(
-        "--dns-witness",
-        metavar="on|off",
-        type=_switch,
-        default=None,
-        help="ask the zone above a domain whether it still delegates it before a lapse is believed "
-        "(default: $LAPSEWATCH_DNS_WITNESS, else on)",
-    )
-    parser.add_argument(
-        "--dns-root",
-        metavar="ADDR[:PORT]",
-        type=_dns_root,
-        action="append",
-        default=None,
-        help="local only: a root name server to start resolution from, instead of the bundled root "
-        "hints; with a port, every server reached is asked at that port (repeatable; default: "
-        "$LAPSEWATCH_DNS_ROOT, comma-separated, else the bundled hints)",
-    )
-    parser.add_argument(
-        "--dns-trust-anchor",
-        metavar="FILE",
-        type=_trust_anchor,
-        default=None,
-        help="local only: the root's DS records, one a line as dig prints them, instead of the "
-        "bundled root trust anchor (default: $LAPSEWATCH_DNS_TRUST_ANCHOR, else the bundled anchor)",
-    )
-
-
-def _dns_arguments(args: argparse.Namespace) -> dict:
-    """The DNS options as ProviderSettings.from_env takes them."""
-    return {
-        "dns_witness": args.dns_witness,
-        "dns_roots": args.dns_root,
-        "dns_trust_anchor": args.dns_trust_anchor,
-    }
-
-
-def _version() -> str:
-    """The installed distribution's version; the package's own when it is run from a checkout."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("lapsewatch")
-    except PackageNotFoundError:
-        from lapsewatch import __version__
-
-        return __version__
-
-
-def _add_local_now_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--now",
-        metavar="ISO8601",
-        type=_time_arg,
-        default=None,
-        help="local state only: the time the functions' clock starts at, as `lapsewatch run --now` "
-        "(default: the real time)",
-    )
+from lapsewatch_tools.errors import EXIT_USAGE, UsageError
+from lapsewatch_tools.options import (
+    FROM_STATE,
+    FROM_TEMPLATE,
+    add_dns_options,
+    add_local_now_option,
+    add_provider_option,
+    add_rdap_options,
+    dns_arguments,
+    fraction,
+    installed_version,
+    iso_time,
+    notice_stages_list,
+    port_number,
+    positive_whole_number,
+    run_id_arg,
+    whole_number,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -251,10 +40,24 @@ def build_parser() -> argparse.ArgumentParser:
         description="Find the lapsing domains behind verified email addresses.",
     )
     parser.add_argument(
-        "--version", action="version", version=f"lapsewatch {_version()}", help="print the version and exit"
+        "--version",
+        action="version",
+        version=f"lapsewatch {installed_version()}",
+        help="print the version and exit",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_check_parser(commands)
+    _add_coverage_parser(commands)
+    _add_run_parser(commands)
+    _add_registry_parser(commands)
+    _add_runs_parser(commands)
+    _add_invoke_parser(commands)
+    _add_simulate_parser(commands)
+    _add_completion_parser(commands)
+    return parser
 
+
+def _add_check_parser(commands: argparse._SubParsersAction) -> None:
     check = commands.add_parser(
         "check",
         help="check email addresses or domains",
@@ -270,19 +73,21 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--json", action="store_true", help="one JSON object per target per line (default: a table)"
     )
-    _add_provider_option(check)
-    _add_rdap_options(check)
-    _add_dns_options(check)
+    add_provider_option(check)
+    add_rdap_options(check)
+    add_dns_options(check)
     check.add_argument(
         "--verified-at",
         metavar="ISO8601",
-        type=_time_arg,
+        type=iso_time,
         default=None,
         help="when the address was verified: a registration after it means re-registered "
         "(default: none; a registration is then no evidence)",
     )
     check.set_defaults(func=_cmd_check)
 
+
+def _add_coverage_parser(commands: argparse._SubParsersAction) -> None:
     coverage = commands.add_parser(
         "coverage",
         help="which TLDs the provider chain serves, weighed by addresses (offline)",
@@ -302,9 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="read the registry's listing instead of FILE, token in LAPSEWATCH_REGISTRY_TOKEN "
         "(default: none; give FILE or this)",
     )
-    _add_provider_option(coverage)
-    _add_rdap_options(coverage)
-    _add_dns_options(coverage)
+    add_provider_option(coverage)
+    add_rdap_options(coverage)
+    add_dns_options(coverage)
     coverage.add_argument(
         "--json",
         action="store_true",
@@ -312,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     coverage.set_defaults(func=_cmd_coverage)
 
+
+def _add_run_parser(commands: argparse._SubParsersAction) -> None:
     run = commands.add_parser(
         "run",
         help="run one whole sweep on this machine (AWS embedded with moto)",
@@ -329,14 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="the registry to sweep, token in LAPSEWATCH_REGISTRY_TOKEN (default: the demo registry, "
         "with the demo data set)",
     )
-    _add_provider_option(run, _FROM_TEMPLATE)
-    _add_rdap_options(run, _FROM_TEMPLATE)
-    _add_dns_options(run)
+    add_provider_option(run, FROM_TEMPLATE)
+    add_rdap_options(run, FROM_TEMPLATE)
+    add_dns_options(run)
     run.add_argument("--dry-run", action="store_true", help="decide, but unverify nothing")
     run.add_argument(
         "--max-unverify",
         metavar="N",
-        type=_count,
+        type=whole_number,
         default=None,
         help="circuit breaker: a run that finds more unsafe domains than the larger of N and "
         "--max-unverify-fraction of the domains checked waits for approval "
@@ -345,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--max-unverify-fraction",
         metavar="F",
-        type=_fraction,
+        type=fraction,
         default=None,
         help="circuit breaker, relative part: a fraction of the domains checked, from 0 to 1; 0 leaves "
         "--max-unverify alone as the limit (default: template.yaml's MaxUnverifyFraction, 0.01)",
@@ -354,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--notice-stages",
         metavar="STAGES",
-        type=_notice_stages,
+        type=notice_stages_list,
         default=None,
         help='stages that earn an early-warning notice; "" turns notices off '
         "(default: template.yaml's NoticeStages, grace,hold)",
@@ -369,13 +176,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--now",
         metavar="ISO8601",
-        type=_time_arg,
+        type=iso_time,
         default=None,
         help="the time of the schedule occurrence: the run's id and the functions' clock follow it "
         "(default: the current time)",
     )
     run.set_defaults(func=_cmd_run)
 
+
+def _add_registry_parser(commands: argparse._SubParsersAction) -> None:
     registry = commands.add_parser(
         "registry",
         help="the reference registry",
@@ -409,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--host", metavar="HOST", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
     )
     serve.add_argument(
-        "--port", metavar="PORT", type=_port, default=8080, help="port to listen on (default: 8080)"
+        "--port", metavar="PORT", type=port_number, default=8080, help="port to listen on (default: 8080)"
     )
     serve.add_argument(
         "--token",
@@ -450,8 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     conformance.set_defaults(func=_cmd_registry_conformance)
 
-    _add_runs_parser(commands)
 
+def _add_invoke_parser(commands: argparse._SubParsersAction) -> None:
     invoke = commands.add_parser(
         "invoke",
         help="invoke one Lambda function's handler on this machine, like `sam local invoke` without Docker",
@@ -476,12 +285,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="the registry, token in LAPSEWATCH_REGISTRY_TOKEN (default: the demo registry kept in --state)",
     )
-    _add_provider_option(invoke, _FROM_STATE)
-    _add_rdap_options(invoke, _FROM_STATE)
-    _add_dns_options(invoke)
-    _add_local_now_option(invoke)
+    add_provider_option(invoke, FROM_STATE)
+    add_rdap_options(invoke, FROM_STATE)
+    add_dns_options(invoke)
+    add_local_now_option(invoke)
     invoke.set_defaults(func=_cmd_invoke)
 
+
+def _add_simulate_parser(commands: argparse._SubParsersAction) -> None:
     simulate = commands.add_parser(
         "simulate",
         help="simulate a year of domain lifecycles: lapsewatch beside a model of PyPI's policy",
@@ -492,10 +303,14 @@ def build_parser() -> argparse.ArgumentParser:
         "checking every domain every day, and how much warning its notices give.",
     )
     simulate.add_argument(
-        "--domains", metavar="N", type=_count, default=2000, help="domains in the population (default: 2000)"
+        "--domains",
+        metavar="N",
+        type=whole_number,
+        default=2000,
+        help="domains in the population (default: 2000)",
     )
     simulate.add_argument(
-        "--days", metavar="D", type=_count, default=365, help="days simulated (default: 365)"
+        "--days", metavar="D", type=whole_number, default=365, help="days simulated (default: 365)"
     )
     simulate.add_argument(
         "--seed",
@@ -507,14 +322,14 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument(
         "--error-rate",
         metavar="R",
-        type=_fraction,
+        type=fraction,
         default=0.005,
         help="share of lookups that fail, from 0 to 1 (default: 0.005)",
     )
     simulate.add_argument(
         "--pypi-batch-limit",
         metavar="N",
-        type=_count,
+        type=whole_number,
         default=1000,
         help="addresses the PyPI model checks per daily task run (default: 1000)",
     )
@@ -523,10 +338,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     simulate.set_defaults(func=_cmd_simulate)
 
-    return parser
+
+def _add_completion_parser(commands: argparse._SubParsersAction) -> None:
+    completion = commands.add_parser(
+        "completion",
+        help="print the shell completion script for bash or zsh",
+        description="Print a completion script for SHELL, generated from this command line's own "
+        "parser. bash: lapsewatch completion bash > ~/.local/share/bash-completion/completions/lapsewatch; "
+        'zsh: lapsewatch completion zsh > "${fpath[1]}/_lapsewatch".',
+    )
+    completion.add_argument("shell", metavar="SHELL", choices=("bash", "zsh"), help="bash or zsh")
+    completion.set_defaults(func=_cmd_completion)
 
 
-def _add_runs_parser(commands) -> None:
+def _add_runs_parser(commands: argparse._SubParsersAction) -> None:
     runs = commands.add_parser(
         "runs",
         help="list and show runs; approve or discard what a held run waits for",
@@ -549,7 +374,11 @@ def _add_runs_parser(commands) -> None:
     listing = runs_commands.add_parser("list", help="recent runs: status, counts, held or not")
     where(listing)
     listing.add_argument(
-        "--limit", metavar="N", type=_at_least_one, default=20, help="runs shown, newest first (default: 20)"
+        "--limit",
+        metavar="N",
+        type=positive_whole_number,
+        default=20,
+        help="runs shown, newest first (default: 20)",
     )
     listing.add_argument("--json", action="store_true", help="one JSON object per run per line")
     listing.set_defaults(func=_cmd_runs)
@@ -560,7 +389,7 @@ def _add_runs_parser(commands) -> None:
     show.add_argument(
         "run_id",
         metavar="RUN_ID",
-        type=_run_id,
+        type=run_id_arg,
         help='the run, as `runs list` names it ("run-" may be left out)',
     )
     where(show)
@@ -584,7 +413,7 @@ def _add_runs_parser(commands) -> None:
         action.add_argument(
             "run_id",
             metavar="RUN_ID",
-            type=_run_id,
+            type=run_id_arg,
             help='the held run, as `runs list` names it ("run-" may be left out)',
         )
         where(action)
@@ -602,10 +431,10 @@ def _add_runs_parser(commands) -> None:
                 default=None,
                 help="with --state: the registry to unverify at (default: the demo registry kept in DIR)",
             )
-            _add_provider_option(action, _FROM_STATE)
-            _add_rdap_options(action, _FROM_STATE)
-            _add_dns_options(action)
-        _add_local_now_option(action)
+            add_provider_option(action, FROM_STATE)
+            add_rdap_options(action, FROM_STATE)
+            add_dns_options(action)
+        add_local_now_option(action)
         action.add_argument(
             "--json",
             action="store_true",
@@ -676,14 +505,10 @@ def _stdout_to_devnull() -> None:
         pass
 
 
-class UsageError(Exception):
-    """A problem with what the user asked for; exits 2 with the message."""
-
-
 def _cmd_check(args: argparse.Namespace) -> int:
     from lapsewatch.check import DomainChecker, exit_status
     from lapsewatch.config import ProviderSettings
-    from lapsewatch_tools.report import check_table
+    from lapsewatch_tools.report import check_table, for_terminal
 
     try:
         # An operator's own machine: plain http to loopback (a test server) is theirs to use.
@@ -693,7 +518,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
             rdap_extra=args.rdap_extra,
             rdap_rate=args.rdap_rate,
             allow_loopback_http=True,
-            **_dns_arguments(args),
+            **dns_arguments(args),
         )
         provider = settings.build()
         witness = settings.build_witness()
@@ -705,7 +530,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         for result in results:
             print(json.dumps(result.to_dict(), ensure_ascii=False), flush=True)
     else:
-        print(check_table(results))
+        print(for_terminal(check_table(results), sys.stdout))
     return exit_status(results)
 
 
@@ -729,72 +554,10 @@ def _targets(given: Sequence[str]) -> list[str]:
     return targets
 
 
-_NO_LOOKUPS = "placeholder: coverage makes no lookups"
-
-
 def _cmd_coverage(args: argparse.Namespace) -> int:
-    from lapsewatch.config import ProviderSettings
-    from lapsewatch.registry import RegistryClient, RegistryError
-    from lapsewatch_tools.coverage import coverage, read_address_file, registry_entries
+    from lapsewatch_tools.coverage import coverage_command
 
-    try:
-        settings = ProviderSettings.from_env(
-            provider=args.provider,
-            rdap_bootstrap=args.rdap_bootstrap,
-            rdap_extra=args.rdap_extra,
-            allow_loopback_http=True,
-            credentials_later=True,
-            **_dns_arguments(args),
-        )
-        # The chain is asked which provider serves each domain and never looks anything up, so a
-        # provider needs no credentials here; the Fastly and Domainr classes refuse to be built
-        # without, so a missing key is stood in for by a placeholder that is never sent.
-        settings = replace(
-            settings,
-            fastly_api_key=settings.fastly_api_key or _NO_LOOKUPS,
-            domainr_api_key=settings.domainr_api_key or (None if settings.domainr_client_id else _NO_LOOKUPS),
-        )
-        chain = settings.build()
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-
-    def provider_for(domain: str) -> str | None:
-        provider = chain.provider_for(domain)
-        return None if provider is None else provider.name
-
-    if args.file is not None:
-        if args.registry_url:
-            raise UsageError("give FILE or --registry-url, not both")
-        try:
-            entries = read_address_file(args.file)
-        except (OSError, UnicodeDecodeError) as exc:
-            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise UsageError(f"cannot read the address list {args.file}: {why}") from None
-        result = coverage(entries, provider_for, chain=chain.name, why_unserved=chain.why_unserved)
-    else:
-        if not args.registry_url:
-            raise UsageError("give FILE (an address list), or --registry-url to read the registry's listing")
-        token = os.environ.get("LAPSEWATCH_REGISTRY_TOKEN")
-        if not token:
-            raise UsageError("with --registry-url, set LAPSEWATCH_REGISTRY_TOKEN to the registry's token")
-        try:
-            client = RegistryClient(args.registry_url, token)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-        try:
-            with client:
-                result = coverage(
-                    registry_entries(client), provider_for, chain=chain.name, why_unserved=chain.why_unserved
-                )
-        except RegistryError as exc:
-            print(f"lapsewatch: error: reading the registry's listing failed: {exc}", file=sys.stderr)
-            return 1
-    if args.json:
-        for line in result.json_lines():
-            print(line, flush=True)
-    else:
-        print(result.table(), flush=True)
-    return 0
+    return coverage_command(args)
 
 
 def _require_local_extra(command: str, *modules: str) -> None:
@@ -822,6 +585,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             rdap_bootstrap=args.rdap_bootstrap,
             rdap_extra=args.rdap_extra,
             allow_loopback_http=True,
+            **dns_arguments(args),
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -861,6 +625,14 @@ def _cmd_invoke(args: argparse.Namespace) -> int:
     from lapsewatch_tools.runs import invoke_command
 
     return invoke_command(args)
+
+
+def _cmd_completion(args: argparse.Namespace) -> int:
+    _require_local_extra("completion", "shtab")
+    import shtab
+
+    print(shtab.complete(build_parser(), shell=args.shell), end="")
+    return 0
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:

@@ -44,7 +44,7 @@ from lapsewatch.domains import InvalidDomain, registrable_domain, to_ascii
 from lapsewatch.net.urls import url_allowed
 from lapsewatch.registry.client import DEFAULT_MAX_PAGES, RETRY_STATUSES, CappedRetry
 from lapsewatch_tools.bundled import bundled
-from lapsewatch_tools.cli import UsageError
+from lapsewatch_tools.errors import UsageError
 
 SPEC_PATH = bundled("registry-api.yaml")
 TOKEN_VARIABLE = "LAPSEWATCH_REGISTRY_TOKEN"

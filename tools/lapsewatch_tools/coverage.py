@@ -13,14 +13,18 @@ and nowhere else.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from lapsewatch.config import ProviderSettings
 from lapsewatch.domains import parse_target, tld
-from lapsewatch.registry import RegistryClient
+from lapsewatch.registry import RegistryClient, RegistryError
+from lapsewatch_tools.errors import UsageError
+from lapsewatch_tools.options import dns_arguments
 
 NONE = "none"
 
@@ -181,3 +185,69 @@ def registry_entries(client: RegistryClient) -> Iterator[tuple[str, int]]:
     """The registry's listing as (domain, verified_emails) entries, one page in memory at a time."""
     for item in client.iter_email_domains():
         yield item.domain, item.verified_emails
+
+
+_NO_LOOKUPS = "placeholder: coverage makes no lookups"
+
+
+def coverage_command(args) -> int:
+    """`lapsewatch coverage`: the table (or JSON Lines) for FILE or the registry's listing."""
+    try:
+        settings = ProviderSettings.from_env(
+            provider=args.provider,
+            rdap_bootstrap=args.rdap_bootstrap,
+            rdap_extra=args.rdap_extra,
+            allow_loopback_http=True,
+            credentials_later=True,
+            **dns_arguments(args),
+        )
+        # The chain is asked which provider serves each domain and never looks anything up, so a
+        # provider needs no credentials here; the Fastly and Domainr classes refuse to be built
+        # without, so a missing key is stood in for by a placeholder that is never sent.
+        settings = replace(
+            settings,
+            fastly_api_key=settings.fastly_api_key or _NO_LOOKUPS,
+            domainr_api_key=settings.domainr_api_key or (None if settings.domainr_client_id else _NO_LOOKUPS),
+        )
+        chain = settings.build()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+    def provider_for(domain: str) -> str | None:
+        provider = chain.provider_for(domain)
+        return None if provider is None else provider.name
+
+    if args.file is not None:
+        if args.registry_url:
+            raise UsageError("give FILE or --registry-url, not both")
+        try:
+            entries = read_address_file(args.file)
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise UsageError(f"cannot read the address list {args.file}: {why}") from None
+        result = coverage(entries, provider_for, chain=chain.name, why_unserved=chain.why_unserved)
+    else:
+        if not args.registry_url:
+            raise UsageError("give FILE (an address list), or --registry-url to read the registry's listing")
+        token = os.environ.get("LAPSEWATCH_REGISTRY_TOKEN")
+        if not token:
+            raise UsageError("with --registry-url, set LAPSEWATCH_REGISTRY_TOKEN to the registry's token")
+        try:
+            # The operator's own machine: the reference registry on loopback is theirs to use.
+            client = RegistryClient(args.registry_url, token, allow_loopback_http=True)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        try:
+            with client:
+                result = coverage(
+                    registry_entries(client), provider_for, chain=chain.name, why_unserved=chain.why_unserved
+                )
+        except RegistryError as exc:
+            print(f"lapsewatch: error: reading the registry's listing failed: {exc}", file=sys.stderr)
+            return 1
+    if args.json:
+        for line in result.json_lines():
+            print(line, flush=True)
+    else:
+        print(result.table(), flush=True)
+    return 0

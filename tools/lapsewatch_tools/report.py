@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterable, Sequence
+from typing import TextIO
 
 from lapsewatch.check import CheckResult
+
+# The words an operator must not miss, in colour on a terminal: never when piped, never with
+# NO_COLOR set (https://no-color.org).
+_COLOURS = {"UNSAFE": "\033[1;31m", "HELD": "\033[1;33m", "WARNING": "\033[1;33m"}
+_LOUD = re.compile(r"\b(" + "|".join(_COLOURS) + r")\b")
+_RESET = "\033[0m"
+
+
+def for_terminal(text: str, stream: TextIO) -> str:
+    """`text` with its loud words in colour when `stream` is a terminal that wants colour."""
+    if "NO_COLOR" in os.environ or not stream.isatty():
+        return text
+    return _LOUD.sub(lambda match: f"{_COLOURS[match[1]]}{match[1]}{_RESET}", text)
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:

@@ -91,7 +91,7 @@ def _list(place: Place, args) -> int:
                         row["checked"],
                         row["unsafe"],
                         row["addresses_unverified"],
-                        f"{len(row['held_domains'])} domains" if row["held"] else "no",
+                        f"{row['held_count']} domains" if row["held"] else "no",
                     )
                     for row in rows
                 ],
@@ -113,10 +113,11 @@ def run_line(run: RunRecord) -> dict:
         "finished_at": rfc3339(run.finished_at),
         "listed": int(run.listed or 0),
         "checked": summary.get("domains", {}).get("checked"),
-        "unsafe": len(summary.get("unsafe", [])) if summary else None,
+        "unsafe": summary.get("unsafe_count", len(summary.get("unsafe", []))) if summary else None,
         "addresses_unverified": summary.get("unverify", {}).get("emails_unverified"),
         "held": bool(summary.get("held")),
         "held_domains": summary.get("held_domains", []),
+        "held_count": summary.get("held_count", len(summary.get("held_domains", []))),
         "warnings": summary.get("warnings", []),
     }
 
@@ -165,6 +166,7 @@ def decision_line(decision: Decision) -> dict:
         "settled_at": rfc3339(decision.settled_at),
         "operator": decision.operator,
         "error": decision.error,
+        "superseded_by": decision.superseded_by,
     }
 
 

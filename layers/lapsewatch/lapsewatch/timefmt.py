@@ -13,6 +13,13 @@ def rfc3339(moment: datetime | None) -> str | None:
     return f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}Z"
 
 
+def as_utc(moment: datetime | None) -> datetime | None:
+    """A naive time taken as UTC; an aware one as it is."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
 def parse_time(text: str) -> datetime:
     """Parse an RFC 3339 / ISO 8601 timestamp; a naive one is taken as UTC. Raises ValueError."""
     if not isinstance(text, str) or not text.strip():

@@ -31,7 +31,7 @@ from lapsewatch.sweep.store import RunStatus, RunStore, run_id_for
 from lapsewatch_tools.bundled import bundled
 from lapsewatch_tools.local.aws import LocalAws
 from lapsewatch_tools.local.lambdas import EventSourceMapping, LocalFunction
-from lapsewatch_tools.report import key_values
+from lapsewatch_tools.report import for_terminal, key_values
 
 # Our own loopback RDAP server can take far more than a real registry's 5 requests a second.
 DEMO_RDAP_RATE = 200.0
@@ -146,7 +146,8 @@ def run_sweep_command(args) -> int:
         return 1
     progress.done()
     # With --json, standard output holds JSON Lines alone; the table goes to standard error.
-    print(summary_table(summary), file=sys.stderr if args.json else sys.stdout)
+    tables = sys.stderr if args.json else sys.stdout
+    print(for_terminal(summary_table(summary), tables), file=tables)
     if args.json:
         print(json.dumps(summary, ensure_ascii=False, separators=(",", ":")), flush=True)
     return 0
@@ -459,7 +460,9 @@ def _demo(
         if with_rdap:
             rdap = stack.enter_context(LoopbackRdap())
             served = sorted({tld(d) for d, spec in population.domains.items() if spec.lifecycle != "unknown"})
-            rdap.add_registry("demo", tlds=served)
+            # A name the data set does not know (example.com in a hand-made event) is a held name
+            # here: the demo must never call free what it was not told is free.
+            rdap.add_registry("demo", tlds=served, default=DomainAnswer.for_lifecycle("active"))
             for domain, spec in population.domains.items():
                 if spec.lifecycle != "unknown":
                     answer = DomainAnswer.for_lifecycle(
@@ -526,23 +529,42 @@ def summary_table(summary: dict) -> str:
         )
         if domains.get(key)
     ]
+    withheld = summary["withheld"]
     rows += [
-        ("unsafe domains", ", ".join(summary["unsafe"]) or "none"),
+        ("unsafe domains", _some(summary["unsafe"], summary.get("unsafe_count")) or "none"),
         ("unverify calls", unverify["requested"]),
         ("addresses unverified", unverify["emails_unverified"]),
         ("unverify calls failed", unverify["failed"]),
-        ("decisions cancelled (stale)", summary["withheld"]["cancelled"]),
-        ("decisions deferred", summary["withheld"]["deferred"]),
-        ("held", "no" if not summary["held"] else ", ".join(summary["held_domains"])),
+        ("decisions cancelled (stale)", withheld["cancelled"]),
+        ("decisions deferred", withheld["deferred"]),
+    ]
+    rows += [
+        (label, withheld.get(key, 0))
+        for key, label in (
+            ("superseded", "decisions superseded (a later one sent)"),
+            ("held", "decisions held at sending"),
+            ("unsent", "decisions left for the next run (time)"),
+            ("errors", "decisions the final step failed on"),
+        )
+        if withheld.get(key)
+    ]
+    rows += [
+        ("held", "no" if not summary["held"] else _some(summary["held_domains"], summary.get("held_count"))),
         ("unprotected domains", _unprotected(summary["unprotected"])),
         ("unknown for days on end", summary["unknown_streaks"]["count"]),
         ("notices", _notices(summary["notices"])),
     ]
     rows += [
-        ("  held because", f"{group['reason']} ({len(group['domains'])} domains)")
+        ("  held because", f"{group['reason']} ({group.get('count', len(group['domains']))} domains)")
         for group in summary["held_groups"]
     ]
     return key_values(rows)
+
+
+def _some(domains: list[str], count: int | None) -> str:
+    """A summary's bounded list of domains, and how many it leaves out."""
+    more = (count or len(domains)) - len(domains)
+    return ", ".join(domains) + (f" and {more} more (lapsewatch runs show)" if more > 0 else "")
 
 
 def _notices(notices: dict) -> str:

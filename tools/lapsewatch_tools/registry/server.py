@@ -71,7 +71,7 @@ class RegistryServer:
 
     with RegistryServer() as registry:
         registry.load_seed(["{...}"])
-        client = RegistryClient(registry.url, registry.token)
+        client = RegistryClient(registry.url, registry.token, allow_loopback_http=True)
     """
 
     def __init__(

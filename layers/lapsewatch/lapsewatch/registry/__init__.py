@@ -4,21 +4,22 @@ The reference registry that stands in for one locally and in tests is a tool
 (lapsewatch_tools.registry), outside the runtime.
 """
 
-from lapsewatch.registry.client import (
-    EmailDomain,
+from lapsewatch.registry.client import RegistryClient
+from lapsewatch.registry.errors import (
     IdempotencyConflict,
-    NoticeRequest,
-    NoticeResult,
     NoticesUnsupported,
-    Page,
     PermanentRegistryError,
-    RegistryClient,
     RegistryError,
     TransientRegistryError,
+)
+from lapsewatch.registry.keys import decision_key, notice_key
+from lapsewatch.registry.models import (
+    EmailDomain,
+    NoticeRequest,
+    NoticeResult,
+    Page,
     UnverifyRequest,
     UnverifyResult,
-    decision_key,
-    notice_key,
 )
 
 __all__ = [

@@ -1,4 +1,5 @@
-"""A client for the registry API v1 (docs/registry-api.yaml).
+"""A client for the registry API v1 (docs/registry-api.yaml): the calls, their retries, their
+errors. What goes out and comes back is in `models`, `keys`, `answers` and `errors` beside it.
 
 Transient failures (429, 5xx, dropped connections, timeouts) are retried here, with urllib3's
 Retry: exponential backoff, and Retry-After honoured up to a cap. Unverify calls are retried
@@ -20,14 +21,11 @@ The bearer token never appears in a log line, an error message or a repr.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any, Self
 
@@ -39,196 +37,32 @@ from urllib3.exceptions import InvalidHeader, MaxRetryError
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
-from lapsewatch.domains import InvalidDomain, is_a_label_domain, registrable_domain
-from lapsewatch.lifecycle import Lifecycle
 from lapsewatch.net.failures import network_failure, unresolvable
 from lapsewatch.net.urls import UnsafeUrl, is_loopback, parse_url, url_allowed
-from lapsewatch.registry.contract import (
-    DEFAULT_LIMIT,
-    MAX_IDEMPOTENCY_KEY,
-    MAX_LIMIT,
-    NOTICE_STAGES,
-    UNVERIFY_REASONS,
+from lapsewatch.registry.answers import error_message, parse_notice_result, parse_page, parse_unverify_result
+from lapsewatch.registry.contract import DEFAULT_LIMIT, MAX_LIMIT
+from lapsewatch.registry.errors import (
+    IdempotencyConflict,
+    MalformedAnswer,
+    NoticesUnsupported,
+    PermanentRegistryError,
+    TransientRegistryError,
 )
-from lapsewatch.timefmt import parse_time_or_none, rfc3339
+from lapsewatch.registry.keys import check_idempotency_key
+from lapsewatch.registry.models import (
+    EmailDomain,
+    NoticeRequest,
+    NoticeResult,
+    Page,
+    UnverifyRequest,
+    UnverifyResult,
+)
 
 log = logging.getLogger(__name__)
 
 # Ten million domains at 500 a page: a listing still handing out cursors after that is looping.
 DEFAULT_MAX_PAGES = 20_000
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-_DECISION_KEY_PREFIX = "lapsewatch-v1-"
-_NOTICE_KEY_PREFIX = "lapsewatch-notice-v1-"
-
-
-class RegistryError(Exception):
-    """The registry call failed. `status` is the HTTP status, or None when there was no answer.
-
-    `retryable` says whether the same call may work later (429, 5xx, no answer: the retries
-    here are spent, but the failure is the registry's) or never will (any other 4xx, an answer
-    that breaks the contract).
-    """
-
-    retryable = False
-
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class TransientRegistryError(RegistryError):
-    """Rate limited, failing or unreachable, after every retry; try again later."""
-
-    retryable = True
-
-
-class PermanentRegistryError(RegistryError):
-    """Refused (4xx) or answered outside the contract; the same call will fail again."""
-
-
-class IdempotencyConflict(PermanentRegistryError):
-    """409: the Idempotency-Key was already used with a different body."""
-
-
-@dataclass(frozen=True, slots=True)
-class EmailDomain:
-    """A domain as the registry stores it (any case, maybe Unicode, maybe junk)."""
-
-    domain: str
-    verified_emails: int
-    oldest_verified_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    items: list[EmailDomain]
-    next_cursor: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class UnverifyRequest:
-    """What to unverify and why. `domain` is a registrable domain (a public suffix of the PSL's
-    ICANN section plus one label) in lowercase A-label form, exactly as registrable_domain gives it."""
-
-    domain: str
-    reason: str
-    evidence: dict
-    include_subdomains: bool = True
-    verified_before: datetime | None = None
-
-    def __post_init__(self) -> None:
-        if not is_a_label_domain(self.domain):
-            raise ValueError(f"not a lowercase A-label domain: {self.domain!r}")
-        _check_registrable(self.domain)
-        if str(self.reason) not in UNVERIFY_REASONS:
-            choices = ", ".join(sorted(UNVERIFY_REASONS))
-            raise ValueError(f"reason must be one of {choices}, not {self.reason!r}")
-        if not isinstance(self.evidence, Mapping):
-            raise ValueError("evidence must be a mapping")
-        try:
-            json.dumps(self.evidence)
-        except (TypeError, ValueError, RecursionError) as exc:
-            raise ValueError(f"evidence must be JSON-serialisable: {exc}") from None
-
-    def to_body(self) -> dict[str, Any]:
-        return {
-            "domain": self.domain,
-            "include_subdomains": bool(self.include_subdomains),
-            "verified_before": rfc3339(_as_utc(self.verified_before)),
-            "reason": str(self.reason),
-            "evidence": dict(self.evidence),
-        }
-
-
-def _check_registrable(domain: str) -> None:
-    # A public suffix with include_subdomains would unverify every address under it, and a name
-    # under a registrable domain would leave its siblings verified at the same lapsed domain.
-    try:
-        registrable = registrable_domain(domain)
-    except InvalidDomain as exc:
-        raise ValueError(f"{domain!r} cannot be unverified: {exc}") from None
-    if registrable != domain:
-        raise ValueError(f"{domain!r} is not a registrable domain: it is a name under {registrable!r}")
-
-
-@dataclass(frozen=True, slots=True)
-class UnverifyResult:
-    unverified: int
-    replayed: bool
-
-
-@dataclass(frozen=True, slots=True)
-class NoticeRequest:
-    """An early warning: `domain` is in `stage` (grace or hold) and expires (or expired) at
-    `expires_at`; the registry tells the owners of its verified addresses to renew or add another."""
-
-    domain: str
-    stage: str
-    expires_at: datetime | None
-    evidence: dict
-
-    def __post_init__(self) -> None:
-        _check_registrable(self.domain)
-        if self.stage not in NOTICE_STAGES:
-            raise ValueError(f"stage must be one of {', '.join(sorted(NOTICE_STAGES))}, not {self.stage!r}")
-
-    def to_body(self) -> dict[str, Any]:
-        return {
-            "domain": self.domain,
-            "stage": self.stage,
-            "expires_at": rfc3339(_as_utc(self.expires_at)),
-            "include_subdomains": True,
-            "evidence": dict(self.evidence),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class NoticeResult:
-    notified: int
-    replayed: bool
-
-
-class NoticesUnsupported(PermanentRegistryError):
-    """404 from the notify endpoint: this registry does not implement early warnings."""
-
-
-def notice_key(domain: str, stage: str, expires_at: datetime | None) -> str:
-    """The Idempotency-Key of a notice: one per domain, stage and expiry date, whatever runs follow."""
-    canonical = json.dumps(["v1", domain, stage, rfc3339(_as_utc(expires_at))], separators=(",", ":"))
-    return _NOTICE_KEY_PREFIX + hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def decision_key(
-    domain: str,
-    lifecycle: Lifecycle | str,
-    registered_at: datetime | None,
-    oldest_verified_at: datetime | None,
-) -> str:
-    """The Idempotency-Key for unverifying `domain`, derived from the decision alone.
-
-    The same decision, retried, re-delivered or made again on a later run, gets the same key,
-    so the registry acts on it once. A different decision gets a new key: a new lifecycle, a new
-    registration, or an address verified later at the same lapsed domain (a newer
-    `oldest_verified_at`). Times count to the second; naive times are taken as UTC.
-
-    The body sent under a key must not change either, or the registry answers 409: build the
-    request once per decision and resend it as it was.
-    """
-    fields = [
-        "v1",
-        domain,
-        str(lifecycle),
-        rfc3339(_as_utc(registered_at)),
-        rfc3339(_as_utc(oldest_verified_at)),
-    ]
-    canonical = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
-    return _DECISION_KEY_PREFIX + hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _as_utc(moment: datetime | None) -> datetime | None:
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
 
 
 class CappedRetry(Retry):
@@ -350,7 +184,7 @@ class RegistryClient:
         retries: int = 5,
         backoff_factor: float = 0.5,
         retry_after_cap: float = 60.0,
-        allow_loopback_http: bool = True,
+        allow_loopback_http: bool = False,
     ) -> None:
         _check_url(base_url, allow_loopback_http)
         current = token if callable(token) else lambda: token
@@ -402,7 +236,7 @@ class RegistryClient:
         params: dict[str, Any] = {"limit": limit}
         if cursor is not None:
             params["cursor"] = cursor
-        return _parse_page(self._call("GET", "/v1/email-domains", params=params), limit)
+        return parse_page(self._call("GET", "/v1/email-domains", params=params), limit)
 
     def pages(
         self,
@@ -447,19 +281,19 @@ class RegistryClient:
 
     def unverify(self, request: UnverifyRequest, idempotency_key: str) -> UnverifyResult:
         """Ask the registry to unverify; IdempotencyConflict if the key went with another body."""
-        _check_idempotency_key(idempotency_key)
+        check_idempotency_key(idempotency_key)
         body = self._call(
             "POST",
             "/v1/email-domains/unverify",
             json=request.to_body(),
             headers={"Idempotency-Key": idempotency_key},
         )
-        return _parse_unverify_result(body)
+        return parse_unverify_result(body)
 
     def notify(self, request: NoticeRequest, idempotency_key: str) -> NoticeResult:
         """Ask the registry to warn the owners of a domain's verified addresses (an optional
         endpoint): NoticesUnsupported when the registry answers 404."""
-        _check_idempotency_key(idempotency_key)
+        check_idempotency_key(idempotency_key)
         what = "POST /v1/email-domains/notify"
         try:
             body = self._call(
@@ -473,7 +307,7 @@ class RegistryClient:
                 unsupported = f"{what}: the registry does not support notices"
                 raise NoticesUnsupported(unsupported, status=404) from None
             raise
-        return _parse_notice_result(body)
+        return parse_notice_result(body)
 
     def _call(self, method: str, path: str, **kwargs: Any) -> object:
         """Send a call with retries; the decoded JSON of its 200 answer, or a RegistryError."""
@@ -533,10 +367,10 @@ class RegistryClient:
             try:
                 return json.loads(content)
             except ValueError:
-                raise _Malformed(what, "the body is not JSON") from None
+                raise MalformedAnswer(what, "the body is not JSON") from None
             except RecursionError:
-                raise _Malformed(what, "the body is JSON nested too deeply to read") from None
-        message = self._auth.redact(f"{what}: {status} {reason}: {_error_message(content)}")
+                raise MalformedAnswer(what, "the body is JSON nested too deeply to read") from None
+        message = self._auth.redact(f"{what}: {status} {reason}: {error_message(content)}")
         if status == 401:
             raise PermanentRegistryError(f"{message} (is the registry token right?)", status=status)
         if status == 409:
@@ -546,91 +380,3 @@ class RegistryClient:
         if status == 429 or 500 <= status <= 599:
             raise TransientRegistryError(message, status=status)
         raise PermanentRegistryError(message, status=status)
-
-
-def _error_message(content: bytes) -> str:
-    try:
-        error = json.loads(content)["error"]
-    except (ValueError, TypeError, KeyError, IndexError, RecursionError):
-        error = None
-    if isinstance(error, str):
-        return error[:500]
-    text = content[:200].decode("utf-8", "replace").strip()
-    return text or "no error message"
-
-
-class _Malformed(PermanentRegistryError):
-    def __init__(self, what: str, problem: str) -> None:
-        super().__init__(f"{what}: the answer breaks the contract: {problem}", status=200)
-
-
-def _parse_page(body: object, limit: int) -> Page:
-    what = "GET /v1/email-domains"
-    if not isinstance(body, dict):
-        raise _Malformed(what, "the body is not an object")
-    items = body.get("items")
-    if not isinstance(items, list):
-        raise _Malformed(what, "items is not a list")
-    if len(items) > limit:
-        raise _Malformed(what, f"{len(items)} items, more than the limit of {limit} asked for")
-    if "next_cursor" not in body:
-        raise _Malformed(what, "next_cursor is missing")
-    next_cursor = body["next_cursor"]
-    if next_cursor is not None and (not isinstance(next_cursor, str) or not next_cursor):
-        raise _Malformed(what, "next_cursor is neither a non-empty string nor null")
-    domains = []
-    undated = 0
-    for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise _Malformed(what, f"item {index} is not an object")
-        domain = item.get("domain")
-        count = item.get("verified_emails")
-        if not isinstance(domain, str):
-            raise _Malformed(what, f"item {index}: domain is not a string")
-        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-            raise _Malformed(what, f"item {index}: verified_emails is not a whole number of at least 1")
-        oldest = parse_time_or_none(item.get("oldest_verified_at"))
-        undated += oldest is None
-        domains.append(EmailDomain(domain, count, oldest))
-    if undated:
-        # Kept, not dropped: a domain left out of the listing would never be checked.
-        log.warning("%s: %d of %d items had no readable oldest_verified_at", what, undated, len(items))
-    return Page(domains, next_cursor)
-
-
-def _check_idempotency_key(idempotency_key: str) -> None:
-    if not (
-        1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY
-        and idempotency_key.isascii()
-        and idempotency_key.isprintable()
-        and idempotency_key.strip() == idempotency_key
-    ):
-        raise ValueError(
-            f"the Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters, "
-            "not starting or ending with a space"
-        )
-
-
-def _parse_notice_result(body: object) -> NoticeResult:
-    what = "POST /v1/email-domains/notify"
-    if not isinstance(body, dict):
-        raise _Malformed(what, "the body is not an object")
-    notified, replayed = body.get("notified"), body.get("replayed")
-    if not isinstance(notified, int) or isinstance(notified, bool) or notified < 0:
-        raise _Malformed(what, "notified is not a whole number")
-    if not isinstance(replayed, bool):
-        raise _Malformed(what, "replayed is not true or false")
-    return NoticeResult(notified, replayed)
-
-
-def _parse_unverify_result(body: object) -> UnverifyResult:
-    what = "POST /v1/email-domains/unverify"
-    if not isinstance(body, dict):
-        raise _Malformed(what, "the body is not an object")
-    unverified = body.get("unverified")
-    replayed = body.get("replayed")
-    if not isinstance(unverified, int) or isinstance(unverified, bool) or unverified < 0:
-        raise _Malformed(what, "unverified is not a whole number")
-    if not isinstance(replayed, bool):
-        raise _Malformed(what, "replayed is not true or false")
-    return UnverifyResult(unverified, replayed)

@@ -4,9 +4,13 @@ the manual entry alike.
 A decision can go stale between the check that made it and the call: the registry may have
 failed yesterday's call, or an operator may approve a held run days later, and meanwhile the
 holder renewed. So before any call, the decision is weighed against the domain's latest
-observation, and against a fresh lookup once it is older than `recheck_after`:
+observation, and against a fresh lookup once it is older than `recheck_after`, then against the
+per-decision rules (`_withheld_by_rules`), whichever run or item it came from:
 
-- still unsafe, with no registration since the decision: the call goes out;
+- still unsafe, with no registration since the decision: the call goes out, unless
+- its domain is protected, or has more addresses than MaxAddressesPerDomain by the dispatcher's
+  count (or no count at all): held for an operator, unless one approved it by its exact key;
+- it would take the step past MaxAddressesPerRun addresses: deferred to the next run;
 - safe again, or registered anew since (a new holder's decision covers that): cancelled, with
   the reason;
 - the latest lookup could not tell: deferred, the decision stays pending for the next run.
@@ -22,21 +26,49 @@ from lapsewatch.check import DomainChecker
 from lapsewatch.lifecycle import Lifecycle
 from lapsewatch.registry import IdempotencyConflict, RegistryClient, RegistryError, UnverifyRequest
 from lapsewatch.sweep.checking import updated_state
+from lapsewatch.sweep.limits import BreakerLimits
 from lapsewatch.sweep.messages import PlannedDomain
+from lapsewatch.sweep.observability import logger
 from lapsewatch.sweep.store import Decision, DecisionState, RunStore
 from lapsewatch.timefmt import parse_time_or_none, rfc3339
+
+DEFAULT_LIMITS = BreakerLimits()
+
+
+class _Budget:
+    """What one final step may still unverify without an operator (MaxAddressesPerRun), and
+    the records it weighs addresses by."""
+
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+        # The dispatcher's shard plans read so far: one read serves a whole shard's decisions.
+        self.plans: dict[tuple[str, int], dict] = {}
+
+    def fits(self, addresses: int) -> bool:
+        return addresses <= self.left
+
+    def spend(self, addresses: int) -> None:
+        self.left -= addresses
 
 
 @dataclass(slots=True)
 class ApplyCounts:
     """What became of the decisions weighed: the calls made (a run summary's `unverify`), and
-    the decisions held back by their re-check (its `withheld`)."""
+    the decisions held back at the moment of sending (its `withheld`)."""
 
     requested: int = 0
     emails_unverified: int = 0
     failed: int = 0
+    # Withheld: the domain recovered (or was registered anew), the latest lookup could not tell
+    # (or the run's address budget was spent), a later decision about the domain replaced it,
+    # the per-decision rules hold it for an operator, the final step's time ran out before it,
+    # or the final step failed on it (still pending, for the next run).
     cancelled: int = 0
     deferred: int = 0
+    superseded: int = 0
+    held: int = 0
+    unsent: int = 0
+    errors: int = 0
 
     def unverify(self) -> dict[str, int]:
         return {
@@ -46,7 +78,14 @@ class ApplyCounts:
         }
 
     def withheld(self) -> dict[str, int]:
-        return {"cancelled": self.cancelled, "deferred": self.deferred}
+        return {
+            "cancelled": self.cancelled,
+            "deferred": self.deferred,
+            "superseded": self.superseded,
+            "held": self.held,
+            "unsent": self.unsent,
+            "errors": self.errors,
+        }
 
     @classmethod
     def from_summary(cls, summary: dict | None) -> ApplyCounts:
@@ -68,6 +107,10 @@ class _Latest:
     checked_at: datetime | None
 
 
+def _no_deadline() -> float:
+    return float("inf")
+
+
 class Applier:
     def __init__(
         self,
@@ -77,6 +120,8 @@ class Applier:
         checker: DomainChecker,
         clock: Callable[[], datetime],
         recheck_after: timedelta,
+        limits: BreakerLimits = DEFAULT_LIMITS,
+        reserve_seconds: float = 0.0,
     ) -> None:
         self.store = store
         # Built on first use: a run with nothing to send never needs the registry's token.
@@ -85,6 +130,10 @@ class Applier:
         self.checker = checker
         self.clock = clock
         self.recheck_after = recheck_after
+        self.limits = limits
+        # Past this many seconds before the function's deadline, no decision is begun: one can
+        # take a fresh lookup and a registry call with its Retry-After waits.
+        self.reserve_seconds = reserve_seconds
 
     @property
     def registry(self) -> RegistryClient:
@@ -92,22 +141,81 @@ class Applier:
             self._registry = self._registry_factory()
         return self._registry
 
-    def apply(self, decisions: Iterable[Decision]) -> ApplyCounts:
-        """Weigh and send pending decisions. The same decision (domain and Idempotency-Key)
-        found twice, from two runs, is weighed and sent once."""
+    def apply(
+        self, decisions: Iterable[Decision], *, time_left: Callable[[], float] = _no_deadline
+    ) -> ApplyCounts:
+        """Weigh and send pending decisions, oldest first, each on its own: a failure on one is
+        recorded and counted, and the rest go on.
+
+        One call per domain: of a domain's decisions still to send, the latest (the same
+        registration seen later in its lifecycle, or a new one) supersedes the earlier ones.
+        The same decision (domain and Idempotency-Key) found twice, from two runs, is weighed
+        and sent once. What `time_left` (seconds) leaves no room for stays pending, counted as
+        `unsent`: the outstanding index gives it to the next run first, being older."""
         counts = ApplyCounts()
-        groups: dict[tuple[str, str], list[Decision]] = {}
+        by_domain: dict[str, list[Decision]] = {}
         for decision in decisions:
-            groups.setdefault((decision.domain, decision.idempotency_key), []).append(decision)
-        for first, *copies in groups.values():
-            self._apply_one(first, counts)
-            for copy in copies:
-                copy.state, copy.error, copy.settled_at = first.state, first.error, first.settled_at
-                copy.emails_unverified, copy.replayed = 0, first.replayed
-                self.store.save_decision(copy)
+            by_domain.setdefault(decision.domain, []).append(decision)
+        groups = sorted(
+            (sorted(found, key=lambda d: d.decided_at) for found in by_domain.values()),
+            key=lambda found: found[0].decided_at,
+        )
+        budget = _Budget(self.limits.max_addresses_per_run)
+        for number, found in enumerate(groups):
+            if time_left() < self.reserve_seconds:
+                unsent = sum(len(rest) for rest in groups[number:])
+                counts.unsent += unsent
+                logger.warning(
+                    "the final step's time is up: decisions left pending for the next run",
+                    extra={"unsent": unsent},
+                )
+                break
+            latest = found[-1]
+            try:
+                self._supersede(
+                    [d for d in found if d.idempotency_key != latest.idempotency_key], latest, counts
+                )
+                self._apply_one(latest, counts, budget)
+                for copy in (
+                    d for d in found if d.idempotency_key == latest.idempotency_key and d is not latest
+                ):
+                    copy.state, copy.error, copy.settled_at = latest.state, latest.error, latest.settled_at
+                    copy.emails_unverified, copy.replayed = 0, latest.replayed
+                    copy.hold_reason = latest.hold_reason
+                    self.store.save_decision(copy)
+            except Exception as exc:
+                self._failed_on(latest, exc, counts)
         return counts
 
-    def _apply_one(self, decision: Decision, counts: ApplyCounts) -> None:
+    def _supersede(self, earlier: list[Decision], latest: Decision, counts: ApplyCounts) -> None:
+        now = self.clock()
+        for decision in earlier:
+            decision.state, decision.settled_at = DecisionState.SUPERSEDED, now
+            decision.superseded_by = f"{latest.run_id} {latest.idempotency_key}"
+            decision.error = (
+                f"superseded by the later decision of run {latest.run_id} ({latest.lifecycle}): "
+                "one call per lapse"
+            )
+            counts.superseded += 1
+            self.store.save_decision(decision)
+
+    def _failed_on(self, decision: Decision, exc: Exception, counts: ApplyCounts) -> None:
+        """Record a failure on one decision and go on: it stays as it was stored (pending, for
+        the next run), with the error, counted in `withheld.errors` (the DecisionErrors alarm)."""
+        counts.errors += 1
+        logger.exception(
+            "the final step failed on a decision; going on with the rest",
+            extra={"domain": decision.domain, "decision_run": decision.run_id},
+        )
+        decision.error = f"the final step failed on this decision: {type(exc).__name__}: {exc}"
+        try:
+            self.store.save_decision(decision)
+        except Exception:
+            logger.exception(
+                "could not record the failure on the decision", extra={"domain": decision.domain}
+            )
+
+    def _apply_one(self, decision: Decision, counts: ApplyCounts, budget: _Budget) -> None:
         now = self.clock()
         stale = self._stale_reason(decision, now)
         if stale is not None:
@@ -118,6 +226,9 @@ class Applier:
             else:
                 counts.deferred += 1
             self.store.save_decision(decision)
+            return
+
+        if self._withheld_by_rules(decision, counts, budget):
             return
 
         counts.requested += 1
@@ -144,6 +255,36 @@ class Applier:
             decision.emails_unverified, decision.replayed = result.unverified, result.replayed
             counts.emails_unverified += result.unverified
         self.store.save_decision(decision)
+
+    def _withheld_by_rules(self, decision: Decision, counts: ApplyCounts, budget: _Budget) -> bool:
+        """The per-decision rules, at the moment of sending, whatever run or item the decision
+        came from: protected domains and MaxAddressesPerDomain hold it for an operator, and the
+        run's address budget (MaxAddressesPerRun) defers what does not fit to the next run. The
+        addresses are those the dispatcher recorded from the registry, never the decision's own.
+        A decision an operator approved by its exact key passes (it was weighed by a person)."""
+        (addresses,) = self.store.planned_addresses([decision], budget.plans)
+        if addresses is not None:
+            decision.addresses = addresses
+        reason = self.limits.domain_reason(decision.domain, addresses)
+        if reason is None and budget.fits(addresses or 0):
+            budget.spend(addresses or 0)
+            return False
+        if self.store.approved(decision):
+            return False
+        if reason is not None:
+            decision.state, decision.hold_reason, decision.error = DecisionState.HELD, reason, reason
+            counts.held += 1
+            self.store.save_decision(decision)
+            # Its run waits for the operator too (a no-op for the run being finished now).
+            self.store.hold_run(decision.run_id, reason)
+            return True
+        decision.error = (
+            f"the final step's address budget of {self.limits.max_addresses_per_run} "
+            "(MaxAddressesPerRun) is spent: waits for the next run"
+        )
+        counts.deferred += 1
+        self.store.save_decision(decision)
+        return True
 
     def _stale_reason(self, decision: Decision, now: datetime) -> tuple[bool, str] | None:
         """(cancel it, or only defer it; why) when the call must not go out now; None when it may."""

@@ -47,6 +47,8 @@ class _Counted:
     # No provider in the chain serves its TLD: never protected, whatever the day.
     unprotected: bool
     unknown_since: datetime | None
+    # False when its state or decision could not be stored: the next run checks it again.
+    stored: bool = True
     # The service whose lapse the DNS contradicted (the zone still delegates the domain).
     contradicted: str | None = None
 
@@ -63,6 +65,8 @@ class ShardOutcome:
     by_lifecycle: dict[str, int]
     unsafe: list[str]
     refused: int = 0
+    # Why the message was dropped unchecked: not a shard the dispatcher sent (forged, garbled).
+    dropped: str | None = None
 
 
 class ShardChecker:
@@ -128,6 +132,11 @@ class ShardChecker:
             if run.status not in ACTIVE_RUN:
                 # A late redelivery after the run moved on: its results were counted or written off.
                 return ShardOutcome(shard.run_id, shard.number, 0, {}, [])
+            if (why := self._not_as_sent(shard, run)) is not None:
+                # Dropped, never retried nor written off: a forged message cannot end a run early,
+                # stand for a real shard, or change what a decision weighs.
+                logger.warning("dropped a shard message the dispatcher did not send", extra={"why": why})
+                return ShardOutcome(shard.run_id, shard.number, 0, {}, [], dropped=why)
 
             planned_domains = [d for d in shard.domains if _registrable(d.domain)]
             refused = len(shard.domains) - len(planned_domains)
@@ -162,10 +171,30 @@ class ShardChecker:
             raise
 
         counted = [v for v in verdicts if v is not None]
-        by_lifecycle = Counter(str(c.lifecycle) for c in counted)
-        by_place = Counter(c.place for c in counted if c.place)
-        unsafe_domains = sorted(c.domain for c in counted if c.lifecycle in unsafe)
-        unsafe_by_place = Counter(c.place for c in counted if c.place and c.lifecycle in unsafe)
+        record = self._shard_record(shard, counted, refused, unsafe, outcome="done")
+        updated = self.store.record_shard(shard.run_id, record)
+        if updated is not None:
+            finish_if_complete(updated, self.store, self.start_final)
+        return ShardOutcome(
+            shard.run_id,
+            shard.number,
+            len(counted),
+            dict(Counter(str(c.lifecycle) for c in counted)),
+            list(record.unsafe_domains),
+            refused,
+        )
+
+    def _shard_record(
+        self,
+        shard: Shard,
+        counted: list[_Counted],
+        refused: int,
+        unsafe: frozenset[Lifecycle],
+        *,
+        outcome: str,
+        lost: Sequence[str] = (),
+    ) -> ShardRecord:
+        """A shard's counts: what the final step tallies and the breaker weighs."""
         unprotected = [c for c in counted if c.unprotected]
         streak_began = self.clock() - self.unknown_streak
         streaks = sorted(
@@ -173,35 +202,72 @@ class ShardChecker:
             for c in counted
             if not c.unprotected and c.unknown_since is not None and c.unknown_since <= streak_began
         )
-        record = ShardRecord(
+        return ShardRecord(
             sk=shard_sk(shard.number),
-            outcome="done",
+            outcome=outcome,
             checked=len(counted),
             refused=refused,
-            by_lifecycle=dict(by_lifecycle),
-            by_place=dict(by_place),
-            unsafe_by_place=dict(unsafe_by_place),
+            by_lifecycle=dict(Counter(str(c.lifecycle) for c in counted)),
+            by_place=dict(Counter(c.place for c in counted if c.place)),
+            unsafe_by_place=dict(Counter(c.place for c in counted if c.place and c.lifecycle in unsafe)),
+            unsafe_domains=sorted(c.domain for c in counted if c.lifecycle in unsafe),
+            not_stored=sum(1 for c in counted if not c.stored),
             dns_contradicted_by_service=dict(Counter(c.contradicted for c in counted if c.contradicted)),
             unprotected_by_tld=dict(Counter(tld(c.domain) for c in unprotected)),
             unprotected_addresses_by_tld=_sum_by_tld((c.domain, c.addresses) for c in unprotected),
             unknown_streaks=len(streaks),
             unknown_streak_examples=streaks[:STREAK_EXAMPLES],
-        )
-        updated = self.store.record_shard(shard.run_id, record)
-        if updated is not None:
-            finish_if_complete(updated, self.store, self.start_final)
-        return ShardOutcome(
-            shard.run_id, shard.number, len(counted), dict(by_lifecycle), unsafe_domains, refused
+            domains=list(lost),
         )
 
     def write_off(self, shard: Shard) -> None:
-        """Count a shard that failed its last delivery as dead, so its run can still finish."""
-        record = ShardRecord(
-            sk=shard_sk(shard.number), outcome="dead", domains=[d.domain for d in shard.domains]
+        """Count a shard that failed its last delivery as dead, so its run can still finish.
+
+        What it had checked and recorded before it died (the domains whose state says this run
+        and shard) keeps its counts, places included: its decisions are weighed with their
+        places' evidence like any other. The rest are counted as dead-lettered."""
+        run = self.store.get_run(shard.run_id)
+        if run is None or self._not_as_sent(shard, run) is not None:
+            return
+        planned = [d for d in shard.domains if _registrable(d.domain)]
+        try:
+            states = self.store.domain_states(d.domain for d in planned)
+        except Exception:
+            logger.exception("could not read a dead shard's domains: all counted as not checked")
+            states = {}
+        counted, lost = [], []
+        for domain in planned:
+            state = states.get(domain.domain)
+            if state is None or state.last_run_id != shard.run_id:
+                lost.append(domain.domain)
+            elif state.last_shard == shard.number:
+                counted.append(
+                    self._counted(domain, Lifecycle(state.lifecycle), state.service, state.unknown_since)
+                )
+            # else another shard of the run counted it (a domain listed twice).
+        record = self._shard_record(
+            shard,
+            counted,
+            len(shard.domains) - len(planned),
+            frozenset(self.checker.unsafe),
+            outcome="dead",
+            lost=lost,
         )
         updated = self.store.record_shard(shard.run_id, record)
         if updated is not None:
             finish_if_complete(updated, self.store, self.start_final)
+
+    def _not_as_sent(self, shard: Shard, run: RunRecord) -> str | None:
+        """Why a shard message is not one the dispatcher sent, or None when it is: a number
+        within the run's count, and the digest the dispatcher recorded under that number."""
+        if run.shard_count is not None and not 0 <= shard.number < int(run.shard_count):
+            return f"shard {shard.number} is outside the run's {int(run.shard_count)} shards"
+        plan = self.store.shard_plan(shard.run_id, shard.number)
+        if plan is None:
+            return f"the dispatcher sent no shard {shard.number} in this run"
+        if plan.digest != shard.digest():
+            return f"shard {shard.number} is not what the dispatcher sent under that number"
+        return None
 
     def _check_one(
         self, shard: Shard, planned: PlannedDomain, state: DomainState | None, unsafe: frozenset[Lifecycle]
@@ -215,17 +281,29 @@ class ShardChecker:
             counted = self._counted(planned, Lifecycle(state.lifecycle), state.service, state.unknown_since)
             return replace(counted, contradicted=_contradicted(state))
 
-        result = self.checker.check_domain(planned.domain, planned.oldest_verified_at)
+        try:
+            result = self.checker.check_domain(planned.domain, planned.oldest_verified_at)
+        except Exception:
+            logger.exception(
+                "a lookup failed unexpectedly: counted unknown", extra={"domain": planned.domain}
+            )
+            return self._counted(planned, Lifecycle.UNKNOWN, None, None, stored=False)
         now = self.clock()
-        if result.unsafe:
-            # Recorded before the domain's state, so a crash in between cannot lose the decision.
-            self.store.record_finding(decision_for(shard.run_id, planned, result, now))
-        if notice := notice_for(result, state, self.notice_stages, protected=self.protected, now=now):
-            self.store.record_notice(shard.run_id, notice)
-        recorded = updated_state(
-            state, planned, result, now, unsafe=unsafe, run_id=shard.run_id, shard=shard.number
-        )
-        self.store.save_domain_state(recorded)
+        try:
+            if result.unsafe:
+                # Recorded before the domain's state, so a crash in between cannot lose the decision.
+                self.store.record_finding(decision_for(shard, planned, result, now))
+            if notice := notice_for(result, state, self.notice_stages, protected=self.protected, now=now):
+                self.store.record_notice(shard.run_id, notice)
+            recorded = updated_state(
+                state, planned, result, now, unsafe=unsafe, run_id=shard.run_id, shard=shard.number
+            )
+            self.store.save_domain_state(recorded)
+        except Exception:
+            # One domain that cannot be stored never takes its shard-mates down: it is counted
+            # (its place's evidence included) and, with no state saved, checked again next run.
+            logger.exception("could not store a domain's check", extra={"domain": planned.domain})
+            return self._counted(planned, result.lifecycle, result.service, None, stored=False)
         counted = self._counted(planned, result.lifecycle, result.service, recorded.unknown_since)
         return replace(counted, contradicted=_contradicted(recorded))
 
@@ -235,6 +313,8 @@ class ShardChecker:
         lifecycle: Lifecycle,
         service: str | None,
         unknown_since: datetime | None,
+        *,
+        stored: bool = True,
     ) -> _Counted:
         return _Counted(
             domain=planned.domain,
@@ -243,6 +323,7 @@ class ShardChecker:
             addresses=planned.addresses,
             unprotected=not self.checker.provider.serves(planned.domain),
             unknown_since=unknown_since if lifecycle is Lifecycle.UNKNOWN else None,
+            stored=stored,
         )
 
 
@@ -318,10 +399,13 @@ def finish_if_complete(run: RunRecord, store: RunStore, start_final: Callable[[s
     return True
 
 
-def decision_for(run_id: str, planned: PlannedDomain, result: CheckResult, now: datetime) -> Decision:
+def decision_for(run: Shard | str, planned: PlannedDomain, result: CheckResult, now: datetime) -> Decision:
+    """The decision about an unsafe domain, checked in a run's shard (or by the manual entry,
+    `run` then naming its pseudo-run)."""
     registered_at = result.registered_at
     return Decision(
-        run_id=run_id,
+        run_id=run.run_id if isinstance(run, Shard) else run,
+        shard=run.number if isinstance(run, Shard) else None,
         domain=planned.domain,
         addresses=planned.addresses,
         service=result.service,

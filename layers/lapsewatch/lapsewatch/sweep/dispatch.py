@@ -255,6 +255,7 @@ class Dispatcher:
         if not settled:
             self._save(run, collector, cursor=None, claim=True)
 
+        listed = run.trigger != "manual"
         shards = plan_shards(run.run_id, collector.planned(), shard_size=self.shard_size)
         resumed_at = sent = int(run.next_shard or 0)
         for chunk in batched(islice(shards, sent, None), HAND_OVER_EVERY, strict=False):
@@ -262,6 +263,16 @@ class Dispatcher:
             if sent > resumed_at and time_left() < self.reserve_seconds:
                 run.next_shard = sent
                 return self._hand_over(run, collector, None)
+            # Recorded before it is sent: the checker accepts a shard only as the dispatcher planned
+            # it. An operator's list of domains carries no count from the registry: its decisions
+            # have no addresses on record, and wait for an operator's approval.
+            self.store.record_plans(
+                run.run_id,
+                (
+                    (s.number, s.digest(), {d.domain: d.addresses for d in s.domains} if listed else {})
+                    for s in chunk
+                ),
+            )
             self.queue.send(chunk)
             sent += len(chunk)
         return self._finish_dispatch(run, collector, sent)

@@ -8,7 +8,6 @@ below are its thresholds.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
@@ -16,8 +15,19 @@ from datetime import datetime
 
 from lapsewatch.sweep.apply import Applier, ApplyCounts
 from lapsewatch.sweep.checking import STREAK_EXAMPLES, place
+from lapsewatch.sweep.limits import BreakerLimits
 from lapsewatch.sweep.notices import NoticeCounts, Notifier
-from lapsewatch.sweep.store import Decision, DecisionState, RunRecord, RunStatus, RunStore
+from lapsewatch.sweep.observability import logger
+from lapsewatch.sweep.store import (
+    SUMMARY_DOMAINS,
+    SUMMARY_GROUP_DOMAINS,
+    SUMMARY_GROUPS,
+    Decision,
+    DecisionState,
+    RunRecord,
+    RunStatus,
+    RunStore,
+)
 from lapsewatch.timefmt import rfc3339
 
 OUTAGE_MIN_UNSAFE = 3
@@ -30,6 +40,12 @@ RUN_OUTAGE_MIN_CHECKED = 10
 WARN_UNKNOWN_SHARE = 0.5
 WARN_UNKNOWN_MIN_CHECKED = 10
 
+__all__ = ["BreakerLimits", "Finalizer", "Tally", "hold_reasons", "summarize"]
+
+
+def _no_deadline() -> float:
+    return float("inf")
+
 
 class RunStateError(RuntimeError):
     """An operator asked for something the run's state does not allow."""
@@ -37,18 +53,6 @@ class RunStateError(RuntimeError):
 
 class NothingMatched(RunStateError):
     """An operator's approve or discard named no run, or no decision, that waits for one."""
-
-
-@dataclass(frozen=True, slots=True)
-class BreakerLimits:
-    max_unverify: int = 50
-    max_unverify_fraction: float = 0.01
-    max_addresses_per_domain: int = 100
-    max_addresses_per_run: int = 1000
-    protected: frozenset[str] = frozenset()
-
-    def limit(self, checked: int) -> int:
-        return max(self.max_unverify, math.floor(self.max_unverify_fraction * checked))
 
 
 @dataclass(slots=True)
@@ -64,15 +68,26 @@ class Tally:
     unknown_streaks: int = 0
     unknown_streak_examples: list[str] = field(default_factory=list)
     dead_domains: list[str] = field(default_factory=list)
+    # The unsafe domains the shards counted, and the domains checked but not stored.
+    counted_unsafe: set[str] = field(default_factory=set)
+    not_stored: int = 0
 
 
-def hold_reasons(tally: Tally, decisions: Iterable[Decision], limits: BreakerLimits) -> dict[str, str]:
+def hold_reasons(
+    tally: Tally,
+    decisions: Iterable[Decision],
+    limits: BreakerLimits,
+    *,
+    unplanned: Collection[str] = (),
+) -> dict[str, str]:
     """The decisions that must wait for an operator: {domain: why}. Domains held for the same
-    reason form one group."""
+    reason form one group. A decision weighs the addresses the dispatcher recorded for its
+    domain (set on it by the caller); `unplanned` names the domains it recorded none for."""
     decisions = list(decisions)
     held: dict[str, str] = {}
     for decision in decisions:
-        if reason := domain_hold_reason(decision, limits):
+        addresses = None if decision.domain in unplanned else int(decision.addresses or 0)
+        if reason := limits.domain_reason(decision.domain, addresses):
             held[decision.domain] = reason
 
     outages, outage_checked = _outages(tally)
@@ -90,20 +105,6 @@ def hold_reasons(tally: Tally, decisions: Iterable[Decision], limits: BreakerLim
     if run_reason:
         held |= dict.fromkeys((d.domain for d in rest), f"the whole run: {run_reason}")
     return held
-
-
-def domain_hold_reason(decision: Decision, limits: BreakerLimits) -> str | None:
-    """Why the breaker holds this decision whatever the rest of its run looks like, or None: a
-    protected domain, or too many addresses at one domain. The manual entry weighs its own
-    decisions by these rules."""
-    if decision.domain in limits.protected:
-        return "protected domains (large mailbox providers) wait for an operator"
-    if int(decision.addresses or 0) > limits.max_addresses_per_domain:
-        return (
-            f"more than {limits.max_addresses_per_domain} verified addresses at one domain "
-            "(MaxAddressesPerDomain)"
-        )
-    return None
 
 
 def _outages(tally: Tally) -> tuple[dict[str, str], int]:
@@ -187,14 +188,15 @@ class Finalizer:
         # A stack deployed dry sends nothing, whatever a run's record says.
         self.dry_run = dry_run
 
-    def finish(self, run_id: str) -> dict:
-        """The final step for a run whose shards are all done; safe to repeat."""
+    def finish(self, run_id: str, time_left: Callable[[], float] = _no_deadline) -> dict:
+        """The final step for a run whose shards are all done; safe to repeat. `time_left`:
+        the seconds left before the function's deadline (what does not fit stays pending)."""
         run = self._run(run_id)
         if run.status != RunStatus.FINALIZING:
             return run.summary or self._summary(run, list(self.store.decisions(run_id)), ApplyCounts())
-        return self._finish(run)
+        return self._finish(run, time_left)
 
-    def close(self, run_id: str) -> dict:
+    def close(self, run_id: str, time_left: Callable[[], float] = _no_deadline) -> dict:
         """An operator's end to a run stuck waiting for shards (one lost with the invocation that
         held it): finish with the domains checked so far, through the breaker as usual."""
         run = self._run(run_id)
@@ -202,9 +204,15 @@ class Finalizer:
             raise RunStateError(f"run {run_id} is {run.status}, not waiting for shards: nothing to close")
         if not self.store.transition(run, (RunStatus.CHECKING,), RunStatus.FINALIZING):
             raise RunStateError(f"run {run_id} changed state while closing it; look again")
-        return self._finish(run)
+        return self._finish(run, time_left)
 
-    def approve(self, run_id: str, domains: Collection[str] | None = None, by: str | None = None) -> dict:
+    def approve(
+        self,
+        run_id: str,
+        domains: Collection[str] | None = None,
+        by: str | None = None,
+        time_left: Callable[[], float] = _no_deadline,
+    ) -> dict:
         """Send a held run's held decisions (those for `domains`, or all), each re-checked
         against its domain's latest state. The run stays held while others still wait."""
         run, decisions, chosen = self._held(run_id, domains, "approve")
@@ -215,8 +223,11 @@ class Finalizer:
             # A dry run's approval sends nothing: its decisions go back to being a record.
             decision.state = DecisionState.RECORDED if dry_run else DecisionState.PENDING
             decision.operator = by
+            if not dry_run:
+                # By its exact key: what lets it past the per-decision rules when it is sent.
+                self.store.record_approval(decision, by)
             self.store.save_decision(decision)
-        counts = ApplyCounts() if dry_run else self.applier.apply(chosen)
+        counts = ApplyCounts() if dry_run else self.applier.apply(chosen, time_left=time_left)
         still_held = any(d.state == DecisionState.HELD for d in decisions)
         status = RunStatus.HELD if still_held else RunStatus.DONE
         return self._settle(run, decisions, ApplyCounts.from_summary(run.summary) + counts, status)
@@ -264,13 +275,23 @@ class Finalizer:
             )
         return run, decisions, chosen
 
-    def _finish(self, run: RunRecord) -> dict:
+    def _finish(self, run: RunRecord, time_left: Callable[[], float]) -> dict:
         decisions = list(self.store.decisions(run.run_id))
+        tally = self._tally(run.run_id, decisions)
         recorded = [d for d in decisions if d.state == DecisionState.RECORDED]
-        tally = self._tally(run.run_id)
-        held = hold_reasons(tally, recorded, self.limits)
         dry_run = self._dry(run)
+        # Weighed with those an earlier attempt of this step held already: a retry after a
+        # timeout holds what the first attempt would have.
+        weighed = recorded + [d for d in decisions if d.state == DecisionState.HELD and not d.operator]
+        unplanned = set()
+        for decision, addresses in zip(weighed, self.store.planned_addresses(weighed), strict=True):
+            if addresses is None:
+                unplanned.add(decision.domain)
+            else:
+                decision.addresses = addresses
+        held = hold_reasons(tally, weighed, self.limits, unplanned=unplanned)
         queued = []
+        errors = ApplyCounts()
         for decision in recorded:
             if decision.domain in held:
                 decision.state, decision.hold_reason = DecisionState.HELD, held[decision.domain]
@@ -279,11 +300,19 @@ class Finalizer:
                 queued.append(decision)
             else:
                 continue
-            self.store.save_decision(decision)
+            try:
+                self.store.save_decision(decision)
+            except Exception:
+                # Counted, and the rest go on: one decision never stops the final step.
+                logger.exception("could not record a decision's outcome", extra={"domain": decision.domain})
+                errors.errors += 1
 
-        counts = ApplyCounts() if dry_run else self.applier.apply(self._outstanding(queued))
+        counts = errors
+        if not dry_run:
+            counts += self.applier.apply(self._outstanding(queued), time_left=time_left)
         notices = NoticeCounts() if dry_run else self.notifier.send(run.run_id)
-        status = RunStatus.HELD if held else RunStatus.DONE
+        # Held by the breaker, or at the moment of sending by the per-decision rules.
+        status = RunStatus.HELD if any(d.state == DecisionState.HELD for d in decisions) else RunStatus.DONE
         return self._settle(run, decisions, counts, status, tally, notices)
 
     def _settle(
@@ -319,7 +348,7 @@ class Finalizer:
         tally: Tally | None = None,
         notices: NoticeCounts | None = None,
     ) -> dict:
-        tally = tally or self._tally(run.run_id)
+        tally = tally or self._tally(run.run_id, decisions)
         # An approval or a discard keeps the notices its run's final step sent.
         notices_sent = (
             notices.to_dict() if notices else (run.summary or {}).get("notices") or NoticeCounts().to_dict()
@@ -338,14 +367,15 @@ class Finalizer:
             raise NothingMatched(f"no run {run_id}")
         return run
 
-    def _tally(self, run_id: str) -> Tally:
+    def _tally(self, run_id: str, decisions: Iterable[Decision] | None = None) -> Tally:
         tally = Tally()
         for shard in self.store.shards(run_id):
             if shard.outcome == "dead":
+                # Its domains not checked; what it checked before it died is counted below.
                 tally.dead_domains.extend(str(domain) for domain in shard.domains or [])
-                continue
             tally.checked += int(shard.checked or 0)
             tally.refused += int(shard.refused or 0)
+            tally.not_stored += int(shard.not_stored or 0)
             tally.by_lifecycle.update(_counts(shard.by_lifecycle))
             tally.by_place.update(_counts(shard.by_place))
             tally.unsafe_by_place.update(_counts(shard.unsafe_by_place))
@@ -354,6 +384,20 @@ class Finalizer:
             tally.unprotected_addresses_by_tld.update(_counts(shard.unprotected_addresses_by_tld))
             tally.unknown_streaks += int(shard.unknown_streaks or 0)
             tally.unknown_streak_examples.extend(str(d) for d in shard.unknown_streak_examples or [])
+            tally.counted_unsafe.update(str(d) for d in shard.unsafe_domains or [])
+        # A decision counts in the breaker's places whatever became of its shard: one that no
+        # shard's counts hold (its shard died before recording the domain, or never reported)
+        # is counted here, as checked and unsafe in its place.
+        for decision in decisions if decisions is not None else self.store.decisions(run_id):
+            if decision.run_id != run_id or decision.domain in tally.counted_unsafe:
+                continue
+            tally.counted_unsafe.add(decision.domain)
+            tally.checked += 1
+            tally.by_lifecycle[str(decision.lifecycle)] += 1
+            if where := place(decision.domain, decision.service):
+                tally.by_place[where] += 1
+                tally.unsafe_by_place[where] += 1
+        tally.dead_domains = [d for d in tally.dead_domains if d not in tally.counted_unsafe]
         return tally
 
 
@@ -382,14 +426,23 @@ def summarize(
     for decision in sorted(decisions, key=lambda d: d.domain):
         if decision.state == DecisionState.HELD:
             groups.setdefault(decision.hold_reason or "held", []).append(decision.domain)
+    held = sorted(domain for domains in groups.values() for domain in domains)
+    unsafe = sorted(d.domain for d in decisions)
+    reasons = list(groups)[:SUMMARY_GROUPS]
+    if len(groups) > SUMMARY_GROUPS:
+        reasons.append(f"and {len(groups) - SUMMARY_GROUPS} more reasons (lapsewatch runs show)")
     return {
         "run_id": run.run_id,
         "status": status,
         "dry_run": bool(run.dry_run),
         "held": bool(groups),
-        "held_domains": sorted(domain for domains in groups.values() for domain in domains),
-        "held_reason": "; ".join(groups) or None,
-        "held_groups": [{"reason": reason, "domains": domains} for reason, domains in groups.items()],
+        "held_domains": held[:SUMMARY_DOMAINS],
+        "held_count": len(held),
+        "held_reason": "; ".join(reasons) or None,
+        "held_groups": [
+            {"reason": reason, "count": len(domains), "domains": domains[:SUMMARY_GROUP_DOMAINS]}
+            for reason, domains in list(groups.items())[:SUMMARY_GROUPS]
+        ],
         # listed = invalid + merged + distinct; distinct = skipped_not_due + dispatched;
         # dispatched = checked + refused + dead_lettered + not_checked.
         "domains": {
@@ -405,6 +458,8 @@ def summarize(
             "dead_lettered": len(tally.dead_domains),
             # In shards that never reported: a run closed by an operator before they did.
             "not_checked": max(0, dispatched - tally.checked - tally.refused - len(tally.dead_domains)),
+            # Of the checked: their state could not be stored; checked again by the next run.
+            "not_stored": tally.not_stored,
         },
         "invalid_reasons": {key: int(value) for key, value in invalid_reasons.items()},
         "by_lifecycle": dict(sorted(tally.by_lifecycle.items())),
@@ -423,7 +478,8 @@ def summarize(
             "count": tally.unknown_streaks,
             "examples": sorted(tally.unknown_streak_examples)[:STREAK_EXAMPLES],
         },
-        "unsafe": sorted(d.domain for d in decisions),
+        "unsafe": unsafe[:SUMMARY_DOMAINS],
+        "unsafe_count": len(unsafe),
         "unverify": counts.unverify(),
         "withheld": counts.withheld(),
         "notices": notices or NoticeCounts().to_dict(),
@@ -481,6 +537,23 @@ def run_warnings(
         warnings.append(f"{not_checked} domains sent for checking never reported: not checked")
     if counts.failed:
         warnings.append(f"{counts.failed} unverify calls failed: those addresses are still verified")
+    if counts.errors:
+        warnings.append(
+            f"the final step failed on {counts.errors} decisions: still pending, tried again by the next run"
+        )
+    if counts.unsent:
+        warnings.append(
+            f"{counts.unsent} decisions did not fit the final step's time: "
+            "pending, sent first by the next run"
+        )
+    if counts.held:
+        warnings.append(
+            f"{counts.held} decisions were held at the moment of sending by the per-decision rules"
+        )
+    if tally.not_stored:
+        warnings.append(
+            f"{tally.not_stored} domains were checked but could not be stored: checked again next run"
+        )
     if tally.unknown_streaks:
         warnings.append(f"{tally.unknown_streaks} domains have been unknown on every lookup for days")
     if notices.get("failed"):

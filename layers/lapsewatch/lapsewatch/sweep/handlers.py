@@ -109,6 +109,10 @@ def check_batch(
             raise shard
         logger.append_keys(run_id=shard.run_id, shard=shard.number)
         outcome = outcomes[record.message_id]
+        if not isinstance(outcome, Exception) and outcome.dropped:
+            # Deleted unchecked: retried, or written off, it could end the run early.
+            metrics.add_metric("ShardsDropped", MetricUnit.Count, 1)
+            return {"dropped": outcome.dropped}
         if isinstance(outcome, Exception):
             receives = int(record.attributes.approximate_receive_count or 1)
             logger.exception("shard failed", exc_info=outcome, extra={"receive": receives})
@@ -141,12 +145,13 @@ def finalize(event: dict, runtime: Runtime, context: LambdaContext | None = None
     if not isinstance(event, dict):
         raise BadEvent("the event must be a JSON object")
     if "Records" in event:
-        return [_finish(parse_final_body(record["body"]), runtime) for record in event["Records"]]
+        time_left = _time_left(context)
+        return [_finish(parse_final_body(record["body"]), runtime, time_left) for record in event["Records"]]
     if "approve_run" in event:
         run_id = run_id_in(event, "approve_run")
         domains, by = operator_choice(event)
         logger.info("operator approved a held run", extra={"run_id": run_id, "domains": domains, "by": by})
-        return runtime.finalizer.approve(run_id, domains, by)
+        return runtime.finalizer.approve(run_id, domains, by, time_left=_time_left(context))
     if "discard_run" in event:
         run_id = run_id_in(event, "discard_run")
         domains, by = operator_choice(event)
@@ -154,13 +159,13 @@ def finalize(event: dict, runtime: Runtime, context: LambdaContext | None = None
         return runtime.finalizer.discard(run_id, domains, by)
     if "close_run" in event:
         logger.info("operator closed a stuck run", extra={"run_id": event["close_run"]})
-        return runtime.finalizer.close(run_id_in(event, "close_run"))
+        return runtime.finalizer.close(run_id_in(event, "close_run"), time_left=_time_left(context))
     raise BadEvent('expected SQS records, or {"approve_run": id}, {"discard_run": id}, {"close_run": id}')
 
 
-def _finish(run_id: str, runtime: Runtime) -> dict:
+def _finish(run_id: str, runtime: Runtime, time_left: Callable[[], float]) -> dict:
     logger.append_keys(run_id=run_id)
-    summary = runtime.finalizer.finish(run_id)
+    summary = runtime.finalizer.finish(run_id, time_left)
     logger.info("run finished", extra={"summary": summary})
     return summary
 

@@ -19,7 +19,7 @@ from lapsewatch.registry.contract import MAX_LIMIT
 from lapsewatch.sweep.apply import Applier
 from lapsewatch.sweep.checking import decision_for, updated_state
 from lapsewatch.sweep.events import parse_manual_event
-from lapsewatch.sweep.finalize import BreakerLimits, domain_hold_reason
+from lapsewatch.sweep.limits import BreakerLimits
 from lapsewatch.sweep.messages import PlannedDomain
 from lapsewatch.sweep.store import Decision, DecisionState, RunStore
 
@@ -97,6 +97,10 @@ class ManualCheck:
         if self.dry_run:
             self.store.record_decision(decision)
             return {"dry_run": True, "emails_unverified": 0, "pending": False, "forced": bool(reason)}
+        # An operator's own request, weighed above (or forced past the rules, recorded as such):
+        # approved by its exact key, so that the rules at the moment of sending, which know no
+        # dispatcher's count for a manual check, let it through.
+        self.store.record_approval(decision, "manual entry")
         # Recorded as pending first: a call that fails is made again by the next run's final step.
         decision.state = DecisionState.PENDING
         self.store.record_decision(decision)
@@ -118,7 +122,7 @@ class ManualCheck:
             decision.addresses = self._addresses_at(decision.domain)
         except RegistryError as exc:
             return f"could not count the verified addresses at {decision.domain}: {exc}"
-        return domain_hold_reason(decision, self.limits)
+        return self.limits.domain_reason(decision.domain, decision.addresses)
 
     def _addresses_at(self, domain: str) -> int:
         """The verified addresses under `domain`, summed over the email domains of the registry's

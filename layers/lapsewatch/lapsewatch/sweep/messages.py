@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -61,6 +62,10 @@ class Shard:
             },
             separators=(",", ":"),
         )
+
+    def digest(self) -> str:
+        """What the dispatcher records of the message it sends, and the checker compares."""
+        return hashlib.sha256(self.to_body().encode()).hexdigest()
 
     @classmethod
     def from_body(cls, body: str) -> Shard:

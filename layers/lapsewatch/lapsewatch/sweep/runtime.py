@@ -25,7 +25,8 @@ from lapsewatch.secrets import domainr_credentials, fastly_api_key, registry_tok
 from lapsewatch.sweep.apply import Applier
 from lapsewatch.sweep.checking import ShardChecker
 from lapsewatch.sweep.dispatch import Dispatcher
-from lapsewatch.sweep.finalize import BreakerLimits, Finalizer
+from lapsewatch.sweep.finalize import Finalizer
+from lapsewatch.sweep.limits import BreakerLimits
 from lapsewatch.sweep.manual import ManualCheck
 from lapsewatch.sweep.notices import Notifier
 from lapsewatch.sweep.observability import adopt_library_loggers, emit_run_summary
@@ -128,6 +129,8 @@ class Runtime:
             checker=self.checker,
             clock=self.clock,
             recheck_after=timedelta(days=self.settings.pending_recheck_days),
+            limits=self.limits,
+            reserve_seconds=self.settings.final_reserve_seconds,
         )
 
     @cached_property

@@ -19,6 +19,7 @@ from lapsewatch.registry.client import DEFAULT_MAX_PAGES
 from lapsewatch.registry.contract import NOTICE_STAGES
 from lapsewatch.secrets import SECRET_MAX_AGE
 from lapsewatch.sweep.notices import EVIDENCE_LIST_LIMIT, EVIDENCE_TEXT_LIMIT, NOTICE_INTERVAL
+from lapsewatch.sweep.store import MAX_TEXT_CHARS, MAX_TOKEN_CHARS, MAX_TOKENS, SUMMARY_DOMAINS
 from lapsewatch.timefmt import parse_time
 
 # Set in every Lambda function's environment by the Lambda runtime itself.
@@ -65,6 +66,9 @@ class SweepSettings:
     # The stages that earn the owners an early-warning notice; empty turns notices off.
     notice_stages: frozenset[Lifecycle] = DEFAULT_NOTICE_STAGES
     max_listing_pages: int = DEFAULT_MAX_PAGES
+    # The final step begins no decision with less than this left before its deadline: a fresh
+    # lookup (30 s) and a registry call with its Retry-After waits (5 tries, 60 s each) fit.
+    final_reserve_seconds: int = 360
     # Local runs: plain http to loopback (the demo's servers), and the time the run's clock
     # starts at (`lapsewatch run --now`). A Lambda function refuses both.
     allow_loopback_http: bool = False
@@ -102,6 +106,7 @@ class SweepSettings:
             unknown_streak_days=reader.integer("LAPSEWATCH_UNKNOWN_STREAK_DAYS", 7, minimum=1),
             notice_stages=reader.notice_stages("LAPSEWATCH_NOTICE_STAGES"),
             max_listing_pages=reader.integer("LAPSEWATCH_MAX_LISTING_PAGES", DEFAULT_MAX_PAGES, minimum=1),
+            final_reserve_seconds=reader.integer("LAPSEWATCH_FINAL_RESERVE_SECONDS", 360, minimum=0),
             allow_loopback_http=reader.flag("LAPSEWATCH_ALLOW_LOOPBACK_HTTP", False),
             local_now=reader.time("LAPSEWATCH_LOCAL_NOW"),
         )
@@ -142,6 +147,11 @@ class SweepSettings:
             "secret_max_age_seconds": SECRET_MAX_AGE,
             "providers": ",".join(self.provider.providers),
             "max_listing_pages": self.max_listing_pages,
+            "final_reserve_seconds": self.final_reserve_seconds,
+            "max_status_tokens": MAX_TOKENS,
+            "max_token_chars": MAX_TOKEN_CHARS,
+            "max_text_chars": MAX_TEXT_CHARS,
+            "summary_domains": SUMMARY_DOMAINS,
             "dns_witness": self.provider.dns_witness,
         }
 

@@ -5,16 +5,22 @@ Two tables, both keyed as template.yaml defines them:
 * the domain table, one item per registrable domain: its last observed lifecycle and evidence,
   error streak, capped history of lifecycle changes and when it is next due;
 * the run table, one partition per run (`RUN#<id>`): the run record (`RUN`), one item per
-  finished shard (`SHARD#<n>`) carrying that shard's counts, and one item per unsafe decision
-  (`UNSAFE#<domain>`). A decision whose unverify call is still to make carries the sparse
-  `outstanding` attribute, and the `outstanding` index finds those across runs.
+  shard the dispatcher sent (`PLAN#<n>`: the message's digest and each domain's addresses), one
+  item per finished shard (`SHARD#<n>`) carrying that shard's counts, one item per unsafe
+  decision (`UNSAFE#<domain>`) and one per decision an operator approved (`APPROVAL#<key>`). A
+  decision whose unverify call is still to make carries the sparse `outstanding` attribute, and
+  the `outstanding` index finds those across runs.
+
+Items are at most 400 KB. What comes from outside (a provider's statuses, reasons and errors,
+and the evidence built from them) is bounded here before it is saved, whatever the providers let
+through: one domain's answer can never make an item too large to store.
 
 No email address is ever stored: the registry keeps those.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
@@ -37,6 +43,20 @@ from pynamodb.transactions import TransactWrite
 
 HISTORY_LIMIT = 20
 EMAIL_DOMAIN_LIMIT = 10
+# The bounds on what comes from outside, as it is saved: status tokens (and any list in the
+# evidence), and the length of a token and of any other text. With them a domain's state or a
+# decision stays far below DynamoDB's 400 KB, whatever a provider answered.
+MAX_TOKENS = 32
+MAX_TOKEN_CHARS = 100
+MAX_TEXT_CHARS = 2000
+MAX_EVIDENCE_KEYS = 32
+# The run summary is one item (400 KB at most), so its per-domain lists are bounded: at most
+# this many domains in `held_domains` and `unsafe`, this many groups in `held_groups` with this
+# many domains each; `held_count` and `unsafe_count` count them all, and the decisions (one item
+# each, `lapsewatch runs show`) are the whole list.
+SUMMARY_DOMAINS = 100
+SUMMARY_GROUPS = 10
+SUMMARY_GROUP_DOMAINS = 20
 SHARD_RETENTION = timedelta(days=90)
 # How long the invocation that works on a run's dispatch (listing, or a checkpoint) may do so
 # undisturbed: a Lambda lives 15 minutes, so past this it is taken for dead and another may
@@ -68,6 +88,8 @@ class DecisionState(StrEnum):
     CANCELLED = "cancelled"
     HELD = "held"
     DISCARDED = "discarded"
+    # A later decision about the same domain, still to send, replaced it: one lapse, one call.
+    SUPERSEDED = "superseded"
 
 
 class LifecycleChange(MapAttribute):
@@ -169,8 +191,45 @@ class ShardRecord(Model):
     # Domains `unknown` for the whole streak (UnknownStreakDays), and a few of them.
     unknown_streaks = NumberAttribute(default=0)
     unknown_streak_examples: ListAttribute = ListAttribute(of=UnicodeAttribute, default=list)
+    # The unsafe domains it counted: the final step counts every other decision of the run in
+    # its place itself, so that no decision is weighed without its place's evidence.
+    unsafe_domains: ListAttribute = ListAttribute(of=UnicodeAttribute, default=list)
+    # Checked, but their state or decision could not be stored: checked again by the next run.
+    not_stored = NumberAttribute(default=0)
+    # A dead shard's domains that were not checked.
     domains: ListAttribute = ListAttribute(of=UnicodeAttribute, default=list)
     expires = NumberAttribute(null=True)
+
+
+class ShardPlan(Model):
+    """A shard as the dispatcher sent it: the digest of its message, and each of its domains'
+    verified addresses as the registry counted them. The checker accepts a shard message only
+    as planned; the final step weighs a decision by the addresses planned for its domain."""
+
+    class Meta:
+        table_name = "lapsewatch-runs"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    # Both named apart from any attribute the checker writes (a decision's `addresses`): a role
+    # limited to those attributes (dynamodb:Attributes) cannot write a plan that counts.
+    digest = UnicodeAttribute()
+    domain_addresses = JSONAttribute()  # {domain: verified addresses}
+    expires = NumberAttribute(null=True)
+
+
+class Approval(Model):
+    """An operator's approval of one held decision, by its exact Idempotency-Key: the one
+    exception to the per-decision rules at send time. Written by the final function alone."""
+
+    class Meta:
+        table_name = "lapsewatch-runs"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    domain = UnicodeAttribute()
+    operator = UnicodeAttribute(null=True)
+    approved_at = UTCDateTimeAttribute()
 
 
 class CheckpointChunk(Model):
@@ -218,7 +277,10 @@ class Decision(Model):
     # Set to OUTSTANDING while pending, absent otherwise: the sparse key of OutstandingIndex.
     outstanding = UnicodeAttribute(null=True)
     outstanding_index = OutstandingIndex()
+    # As the checker read them from its shard; weighed by what the dispatcher planned (ShardPlan).
     addresses = NumberAttribute(default=0)
+    # The shard of its run that checked it (none for the manual entry's).
+    shard = NumberAttribute(null=True)
     service = UnicodeAttribute(null=True)
     hold_reason = UnicodeAttribute(null=True)
     emails_unverified = NumberAttribute(null=True)
@@ -230,6 +292,8 @@ class Decision(Model):
     settled_at = UTCDateTimeAttribute(null=True)
     # Who approved or discarded it, when the breaker held it for an operator.
     operator = UnicodeAttribute(null=True)
+    # The decision that replaced it (SUPERSEDED): "<run id> <Idempotency-Key>".
+    superseded_by = UnicodeAttribute(null=True)
 
 
 class NoticeRecord(Model):
@@ -265,6 +329,7 @@ DECISION_OUTCOME = frozenset(
         "error",
         "settled_at",
         "operator",
+        "superseded_by",
     }
 )
 NOTICE_OUTCOME = frozenset({"state", "error"})
@@ -308,6 +373,48 @@ def shard_sk(shard: int) -> str:
     return f"SHARD#{shard:06d}"
 
 
+def plan_sk(shard: int) -> str:
+    return f"PLAN#{shard:06d}"
+
+
+def bounded_text(value: str | None, limit: int = MAX_TEXT_CHARS) -> str | None:
+    if value is None or len(value) <= limit:
+        return value
+    return value[: limit - 12] + " [truncated]"
+
+
+def bounded_tokens(values: Iterable[str] | None) -> list[str]:
+    return [str(bounded_text(str(v), MAX_TOKEN_CHARS)) for v in list(values or [])[:MAX_TOKENS]]
+
+
+def bounded_json(value: object) -> object:
+    """JSON from outside, bounded: strings, lists and objects cut to the limits above."""
+    if isinstance(value, str):
+        return bounded_text(value)
+    if isinstance(value, list | tuple):
+        return [bounded_json(item) for item in list(value)[:MAX_TOKENS]]
+    if isinstance(value, dict):
+        items = list(value.items())[:MAX_EVIDENCE_KEYS]
+        return {str(bounded_text(str(key), MAX_TOKEN_CHARS)): bounded_json(item) for key, item in items}
+    return value
+
+
+def _bound_state(state: DomainState) -> None:
+    state.statuses = bounded_tokens(state.statuses)
+    for name in ("reason", "provider", "service", "error"):
+        setattr(state, name, bounded_text(getattr(state, name)))
+    state.email_domains = [
+        str(bounded_text(d, 253)) for d in list(state.email_domains or [])[:EMAIL_DOMAIN_LIMIT]
+    ]
+    state.history = list(state.history or [])[-HISTORY_LIMIT:]
+
+
+def _bound_decision(decision: Decision) -> None:
+    decision.evidence = bounded_json(decision.evidence or {})
+    for name in ("service", "error", "hold_reason", "operator"):
+        setattr(decision, name, bounded_text(getattr(decision, name)))
+
+
 class RunStore:
     """Data access for the sweep: runs, shards, decisions, domain state, on the two tables named
     when it is built (the function's environment gives them).
@@ -322,6 +429,8 @@ class RunStore:
         self._chunks = _bound(CheckpointChunk, runs_table)
         self._decisions = _bound(Decision, runs_table)
         self._notices = _bound(NoticeRecord, runs_table)
+        self._plans = _bound(ShardPlan, runs_table)
+        self._approvals = _bound(Approval, runs_table)
 
     def _on_table[M: Model](self, item: M, bound: type[M]) -> M:
         """`item` as an item of this store's tables: itself when it was read from them."""
@@ -374,6 +483,17 @@ class RunStore:
         for name, value in {"status": new_status, **changes}.items():
             setattr(run, name, value)
         return True
+
+    def hold_run(self, run_id: str, reason: str) -> bool:
+        """Put a finished run back to waiting for an operator: one of its decisions was held at
+        the moment of sending (the per-decision rules). False when the run is not finished
+        (the final step at work on it settles its status itself) or does not exist."""
+        return self.transition(
+            self._runs(run_pk(run_id), "RUN"),
+            (RunStatus.DONE, RunStatus.DISCARDED),
+            RunStatus.HELD,
+            held_reason=reason,
+        )
 
     def record_shard(self, run_id: str, shard: ShardRecord) -> RunRecord | None:
         """Record a finished (or dead) shard and count it on its run, both or neither.
@@ -470,6 +590,82 @@ class RunStore:
     def shards(self, run_id: str) -> Iterator[ShardRecord]:
         return self._shards.query(run_pk(run_id), ShardRecord.sk.startswith("SHARD#"))
 
+    # Shard plans -----------------------------------------------------------------------------
+    def record_plans(self, run_id: str, plans: Iterable[tuple[int, str, dict[str, int]]]) -> None:
+        """The dispatcher's record of the shards it is about to send: (number, digest,
+        {domain: addresses}) each. Written before the messages, the same on every resend."""
+        expires = int((self._clock() + SHARD_RETENTION).timestamp())
+        with self._plans.batch_write() as batch:
+            for number, digest, addresses in plans:
+                batch.save(
+                    self._plans(
+                        run_pk(run_id),
+                        plan_sk(number),
+                        digest=digest,
+                        domain_addresses=addresses,
+                        expires=expires,
+                    )
+                )
+
+    def shard_plan(self, run_id: str, shard: int) -> ShardPlan | None:
+        """The dispatcher's plan of a shard; None without one, or for an item lacking its digest
+        (not one the dispatcher wrote)."""
+        try:
+            plan = self._plans.get(run_pk(run_id), plan_sk(shard), consistent_read=True)
+        except DoesNotExist:
+            return None
+        return plan if isinstance(plan.digest, str) and plan.digest else None
+
+    def planned_addresses(
+        self, decisions: Sequence[Decision], plans: dict[tuple[str, int], dict] | None = None
+    ) -> list[int | None]:
+        """Each decision's domain's verified addresses as the dispatcher recorded them from the
+        registry: in the shard of the decision's run that checked it, else in the shard that
+        last checked the domain (the manual entry's decisions). None where no plan names it.
+
+        One read per distinct plan (GetItem: every function that sends may read items one by
+        one, and a plan serves all the decisions of its shard); `plans` keeps them across calls."""
+        plans = {} if plans is None else plans
+        counts: list[int | None] = []
+        for decision in decisions:
+            where: tuple[str, int] | None = None
+            if decision.shard is not None:
+                where = (decision.run_id, int(decision.shard))
+            elif (state := self.domain_state(decision.domain)) is not None and (
+                state.last_run_id and state.last_shard is not None
+            ):
+                where = (str(state.last_run_id), int(state.last_shard))
+            if where is None:
+                counts.append(None)
+                continue
+            if where not in plans:
+                plan = self.shard_plan(*where)
+                plans[where] = _plan_addresses(plan)
+            count = plans[where].get(decision.domain)
+            counts.append(count if isinstance(count, int) and not isinstance(count, bool) else None)
+        return counts
+
+    # Approvals -------------------------------------------------------------------------------
+    def record_approval(self, decision: Decision, operator: str | None) -> None:
+        self._approvals(
+            run_pk(decision.run_id),
+            f"APPROVAL#{decision.idempotency_key}",
+            domain=decision.domain,
+            operator=bounded_text(operator),
+            approved_at=self._clock(),
+        ).save()
+
+    def approved(self, decision: Decision) -> bool:
+        """Whether an operator approved this decision by its exact Idempotency-Key. An approval
+        counts only with its `approved_at`, which no role but the final function's writes."""
+        try:
+            approval = self._approvals.get(
+                run_pk(decision.run_id), f"APPROVAL#{decision.idempotency_key}", consistent_read=True
+            )
+        except DoesNotExist:
+            return False
+        return approval.domain == decision.domain and approval.approved_at is not None
+
     # Decisions -------------------------------------------------------------------------------
     def record_decision(self, decision: Decision) -> None:
         decision.pk = run_pk(decision.run_id)
@@ -479,6 +675,7 @@ class RunStore:
     def record_finding(self, decision: Decision) -> None:
         """A decision as the checker records it: what it found and nothing of what becomes of it
         (DECISION_OUTCOME), so that it is read back as recorded."""
+        _bound_decision(decision)
         decision.pk = run_pk(decision.run_id)
         decision.sk = f"UNSAFE#{decision.domain}"
         # On the table's model first: building it from the item sets the defaults again.
@@ -491,6 +688,7 @@ class RunStore:
         return self._decisions.query(run_pk(run_id), Decision.sk.startswith("UNSAFE#"))
 
     def save_decision(self, decision: Decision) -> None:
+        _bound_decision(decision)
         # Only a pending decision stays in the outstanding index.
         decision.outstanding = OUTSTANDING if decision.state == DecisionState.PENDING else None
         self._on_table(decision, self._decisions).save()
@@ -503,6 +701,7 @@ class RunStore:
     # Notices ---------------------------------------------------------------------------------
     def record_notice(self, run_id: str, notice: NoticeRecord) -> None:
         """A notice as the checker records it, without its outcome (NOTICE_OUTCOME): pending."""
+        notice.evidence = bounded_json(notice.evidence or {})
         notice.pk, notice.sk = run_pk(run_id), f"NOTICE#{notice.domain}"
         item = self._on_table(notice, self._notices)
         for name in NOTICE_OUTCOME:
@@ -513,6 +712,8 @@ class RunStore:
         return self._notices.query(run_pk(run_id), NoticeRecord.sk.startswith("NOTICE#"))
 
     def save_notice(self, notice: NoticeRecord) -> None:
+        notice.evidence = bounded_json(notice.evidence or {})
+        notice.error = bounded_text(notice.error)
         self._on_table(notice, self._notices).save()
 
     def mark_noticed(self, domain: str, key: str, at: datetime) -> None:
@@ -536,6 +737,7 @@ class RunStore:
             return None
 
     def save_domain_state(self, state: DomainState) -> None:
+        _bound_state(state)
         self._on_table(state, self._domains).save()
 
     def schedule(self) -> Iterator[tuple[str, datetime | None]]:
@@ -556,6 +758,11 @@ class RunStore:
             start_key = page.get("LastEvaluatedKey")
             if not start_key:
                 return
+
+
+def _plan_addresses(plan: ShardPlan | None) -> dict:
+    addresses = plan.domain_addresses if plan is not None else None
+    return addresses if isinstance(addresses, dict) else {}
 
 
 def _conditional_failure(exc: Exception) -> bool:

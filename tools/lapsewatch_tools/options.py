@@ -1,0 +1,235 @@
+"""The command line's argument types and the options several commands share."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from lapsewatch.timefmt import parse_time
+
+
+def iso_time(text: str):
+    try:
+        return parse_time(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+
+
+def positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0: {text!r}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """A number from 0 to 1, both included."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value <= 1:  # NaN included
+        raise argparse.ArgumentTypeError(f"must be a fraction from 0 to 1: {text!r}")
+    return value
+
+
+def port_number(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port from 0 to 65535 (0: any free port): {text!r}")
+    return value
+
+
+def positive_whole_number(text: str) -> int:
+    value = whole_number(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
+def notice_stages_list(text: str) -> str:
+    from lapsewatch.registry.contract import NOTICE_STAGES
+
+    for stage in filter(None, (part.strip() for part in text.split(","))):
+        if stage not in NOTICE_STAGES:
+            raise argparse.ArgumentTypeError(
+                f"{stage!r} is not a notice stage; choose from {', '.join(sorted(NOTICE_STAGES))}, "
+                'or "" for none'
+            )
+    return text
+
+
+def run_id_arg(text: str) -> str:
+    """A run's id as `runs list` names it, with or without its "run-" prefix."""
+    text = text.strip()
+    return text if text.startswith("run-") else f"run-{text}"
+
+
+def whole_number(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
+    return value
+
+
+# Where an unset option's value comes from: the environment for the commands that look things
+# up themselves; template.yaml's parameters for those that run the Lambda functions locally,
+# which get the template's environment (and the demo's own RDAP server on the demo registry);
+# and for those that act on a `lapsewatch run --state DIR`, what its runs used.
+FROM_ENV = {
+    "provider": "$LAPSEWATCH_PROVIDERS, else rdap",
+    "rate": "$LAPSEWATCH_RDAP_RATE, else 5",
+    "bootstrap": "$LAPSEWATCH_RDAP_BOOTSTRAP, else the bundled snapshot",
+    "extra": "$LAPSEWATCH_RDAP_EXTRA, else the bundled list",
+}
+FROM_TEMPLATE = {
+    "provider": "template.yaml's StatusProviders, rdap",
+    "rate": "template.yaml's RdapRatePerServer, 5; 200 for the demo's own RDAP server",
+    "bootstrap": "$LAPSEWATCH_RDAP_BOOTSTRAP, else the demo's own RDAP server on the demo registry, "
+    "else the bundled snapshot",
+    "extra": "$LAPSEWATCH_RDAP_EXTRA, else the bundled list; none with the demo's own RDAP server",
+}
+FROM_STATE = {
+    "provider": "what the runs in --state used, else rdap",
+    "rate": "what the runs in --state used, else 5",
+    "bootstrap": "$LAPSEWATCH_RDAP_BOOTSTRAP, else what the runs in --state used",
+    "extra": "$LAPSEWATCH_RDAP_EXTRA, else what the runs in --state used",
+}
+
+
+def add_rdap_options(parser: argparse.ArgumentParser, defaults: Mapping[str, str] = FROM_ENV) -> None:
+    parser.add_argument(
+        "--rdap-bootstrap",
+        metavar="PATH",
+        default=os.environ.get("LAPSEWATCH_RDAP_BOOTSTRAP"),
+        help="IANA RDAP bootstrap file (dns.json) to use instead of the bundled snapshot "
+        f"(default: {defaults['bootstrap']})",
+    )
+    parser.add_argument(
+        "--rdap-extra",
+        metavar="PATH",
+        default=os.environ.get("LAPSEWATCH_RDAP_EXTRA"),
+        help="RDAP servers for TLDs missing from IANA's file, in the same shape; IANA's file wins "
+        f"where both name one (default: {defaults['extra']})",
+    )
+    parser.add_argument(
+        "--rdap-rate",
+        metavar="N",
+        type=positive_number,
+        default=None,
+        help=f"requests per second per RDAP server (default: {defaults['rate']})",
+    )
+
+
+def add_provider_option(parser: argparse.ArgumentParser, defaults: Mapping[str, str] = FROM_ENV) -> None:
+    parser.add_argument(
+        "--provider",
+        metavar="CHAIN",
+        default=None,
+        help="status providers, in order, each domain answered by the first that serves its TLD: "
+        f"rdap, fastly, domainr, comma-separated, e.g. rdap,fastly (default: {defaults['provider']})",
+    )
+
+
+def installed_version() -> str:
+    """The installed distribution's version; the package's own when it is run from a checkout."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lapsewatch")
+    except PackageNotFoundError:
+        from lapsewatch import __version__
+
+        return __version__
+
+
+def add_local_now_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--now",
+        metavar="ISO8601",
+        type=iso_time,
+        default=None,
+        help="local state only: the time the functions' clock starts at, as `lapsewatch run --now` "
+        "(default: the real time)",
+    )
+
+
+def dns_switch(text: str) -> bool:
+    from lapsewatch.config import parse_switch
+
+    try:
+        return parse_switch(text, "--dns-witness")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def dns_root_arg(text: str) -> str:
+    from lapsewatch.dns_witness import parse_roots
+
+    try:
+        parse_roots(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def trust_anchor_arg(text: str) -> str:
+    from lapsewatch.dns_witness import parse_trust_anchor
+
+    try:
+        parse_trust_anchor(Path(text).read_text("utf-8"))
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot read {text}: {exc.strerror or exc}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise argparse.ArgumentTypeError(f"{text} is not a trust anchor: {exc}") from None
+    return text
+
+
+def add_dns_options(parser: argparse.ArgumentParser) -> None:
+    """The DNS witness's options (issue 19), the same on every command that looks domains up."""
+    parser.add_argument(
+        "--dns-witness",
+        metavar="on|off",
+        type=dns_switch,
+        default=None,
+        help="ask the zone above a domain whether it still delegates it before a lapse is believed "
+        "(default: $LAPSEWATCH_DNS_WITNESS, else on)",
+    )
+    parser.add_argument(
+        "--dns-root",
+        metavar="ADDR[:PORT]",
+        type=dns_root_arg,
+        action="append",
+        default=None,
+        help="local only: a root name server to start resolution from, instead of the bundled root "
+        "hints; with a port, every server reached is asked at that port (repeatable; default: "
+        "$LAPSEWATCH_DNS_ROOT, comma-separated, else the bundled hints)",
+    )
+    parser.add_argument(
+        "--dns-trust-anchor",
+        metavar="FILE",
+        type=trust_anchor_arg,
+        default=None,
+        help="local only: the root's DS records, one a line as dig prints them, instead of the "
+        "bundled root trust anchor (default: $LAPSEWATCH_DNS_TRUST_ANCHOR, else the bundled anchor)",
+    )
+
+
+def dns_arguments(args: argparse.Namespace) -> dict:
+    """The DNS options as ProviderSettings.from_env takes them."""
+    return {
+        "dns_witness": args.dns_witness,
+        "dns_roots": args.dns_root,
+        "dns_trust_anchor": args.dns_trust_anchor,
+    }
