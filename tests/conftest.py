@@ -28,6 +28,15 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "LapsewatchTests")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "lapsewatch")
 
+# The DNS witness never asks a real name server: every process the tests start resolves from a
+# loopback root (signed, denying every name below it) unless a test names servers of its own.
+from lapsewatch_tools.local.dns_server import LoopbackDns  # noqa: E402
+
+_DNS = LoopbackDns()
+_DNS.add_zone(".")
+_DNS.start()
+os.environ.update(_DNS.environment(Path(tempfile.mkdtemp(prefix="lapsewatch-dns-")) / "root.ds"))
+
 # Hypothesis's per-example deadline is a timing assertion, which a loaded CI machine breaks.
 settings.register_profile("lapsewatch", deadline=None)
 settings.load_profile("lapsewatch")

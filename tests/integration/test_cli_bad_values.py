@@ -25,6 +25,9 @@ BAD = {
     "--pypi-batch-limit": "lots",
     "--provider": "bogus",
     "--notice-stages": "foo",
+    "--dns-witness": "maybe",
+    "--dns-root": "a.root-servers.net",
+    "--dns-trust-anchor": "/no/such/anchor.ds",
 }
 
 

@@ -266,6 +266,7 @@ def test_result_dictionary_fields():
         "source": None,
         "service": None,
         "error": None,
+        "dns": None,
     }
 
 

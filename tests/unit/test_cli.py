@@ -188,3 +188,41 @@ def test_shell_completion_is_generated_from_the_parser(capsys, shell):
     assert main(["completion", shell]) == 0
     script = capsys.readouterr().out
     assert "lapsewatch" in script and "--rdap-bootstrap" in script and "conformance" in script
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["check", "x.test"],
+        ["coverage", "-"],
+        ["run"],
+        ["invoke", "CheckerFunction"],
+        ["runs", "approve", "r", "--state", "s"],
+    ],
+)
+def test_every_command_that_looks_up_takes_the_dns_options(command, tmp_path):
+    anchor = tmp_path / "a.ds"
+    anchor.write_text(". IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n")
+    args = build_parser().parse_args(
+        [
+            *command,
+            "--dns-witness",
+            "off",
+            "--dns-root",
+            "127.0.0.2:5353",
+            "--dns-root",
+            "127.0.0.3",
+            "--dns-trust-anchor",
+            str(anchor),
+        ]
+    )
+    assert args.dns_witness is False
+    assert args.dns_root == ["127.0.0.2:5353", "127.0.0.3"]
+    assert args.dns_trust_anchor == str(anchor)
+
+
+def test_the_dns_switch_is_on_or_off(capsys):
+    assert build_parser().parse_args(["check", "x.test", "--dns-witness", "on"]).dns_witness is True
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["check", "x.test", "--dns-witness", "maybe"])
+    assert "on or off" in capsys.readouterr().err

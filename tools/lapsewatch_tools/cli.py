@@ -18,10 +18,12 @@ from lapsewatch_tools.errors import EXIT_USAGE, UsageError
 from lapsewatch_tools.options import (
     FROM_STATE,
     FROM_TEMPLATE,
+    add_dns_options,
     add_local_now_option,
     add_provider_option,
     add_rdap_options,
     add_whois_options,
+    dns_arguments,
     fraction,
     installed_version,
     iso_time,
@@ -75,6 +77,7 @@ def _add_check_parser(commands: argparse._SubParsersAction) -> None:
     add_provider_option(check)
     add_rdap_options(check)
     add_whois_options(check)
+    add_dns_options(check)
     check.add_argument(
         "--verified-at",
         metavar="ISO8601",
@@ -115,6 +118,7 @@ def _add_coverage_parser(commands: argparse._SubParsersAction) -> None:
     add_provider_option(coverage)
     add_rdap_options(coverage)
     add_whois_options(coverage)
+    add_dns_options(coverage)
     coverage.add_argument(
         "--json",
         action="store_true",
@@ -144,6 +148,7 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
     add_provider_option(run, FROM_TEMPLATE)
     add_rdap_options(run, FROM_TEMPLATE)
     add_whois_options(run)
+    add_dns_options(run)
     run.add_argument("--dry-run", action="store_true", help="decide, but unverify nothing")
     run.add_argument(
         "--max-unverify",
@@ -292,6 +297,7 @@ def _add_invoke_parser(commands: argparse._SubParsersAction) -> None:
     )
     add_provider_option(invoke, FROM_STATE)
     add_rdap_options(invoke, FROM_STATE)
+    add_dns_options(invoke)
     add_local_now_option(invoke)
     invoke.set_defaults(func=_cmd_invoke)
 
@@ -437,6 +443,7 @@ def _add_runs_parser(commands: argparse._SubParsersAction) -> None:
             )
             add_provider_option(action, FROM_STATE)
             add_rdap_options(action, FROM_STATE)
+            add_dns_options(action)
         add_local_now_option(action)
         action.add_argument(
             "--json",
@@ -523,11 +530,13 @@ def _cmd_check(args: argparse.Namespace) -> int:
             allow_loopback_http=True,
             whois_table=args.whois_table,
             whois_servers=args.whois_server,
+            **dns_arguments(args),
         )
         provider = settings.build()
-    except ValueError as exc:
+        witness = settings.build_witness()
+    except (ValueError, OSError) as exc:
         raise UsageError(str(exc)) from None
-    checker = DomainChecker(provider)
+    checker = DomainChecker(provider, witness=witness)
     results = checker.check_many(_targets(args.targets), verified_at=args.verified_at)
     if args.json:
         for result in results:
@@ -590,6 +599,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             allow_loopback_http=True,
             whois_table=args.whois_table,
             whois_servers=args.whois_server,
+            **dns_arguments(args),
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None

@@ -24,6 +24,7 @@ from lapsewatch.config import ProviderSettings
 from lapsewatch.domains import parse_target, tld
 from lapsewatch.registry import RegistryClient, RegistryError
 from lapsewatch_tools.errors import UsageError
+from lapsewatch_tools.options import dns_arguments
 
 NONE = "none"
 
@@ -246,6 +247,7 @@ def coverage_command(args) -> int:
             credentials_later=True,
             whois_table=args.whois_table,
             whois_servers=args.whois_server,
+            **dns_arguments(args),
         )
         # The chain is asked which provider serves each domain and never looks anything up, so a
         # provider needs no credentials here; the Fastly and Domainr classes refuse to be built

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 from lapsewatch.timefmt import parse_time
 
@@ -182,3 +183,73 @@ def add_local_now_option(parser: argparse.ArgumentParser) -> None:
         help="local state only: the time the functions' clock starts at, as `lapsewatch run --now` "
         "(default: the real time)",
     )
+
+
+def dns_switch(text: str) -> bool:
+    from lapsewatch.config import parse_switch
+
+    try:
+        return parse_switch(text, "--dns-witness")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def dns_root_arg(text: str) -> str:
+    from lapsewatch.dns_witness import parse_roots
+
+    try:
+        parse_roots(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def trust_anchor_arg(text: str) -> str:
+    from lapsewatch.dns_witness import parse_trust_anchor
+
+    try:
+        parse_trust_anchor(Path(text).read_text("utf-8"))
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot read {text}: {exc.strerror or exc}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise argparse.ArgumentTypeError(f"{text} is not a trust anchor: {exc}") from None
+    return text
+
+
+def add_dns_options(parser: argparse.ArgumentParser) -> None:
+    """The DNS witness's options (issue 19), the same on every command that looks domains up."""
+    parser.add_argument(
+        "--dns-witness",
+        metavar="on|off",
+        type=dns_switch,
+        default=None,
+        help="ask the zone above a domain whether it still delegates it before a lapse is believed "
+        "(default: $LAPSEWATCH_DNS_WITNESS, else on)",
+    )
+    parser.add_argument(
+        "--dns-root",
+        metavar="ADDR[:PORT]",
+        type=dns_root_arg,
+        action="append",
+        default=None,
+        help="local only: a root name server to start resolution from, instead of the bundled root "
+        "hints; with a port, every server reached is asked at that port (repeatable; default: "
+        "$LAPSEWATCH_DNS_ROOT, comma-separated, else the bundled hints)",
+    )
+    parser.add_argument(
+        "--dns-trust-anchor",
+        metavar="FILE",
+        type=trust_anchor_arg,
+        default=None,
+        help="local only: the root's DS records, one a line as dig prints them, instead of the "
+        "bundled root trust anchor (default: $LAPSEWATCH_DNS_TRUST_ANCHOR, else the bundled anchor)",
+    )
+
+
+def dns_arguments(args: argparse.Namespace) -> dict:
+    """The DNS options as ProviderSettings.from_env takes them."""
+    return {
+        "dns_witness": args.dns_witness,
+        "dns_roots": args.dns_root,
+        "dns_trust_anchor": args.dns_trust_anchor,
+    }

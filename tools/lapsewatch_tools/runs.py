@@ -378,7 +378,7 @@ def _local_place(args) -> Iterator[Place]:
 def _local_options(args, state_dir: Path | None):
     """The command's own flags, then the options of the runs kept in `state_dir` (`lapsewatch
     run` remembers them). Without a state folder the log goes where `lapsewatch run`'s does."""
-    from lapsewatch_tools.local.run import SweepOptions, default_log_dir, remembered_options
+    from lapsewatch_tools.local.run import SweepOptions, default_log_dir, dns_options, remembered_options
 
     remembered = remembered_options(state_dir) if state_dir else {}
     registry_url = getattr(args, "registry_url", None) or remembered.get("registry_url")
@@ -397,6 +397,7 @@ def _local_options(args, state_dir: Path | None):
         state_dir=state_dir,
         log_dir=None if state_dir else default_log_dir(),
         now=getattr(args, "now", None),
+        **dns_options(args, remembered),
     )
 
 

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from lapsewatch.dns_witness import WITNESS_BUDGET, DelegationWitness, DnsEvidence
 from lapsewatch.domains import parse_target
 from lapsewatch.lifecycle import DEFAULT_UNSAFE, SAFE, Lifecycle, apply_dates
 from lapsewatch.providers import Observation, StatusProvider
@@ -31,6 +32,11 @@ CHECK_BUDGET = 36.0
 CONFIRM_DELAY = 1.0
 # What an answer that is not the registry's own (it came through a redirect) may still say.
 UNAUTHORITATIVE_ALLOWED = frozenset({Lifecycle.ACTIVE, Lifecycle.GRACE})
+# A domain in these stages is out of its TLD's zone: the DNS witness must agree before the verdict
+# is believed. A re-registered domain is delegated to its new holder; the witness only records
+# its name servers.
+DNS_WITNESSED = frozenset({Lifecycle.REDEMPTION, Lifecycle.PENDING_DELETE, Lifecycle.UNREGISTERED})
+DNS_RECORDED = frozenset({Lifecycle.REREGISTERED})
 
 
 @dataclass(slots=True)
@@ -55,6 +61,13 @@ class CheckResult:
     # what an early-warning notice needs, as an unverify does.
     authoritative: bool = True
     confirmed: bool = False
+    # What the zone above the domain said; None when the witness was not asked.
+    dns: DnsEvidence | None = None
+
+    @property
+    def contradicted_by_dns(self) -> bool:
+        """The provider called the domain lapsed and its TLD's zone still delegates it."""
+        return self.lifecycle is Lifecycle.UNKNOWN and self.dns is not None and self.dns.delegated is True
 
     def to_dict(self) -> dict:
         return {
@@ -72,6 +85,7 @@ class CheckResult:
             "source": self.source,
             "service": self.service,
             "error": self.error,
+            "dns": self.dns.to_dict() if self.dns is not None else None,
         }
 
 
@@ -86,8 +100,11 @@ class DomainChecker:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        witness: DelegationWitness | None = None,
     ) -> None:
+        """`witness`: the DNS witness asked on the unsafe path; None asks no one (turned off)."""
         self.provider = provider
+        self.witness = witness
         self.unsafe = frozenset(unsafe)
         # Confirmed by a second lookup before anyone acts on them: the unsafe lifecycles, and
         # those that earn a notice (`confirm`).
@@ -123,17 +140,24 @@ class DomainChecker:
         if first.lifecycle not in self.confirmed_lifecycles:
             return self._result(input or domain, domain, first, verified_at)
 
+        witnessed = self._witness(domain, first.lifecycle)
+        if witnessed is not None and first.lifecycle in DNS_WITNESSED and not witnessed.confirms_lapse:
+            return self._result(
+                input or domain, domain, _dns_doubt(domain, first, witnessed), verified_at, witnessed
+            )
+        # The witness's time is its own: it does not eat into the confirming lookup's.
+        witness_spent = self._monotonic() - first.finished if witnessed is not None else 0.0
         wait = self.confirm_delay - (self._monotonic() - first.finished)
         if wait > 0:
             self._sleep(wait)
-        deadline = min(self._monotonic() + LOOKUP_BUDGET, started + CHECK_BUDGET)
+        deadline = min(self._monotonic() + LOOKUP_BUDGET, started + CHECK_BUDGET + witness_spent)
         second = self._lookup(domain, verified_at, deadline=deadline)
         # A re-registration is confirmed by the same registration date twice, not by two dates.
         same_date = second.observation.registered_at == first.observation.registered_at
         if second.lifecycle == first.lifecycle and (
             second.lifecycle is not Lifecycle.REREGISTERED or same_date
         ):
-            return self._result(input or domain, domain, second, verified_at, confirmed=True)
+            return self._result(input or domain, domain, second, verified_at, witnessed, confirmed=True)
         disagreement = f"{first.lifecycle} then {second.lifecycle}"
         if second.lifecycle == first.lifecycle:
             disagreement = (
@@ -146,7 +170,19 @@ class DomainChecker:
             note=f"two lookups disagreed ({disagreement}); not trusting either",
             finished=second.finished,
         )
-        return self._result(input or domain, domain, doubt, verified_at)
+        return self._result(input or domain, domain, doubt, verified_at, witnessed)
+
+    def _witness(self, domain: str, lifecycle: Lifecycle) -> DnsEvidence | None:
+        # Only on the unsafe path: a lifecycle confirmed for a notice alone needs no witness.
+        if self.witness is None or lifecycle not in self.unsafe & (DNS_WITNESSED | DNS_RECORDED):
+            return None
+        try:
+            return self.witness.delegation(domain, deadline=self._monotonic() + WITNESS_BUDGET)
+        except Exception as exc:  # a witness bug must be doubt, never a verdict
+            log.exception("the DNS witness failed for %s", domain)
+            return DnsEvidence(
+                delegated=None, servers_asked=(), validated=None, reason=f"the DNS witness failed: {exc!r}"
+            )
 
     def check_many(
         self,
@@ -189,6 +225,7 @@ class DomainChecker:
         domain: str,
         verdict: _Verdict,
         verified_at: datetime | None,
+        dns: DnsEvidence | None = None,
         *,
         confirmed: bool = False,
     ) -> CheckResult:
@@ -210,7 +247,31 @@ class DomainChecker:
             service=observation.service,
             authoritative=observation.authoritative,
             confirmed=confirmed,
+            dns=dns,
         )
+
+
+def _dns_doubt(domain: str, first: _Verdict, dns: DnsEvidence) -> _Verdict:
+    """Doubt where the DNS does not back the provider's lapse, in words naming both."""
+    observation = first.observation
+    said = f"{_source_words(observation)} says {domain} is {first.lifecycle}"
+    if dns.delegated is True:
+        why = f"but the DNS contradicts it: {dns.reason}; checking again tomorrow"
+    elif dns.delegated is None:
+        why = f"but the DNS has not spoken: {dns.reason}"
+    else:
+        why = f"but the DNS's denial cannot be believed: {dns.reason}"
+    return _Verdict(observation, Lifecycle.UNKNOWN, f"{said}, {why}", first.finished)
+
+
+def _source_words(observation: Observation) -> str:
+    names = {
+        "rdap": "the registry's RDAP server",
+        "fastly": "Fastly's domain status API",
+        "domainr": "Domainr",
+    }
+    words = names.get(observation.provider, f"the {observation.provider} provider")
+    return f"{words} ({observation.service})" if observation.service else words
 
 
 @dataclass(slots=True)

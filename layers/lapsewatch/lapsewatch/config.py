@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lapsewatch.dns_witness import DnsWitness, build_witness, parse_roots, parse_trust_anchor
 from lapsewatch.net import egress
 from lapsewatch.providers import StatusProvider
 from lapsewatch.providers.chain import ProviderChain
@@ -46,6 +47,16 @@ DEFAULT_CHAIN = "rdap,whois"
 IN_LAMBDA = "AWS_LAMBDA_FUNCTION_NAME"
 
 
+def parse_switch(text: str, name: str) -> bool:
+    """on/off, as an operator writes it (true/false, yes/no, 1/0 too); raises ValueError."""
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be on or off, not {text!r}")
+
+
 def parse_chain(text: str) -> tuple[str, ...]:
     """A provider chain as an operator writes it ("rdap,fastly"); raises ValueError."""
     names = tuple(name.strip().lower() for name in text.split(",") if name.strip())
@@ -82,6 +93,11 @@ class ProviderSettings:
     # Plain http to this machine, for loopback servers: the CLI allows it, the Lambda functions
     # never do.
     allow_loopback_http: bool = False
+    # The DNS witness (issue 19): asked before a lapse is believed. Local runs and tests replace
+    # the bundled root hints and trust anchor with their own loopback servers' (local only).
+    dns_witness: bool = True
+    dns_roots: tuple[tuple[str, int | None], ...] | None = None
+    dns_trust_anchor: Path | None = None
 
     @classmethod
     def from_env(
@@ -98,6 +114,9 @@ class ProviderSettings:
         allow_loopback_http: bool = False,
         whois_table: str | Path | None = None,
         whois_servers: Sequence[str] | None = None,
+        dns_witness: bool | None = None,
+        dns_roots: Sequence[str] | None = None,
+        dns_trust_anchor: str | Path | None = None,
     ) -> ProviderSettings:
         """Arguments win over `env` (LAPSEWATCH_*; the process's environment when None); raises
         ValueError on bad values.
@@ -130,6 +149,7 @@ class ProviderSettings:
             egress_ports=_env_ports(env, "LAPSEWATCH_EGRESS_PORTS"),
             allow_loopback_http=allow_loopback_http,
             **_whois_settings(env, whois_table, whois_servers, chain),
+            **_dns_settings(env, dns_witness, dns_roots, dns_trust_anchor),
         )
         if not credentials_later:
             if "domainr" in chain and not (settings.domainr_client_id or settings.domainr_api_key):
@@ -139,6 +159,12 @@ class ProviderSettings:
             if "fastly" in chain and not settings.fastly_api_key:
                 raise ValueError("the fastly provider needs LAPSEWATCH_FASTLY_API_KEY")
         return settings
+
+    def build_witness(self) -> DnsWitness | None:
+        """The DNS witness, or None when it is turned off."""
+        if not self.dns_witness:
+            return None
+        return build_witness(self.dns_roots, self.dns_trust_anchor, allow_loopback=self.allow_loopback_http)
 
     def build(self) -> ProviderChain:
         return ProviderChain([self._build(name) for name in self.providers])
@@ -210,6 +236,30 @@ def _whois_settings(
             if tld not in served:
                 raise ValueError(f"the WHOIS table does not serve .{tld}: no server of its can be replaced")
     return {"whois_table": path, "whois_servers": tuple(sorted(overrides.items()))}
+
+
+def _dns_settings(
+    env: Mapping[str, str],
+    switch: bool | None,
+    roots: Sequence[str] | None,
+    anchor: str | Path | None,
+) -> dict:
+    """The DNS witness's settings, arguments first (LAPSEWATCH_DNS_WITNESS, _DNS_ROOT, _DNS_TRUST_ANCHOR)."""
+    if switch is None:
+        text = env.get("LAPSEWATCH_DNS_WITNESS", "").strip()
+        switch = parse_switch(text, "LAPSEWATCH_DNS_WITNESS") if text else True
+    root_text = ",".join(roots) if roots else env.get("LAPSEWATCH_DNS_ROOT", "").strip()
+    anchor_path = _file(anchor or env.get("LAPSEWATCH_DNS_TRUST_ANCHOR"), "DNS trust anchor file")
+    if anchor_path is not None:
+        try:
+            parse_trust_anchor(anchor_path.read_text("utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValueError(f"DNS trust anchor file {anchor_path}: {exc}") from None
+    try:
+        parsed_roots = parse_roots(root_text) if root_text else None
+    except ValueError as exc:
+        raise ValueError(f"DNS root: {exc}") from None
+    return {"dns_witness": switch, "dns_roots": parsed_roots, "dns_trust_anchor": anchor_path}
 
 
 def _file(path: str | Path | None, what: str) -> Path | None:

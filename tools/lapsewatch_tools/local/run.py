@@ -71,6 +71,11 @@ class SweepOptions:
     # The WHOIS table, and TLD=HOST[:PORT] overrides of its servers (loopback stand-ins).
     whois_table: Path | None = None
     whois_servers: tuple[str, ...] = ()
+    # The DNS witness: on or off (the template's default, on, when None), and the loopback
+    # servers standing in for the root (the demo's own with the demo's RDAP server).
+    dns_witness: bool | None = None
+    dns_roots: tuple[str, ...] | None = None
+    dns_trust_anchor: Path | None = None
 
 
 def project_root() -> Path:
@@ -97,6 +102,9 @@ def remember_options(options: SweepOptions) -> None:
         "rdap_extra": str(options.rdap_extra.resolve()) if options.rdap_extra else None,
         "rdap_rate": options.rdap_rate,
         "providers": options.providers,
+        "dns_witness": options.dns_witness,
+        "dns_roots": list(options.dns_roots) if options.dns_roots else None,
+        "dns_trust_anchor": str(options.dns_trust_anchor.resolve()) if options.dns_trust_anchor else None,
     }
     (options.state_dir / REMEMBERED_OPTIONS).write_text(json.dumps(remembered, indent=1) + "\n")
 
@@ -133,6 +141,7 @@ def run_sweep_command(args) -> int:
         log_dir=None if args.state else default_log_dir(),
         whois_table=Path(args.whois_table) if args.whois_table else None,
         whois_servers=tuple(args.whois_server or ()),
+        **dns_options(args),
     )
     if options.whois_table or options.whois_servers:
         from lapsewatch.config import ProviderSettings
@@ -161,6 +170,21 @@ def run_sweep_command(args) -> int:
     if args.json:
         print(json.dumps(summary, ensure_ascii=False, separators=(",", ":")), flush=True)
     return 0
+
+
+def dns_options(args, remembered: dict | None = None) -> dict:
+    """The DNS witness's flags as SweepOptions takes them; what earlier runs used otherwise."""
+    remembered = remembered or {}
+    switch = (
+        args.dns_witness if getattr(args, "dns_witness", None) is not None else remembered.get("dns_witness")
+    )
+    roots = getattr(args, "dns_root", None) or remembered.get("dns_roots")
+    anchor = getattr(args, "dns_trust_anchor", None) or remembered.get("dns_trust_anchor")
+    return {
+        "dns_witness": switch,
+        "dns_roots": tuple(roots) if roots else None,
+        "dns_trust_anchor": Path(anchor) if anchor else None,
+    }
 
 
 def run_local_sweep(
@@ -255,13 +279,20 @@ def local_functions(
         registry_url, token = options.registry_url, options.registry_token
         bootstrap, rate, extra = options.rdap_bootstrap, options.rdap_rate, options.rdap_extra
         whois_table: Path | None = None
+        dns_environment = _dns_environment(options)
         if not with_registry:
             # Nothing it runs calls the registry (a discard, a listing): a closed port stands in.
             registry_url = "http://127.0.0.1:9"
         elif registry_url is None:
-            registry_url, token, demo_bootstrap = stack.enter_context(
-                _demo(workdir, with_rdap=bootstrap is None, state_dir=options.state_dir)
+            registry_url, token, demo_bootstrap, demo_dns = stack.enter_context(
+                _demo(
+                    workdir,
+                    with_rdap=bootstrap is None,
+                    with_dns=bootstrap is None and options.dns_roots is None,
+                    state_dir=options.state_dir,
+                )
             )
+            dns_environment.update(demo_dns)
             if bootstrap is None:
                 bootstrap, rate = demo_bootstrap, rate or DEMO_RDAP_RATE
                 # The demo's loopback RDAP server serves the demo's own TLDs alone; the bundled
@@ -301,6 +332,7 @@ def local_functions(
             environment["LAPSEWATCH_WHOIS_TABLE"] = str(whois_table)
         if options.whois_servers:
             environment["LAPSEWATCH_WHOIS_SERVERS"] = ",".join(options.whois_servers)
+        environment.update(dns_environment)
         if options.providers is not None:
             environment["LAPSEWATCH_PROVIDERS"] = options.providers
         if options.notice_stages is not None:
@@ -420,12 +452,25 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def _dns_environment(options: SweepOptions) -> dict[str, str]:
+    environment = {}
+    if options.dns_witness is not None:
+        environment["LAPSEWATCH_DNS_WITNESS"] = "true" if options.dns_witness else "false"
+    if options.dns_roots:
+        environment["LAPSEWATCH_DNS_ROOT"] = ",".join(options.dns_roots)
+    if options.dns_trust_anchor is not None:
+        environment["LAPSEWATCH_DNS_TRUST_ANCHOR"] = str(options.dns_trust_anchor)
+    return environment
+
+
 @contextmanager
 def _demo(
-    workdir: Path, *, with_rdap: bool, state_dir: Path | None
-) -> Iterator[tuple[str, str, Path | None]]:
-    """The reference registry with the demo data set, and a loopback RDAP server for it. With a
-    state folder the registry's database is kept there, seeded on the first run only."""
+    workdir: Path, *, with_rdap: bool, with_dns: bool, state_dir: Path | None
+) -> Iterator[tuple[str, str, Path | None, dict[str, str]]]:
+    """The reference registry with the demo data set, and a loopback RDAP server for it, and a
+    loopback DNS (a root and the demo's TLDs) that delegates the demo's held domains and no
+    lapsed one. With a state folder the registry's database is kept there, seeded on the first
+    run only."""
     from lapsewatch_tools.local.rdap_server import DomainAnswer, LoopbackRdap
     from lapsewatch_tools.registry.app import RegistryApp
     from lapsewatch_tools.registry.demo import demo_population
@@ -456,7 +501,37 @@ def _demo(
                     )
                     rdap.set_domain(domain, answer)
             bootstrap = rdap.bootstrap_file(workdir / "dns.json")
-        yield registry.url, registry.token, bootstrap
+        dns_environment = {}
+        if with_dns:
+            dns_environment = stack.enter_context(_demo_dns(population, workdir))
+        yield registry.url, registry.token, bootstrap, dns_environment
+
+
+# Out of their TLD's zone: what the DNS witness must see denied for the demo's lapses.
+_OUT_OF_ZONE = ("redemption", "pending_delete", "unregistered", "unknown")
+
+
+@contextmanager
+def _demo_dns(population, workdir: Path) -> Iterator[dict[str, str]]:
+    from dns.name import from_text as dns_name
+
+    from lapsewatch_tools.local.dns_server import LoopbackDns
+
+    server = LoopbackDns()
+    server.add_zone(".")
+    for suffix in sorted({tld(domain) for domain in population.domains}):
+        server.add_zone(suffix, nsec3=True, opt_out=True)
+    # A public suffix below its TLD (co.uk) is a zone of its own, as in the real DNS: the witness
+    # finds its zone cut by the referrals.
+    for domain in population.domains:
+        suffix = domain.split(".", 1)[1]
+        if suffix != tld(domain) and dns_name(suffix) not in server.zones:
+            server.add_zone(suffix, signed=False)
+    for domain, spec in population.domains.items():
+        if spec.lifecycle not in _OUT_OF_ZONE:
+            server.delegate(domain)
+    with server:
+        yield server.environment(workdir / "dns-root.ds")
 
 
 def summary_table(summary: dict) -> str:

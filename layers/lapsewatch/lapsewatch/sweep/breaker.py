@@ -65,6 +65,8 @@ class Tally:
     by_lifecycle: Counter = field(default_factory=Counter)
     by_place: Counter = field(default_factory=Counter)
     unsafe_by_place: Counter = field(default_factory=Counter)
+    # Lapses a status service reported that the DNS contradicted, per service.
+    dns_contradicted_by_service: Counter = field(default_factory=Counter)
     unprotected_by_tld: Counter = field(default_factory=Counter)
     unprotected_addresses_by_tld: Counter = field(default_factory=Counter)
     unknown_streaks: int = 0

@@ -6,7 +6,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from lapsewatch.check import CheckResult, DomainChecker
@@ -51,6 +51,8 @@ class _Counted:
     unknown_since: datetime | None
     # False when its state or decision could not be stored: the next run checks it again.
     stored: bool = True
+    # The service whose lapse the DNS contradicted (the zone still delegates the domain).
+    contradicted: str | None = None
 
 
 class RunNotFound(LookupError):
@@ -212,6 +214,7 @@ class ShardChecker:
             unsafe_by_place=dict(Counter(c.place for c in counted if c.place and c.lifecycle in unsafe)),
             unsafe_domains=sorted(c.domain for c in counted if c.lifecycle in unsafe),
             not_stored=sum(1 for c in counted if not c.stored),
+            dns_contradicted_by_service=dict(Counter(c.contradicted for c in counted if c.contradicted)),
             unprotected_by_tld=dict(Counter(tld(c.domain) for c in unprotected)),
             unprotected_addresses_by_tld=_sum_by_tld((c.domain, c.addresses) for c in unprotected),
             unknown_streaks=len(streaks),
@@ -277,7 +280,8 @@ class ShardChecker:
             if state.last_shard != shard.number:
                 return None
             # A redelivery of this shard: the earlier attempt checked and recorded this domain.
-            return self._counted(planned, Lifecycle(state.lifecycle), state.service, state.unknown_since)
+            counted = self._counted(planned, Lifecycle(state.lifecycle), state.service, state.unknown_since)
+            return replace(counted, contradicted=_contradicted(state))
 
         try:
             result = self.checker.check_domain(planned.domain, planned.oldest_verified_at)
@@ -302,7 +306,8 @@ class ShardChecker:
             # (its place's evidence included) and, with no state saved, checked again next run.
             logger.exception("could not store a domain's check", extra={"domain": planned.domain})
             return self._counted(planned, result.lifecycle, result.service, None, stored=False)
-        return self._counted(planned, result.lifecycle, result.service, recorded.unknown_since)
+        counted = self._counted(planned, result.lifecycle, result.service, recorded.unknown_since)
+        return replace(counted, contradicted=_contradicted(recorded))
 
     def _counted(
         self,
@@ -371,6 +376,14 @@ def _registrable(domain: str) -> bool:
     return False
 
 
+def _contradicted(state: DomainState) -> str | None:
+    """The service the DNS contradicted at the domain's last check, if it did."""
+    dns = state.dns or {}
+    if state.lifecycle == Lifecycle.UNKNOWN and dns.get("delegated") is True:
+        return state.service or state.provider or "unknown service"
+    return None
+
+
 def decision_for(run: Shard | str, planned: PlannedDomain, result: CheckResult, now: datetime) -> Decision:
     """The decision about an unsafe domain, checked in a run's shard (or by the manual entry,
     `run` then naming its pseudo-run)."""
@@ -405,6 +418,7 @@ def evidence(result: CheckResult, planned: PlannedDomain) -> dict:
         "source": result.source,
         "checked_at": rfc3339(result.checked_at),
         "confirmed": True,
+        "dns": result.dns.to_dict() if result.dns is not None else None,
     }
 
 
@@ -431,6 +445,7 @@ def updated_state(
     state.provider = result.provider
     state.service = result.service
     state.error = result.error
+    state.dns = result.dns.to_dict() if result.dns is not None else None
     state.last_checked_at = now
     if result.lifecycle is Lifecycle.UNKNOWN:
         # Doubt keeps the last evidence we had; only the error streak moves.

@@ -242,6 +242,7 @@ class Finalizer:
             tally.by_lifecycle.update(_counts(shard.by_lifecycle))
             tally.by_place.update(_counts(shard.by_place))
             tally.unsafe_by_place.update(_counts(shard.unsafe_by_place))
+            tally.dns_contradicted_by_service.update(_counts(shard.dns_contradicted_by_service))
             tally.unprotected_by_tld.update(_counts(shard.unprotected_by_tld))
             tally.unprotected_addresses_by_tld.update(_counts(shard.unprotected_addresses_by_tld))
             tally.unknown_streaks += int(shard.unknown_streaks or 0)

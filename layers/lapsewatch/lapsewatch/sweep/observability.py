@@ -56,6 +56,9 @@ def emit_run_summary(summary: dict) -> None:
     metrics.add_metric("UnknownStreaks", MetricUnit.Count, summary["unknown_streaks"]["count"])
     metrics.add_metric("NoticesSent", MetricUnit.Count, summary["notices"]["sent"])
     metrics.add_metric("NoticesFailed", MetricUnit.Count, summary["notices"]["failed"])
+    metrics.add_metric(
+        "DnsContradictions", MetricUnit.Count, sum(summary.get("dns_contradictions", {}).values())
+    )
     for lifecycle, count in summary["by_lifecycle"].items():
         metrics.add_metric(f"Lifecycle_{lifecycle}", MetricUnit.Count, count)
     share = unknown_share(summary)

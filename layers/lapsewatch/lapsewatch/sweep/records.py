@@ -136,6 +136,8 @@ class DomainState(Model):
     # Which run and shard last checked it: a message delivered twice is not checked twice.
     last_run_id = UnicodeAttribute(null=True)
     last_shard = NumberAttribute(null=True)
+    # What the zone above the domain said at the last check (`check --json`'s dns), if asked.
+    dns = JSONAttribute(null=True)
 
 
 class RunRecord(Model):
@@ -187,6 +189,8 @@ class ShardRecord(Model):
     # provider's base URL (an RDAP bootstrap entry). The breaker weighs outages by place.
     by_place: MapAttribute = MapAttribute(default=dict)
     unsafe_by_place: MapAttribute = MapAttribute(default=dict)
+    # Lapses the DNS contradicted (the zone still delegates the name), per service.
+    dns_contradicted_by_service: MapAttribute = MapAttribute(default=dict)
     # Domains no provider of the chain serves, and their addresses, per TLD.
     unprotected_by_tld: MapAttribute = MapAttribute(default=dict)
     unprotected_addresses_by_tld: MapAttribute = MapAttribute(default=dict)

@@ -6,6 +6,7 @@ their own) instead of patching anything.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -17,6 +18,7 @@ import boto3
 
 from lapsewatch.check import CONFIRM_DELAY, DomainChecker
 from lapsewatch.config import ProviderSettings
+from lapsewatch.dns_witness import DelegationWitness
 from lapsewatch.providers import Observation, StatusProvider
 from lapsewatch.registry import RegistryClient
 from lapsewatch.secrets import domainr_credentials, fastly_api_key, registry_token
@@ -31,6 +33,8 @@ from lapsewatch.sweep.observability import adopt_library_loggers, emit_run_summa
 from lapsewatch.sweep.queues import CheckQueue, DispatchQueue, FinalQueue
 from lapsewatch.sweep.settings import SweepSettings
 from lapsewatch.sweep.store import RunStore
+
+log = logging.getLogger(__name__)
 
 
 def _now() -> datetime:
@@ -49,6 +53,8 @@ class Runtime:
     sqs: Any
     store: RunStore
     confirm_delay: float = CONFIRM_DELAY
+    # The DNS witness; None when it is turned off (and for tests' own parts, unless they give one).
+    witness: DelegationWitness | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Runtime:
@@ -68,6 +74,7 @@ class Runtime:
             registry_client=cache(lambda: _registry_client(settings)),
             sqs=boto3.client("sqs"),
             store=RunStore(domains_table=settings.domains_table, runs_table=settings.runs_table, clock=clock),
+            witness=_witness(settings),
         )
 
     @cached_property
@@ -78,6 +85,7 @@ class Runtime:
             confirm=self.settings.notice_stages,
             clock=self.clock,
             confirm_delay=self.confirm_delay,
+            witness=self.witness,
         )
 
     @cached_property
@@ -222,6 +230,13 @@ def _provider_settings(settings: SweepSettings, *, fresh: bool = False) -> Provi
             provider_settings, fastly_api_key=fastly_api_key(settings.fastly_secret_arn, fresh=fresh)
         )
     return provider_settings
+
+
+def _witness(settings: SweepSettings) -> DelegationWitness | None:
+    witness = settings.provider.build_witness()
+    if witness is None:
+        log.warning("the DNS witness is off (DnsWitness): lapses are believed on the provider's word alone")
+    return witness
 
 
 def _registry_client(settings: SweepSettings) -> RegistryClient:

@@ -26,6 +26,8 @@ from lapsewatch.timefmt import parse_time
 IN_LAMBDA = "AWS_LAMBDA_FUNCTION_NAME"
 # Local runs only: settings that a deployed function refuses.
 LOCAL_ONLY = ("LAPSEWATCH_ALLOW_LOOPBACK_HTTP", "LAPSEWATCH_LOCAL_NOW")
+# Local runs only too: the loopback DNS servers that stand in for the root's (issue 19).
+LOCAL_ONLY_DNS = ("LAPSEWATCH_DNS_ROOT", "LAPSEWATCH_DNS_TRUST_ANCHOR")
 # A domain first seen in one of these stages earns its owners an early-warning notice.
 DEFAULT_NOTICE_STAGES = frozenset({Lifecycle.GRACE, Lifecycle.HOLD})
 
@@ -112,6 +114,10 @@ class SweepSettings:
             raise SettingsError(
                 f"{' and '.join(LOCAL_ONLY)} are for local runs; a Lambda function refuses them"
             )
+        if env.get(IN_LAMBDA) and any(env.get(name, "").strip() for name in LOCAL_ONLY_DNS):
+            raise SettingsError(
+                f"{' and '.join(LOCAL_ONLY_DNS)} are for local runs; a Lambda function refuses them"
+            )
         try:
             provider = ProviderSettings.from_env(
                 env,
@@ -146,6 +152,7 @@ class SweepSettings:
             "max_token_chars": MAX_TOKEN_CHARS,
             "max_text_chars": MAX_TEXT_CHARS,
             "summary_domains": SUMMARY_DOMAINS,
+            "dns_witness": self.provider.dns_witness,
         }
 
 

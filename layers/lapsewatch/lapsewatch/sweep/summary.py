@@ -112,7 +112,11 @@ def summarize(
         },
         "settings": settings,
         "started_at": rfc3339(run.created_at),
-        "warnings": run_warnings(tally, counts, notices or {}, listed=listed, dispatched=dispatched),
+        # Lapses a status service reported that the DNS contradicted, per service.
+        "dns_contradictions": dict(sorted(tally.dns_contradicted_by_service.items())),
+        "warnings": run_warnings(tally, counts, notices or {}, listed=listed, dispatched=dispatched)
+        + settings_warnings(settings)
+        + contradiction_warnings(tally),
     }
 
 
@@ -165,3 +169,18 @@ def run_warnings(
     if notices.get("failed"):
         warnings.append(f"{notices['failed']} early-warning notices failed")
     return warnings
+
+
+def contradiction_warnings(tally: Tally) -> list[str]:
+    """A service whose lapses the DNS keeps contradicting is broken or lying."""
+    return [
+        f"the DNS contradicted {count} lapses reported by {service}: it still delegates them"
+        for service, count in sorted(tally.dns_contradicted_by_service.items())
+    ]
+
+
+def settings_warnings(settings: dict) -> list[str]:
+    """Settings that weaken the run's evidence, in words."""
+    if settings.get("dns_witness") is False:
+        return ["the DNS witness is off: lapses were believed on the status provider's word alone"]
+    return []
