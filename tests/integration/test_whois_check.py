@@ -129,14 +129,13 @@ def test_a_server_trickling_its_answer_is_cut_off(capsys, whois):
 
 def test_a_server_saying_no_match_for_every_name_is_caught_only_with_two_agreeing_lookups(capsys, whois):
     # WHOIS alone cannot tell this server from a registry: the DNS witness, in the checker, is
-    # what stops it; the provider marks every observation as needing it.
+    # what stops it (tests/integration/test_dns_witness*.py and the check tests below).
     whois.fault_all = "no_match"
     provider = WhoisProvider(
         WhoisTable.load(), servers={"it": ("127.0.0.1", whois.port)}, allow_loopback=True
     )
     observation = provider.lookup("fornaio.it")
     assert observation.lifecycle is Lifecycle.UNREGISTERED
-    assert observation.needs_witness
 
 
 def test_after_a_refusal_the_server_is_left_alone(whois):
@@ -195,4 +194,26 @@ def test_a_whois_table_file_replaces_the_bundled_one(capsys, whois, tmp_path):
     whois.set_answer("lapsed.zz", b"% zz registry\r\n\r\nGone\r\n")
     status, results = _check(capsys, whois, "lapsed.zz", tlds=("zz",), extra=["--whois-table", str(table)])
     assert results["lapsed.zz"]["lifecycle"] == "unregistered"
+    assert status == 1
+
+
+def test_a_whois_lapse_the_tlds_zone_still_delegates_is_never_unsafe(capsys, whois, tmp_path):
+    """WHOIS is plain text: "no match", redemption or pending delete from the WHOIS server for a
+    name the .it zone still delegates is doubt, naming both sources; the same answer for a name
+    the zone denies is unsafe."""
+    from lapsewatch_tools.local.dns_server import LoopbackDns
+
+    whois.fault_all = "no_match"
+    with LoopbackDns() as dns_server:
+        dns_server.add_zone(".")
+        dns_server.add_zone("it", nsec3=True, opt_out=True)
+        dns_server.delegate("fornaio.it")
+        anchor = dns_server.trust_anchor_file(tmp_path / "root.ds")
+        extra = ("--dns-root", dns_server.root, "--dns-trust-anchor", str(anchor))
+        status, results = _check(capsys, whois, "fornaio.it", "sparito.it", tlds=("it",), extra=extra)
+    held, gone = results["fornaio.it"], results["sparito.it"]
+    assert (held["lifecycle"], held["unsafe"]) == ("unknown", False)
+    assert held["dns"]["delegated"] is True and "DNS" in held["reason"]
+    assert (gone["lifecycle"], gone["unsafe"]) == ("unregistered", True)
+    assert gone["dns"]["delegated"] is False
     assert status == 1

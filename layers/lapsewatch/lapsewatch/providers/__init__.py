@@ -43,9 +43,6 @@ class Observation:
     service: str | None = None
     # The service refused the credentials sent (HTTP 401 or 403): a rotated key to read again.
     credentials_refused: bool = False
-    # True when the answer is unauthenticated plain text (WHOIS): the checker must not call the
-    # domain redemption, pending_delete or unregistered on it unless the DNS witness agrees.
-    needs_witness: bool = False
 
     def bounded(self) -> Observation:
         """This observation within the caps: doubt if its statuses are over them, its error and
@@ -57,10 +54,7 @@ class Observation:
                 if len(self.statuses) > MAX_STATUSES
                 else f"the answer has a status over the cap of {MAX_STATUS_LENGTH} characters"
             )
-            return replace(
-                Observation.doubt(self.provider, why, source=source, service=_cut(self.service)),
-                needs_witness=self.needs_witness,
-            )
+            return Observation.doubt(self.provider, why, source=source, service=_cut(self.service))
         if (error, source) == (self.error, self.source):
             return self
         return replace(self, error=error, source=source)

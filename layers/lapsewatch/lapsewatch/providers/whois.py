@@ -2,9 +2,9 @@
 
 A lookup sends one line, the A-label with the TLD's affixes and CRLF, on a connection of its own,
 reads until the server closes, and reads the answer with the TLD's rules (`whois_rules`). WHOIS
-is unauthenticated plain text, so its word is never enough alone: every observation is marked
-`needs_witness`, and the checker has an unsafe WHOIS verdict confirmed by the DNS witness (the
-parent zone must agree the name is no longer delegated), besides the confirming second lookup
+is unauthenticated plain text, so its word is never enough alone: the checker has an unsafe
+verdict confirmed by the DNS witness (`lapsewatch.dns_witness`: the parent zone must agree the
+name is no longer delegated), as it has every provider's, besides the confirming second lookup
 every unsafe verdict gets.
 
 Hostile, like every source:
@@ -24,7 +24,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from functools import cache
 
 import idna
@@ -169,11 +168,10 @@ class WhoisProvider:
             registered_at=reading.registered_at,
             source=source,
             service=source,
-            needs_witness=True,
         )
 
     def _doubt(self, why: str, source: str | None) -> Observation:
-        return replace(Observation.doubt(self.name, why, source=source, service=source), needs_witness=True)
+        return Observation.doubt(self.name, why, source=source, service=source)
 
     def _lookup(self, asked: str, rules: WhoisRules, host: str, port: int, ends: float) -> WhoisReading:
         source = _source(host, port)
