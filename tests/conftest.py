@@ -20,6 +20,10 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 )
 guard.install()  # this process records in memory; the processes it starts, in the log
 
+# What the tools keep between runs (`lapsewatch run`'s last run, logs) stays out of the home folder
+# and apart for each test worker, which runs its tests one after another.
+os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="lapsewatch-state-")
+
 # Tests never reach AWS: fake credentials, one region, before anything builds a client.
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")

@@ -286,3 +286,18 @@ def test_an_oversized_answer_day_after_day_fails_nothing_and_is_stored(world, tm
         # Over the caps on one answer (32 statuses of 64 characters): doubt, stored as such.
         assert "lapsed.test" not in summary["unsafe"]
     assert registry.app.store.emails("lapsed.test", verified=None)[0]["verified"] is True
+
+
+def test_a_held_run_ends_with_the_commands_to_look_at_it_and_they_work_as_written():
+    import shlex
+
+    held = lapsewatch("run", "--max-unverify", "1", "--max-unverify-fraction", "0")
+    assert held.returncode == 0, held.stderr
+    assert "HELD: it waits for an operator" in held.stdout
+    steps = [line.strip() for line in held.stdout.splitlines() if line.strip().startswith("lapsewatch runs ")]
+    show, approve, _discard = steps
+    shown = lapsewatch(*shlex.split(show)[1:], "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["waiting"]
+    approved = lapsewatch(*shlex.split(approve)[1:])
+    assert approved.returncode == 0, approved.stderr

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shlex
+import shutil
 import sys
 import tempfile
 import threading
@@ -117,13 +119,36 @@ def remembered_options(state_dir: Path) -> dict:
     return remembered if isinstance(remembered, dict) else {}
 
 
+def _state_home() -> Path:
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "lapsewatch"
+
+
 def default_log_dir() -> Path:
-    """Where a run without --state keeps the functions' log (XDG's state folder)."""
-    state_home = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
-    return Path(state_home) / "lapsewatch" / "logs"
+    """Where a command without --state keeps the functions' log (XDG's state folder)."""
+    return _state_home() / "logs"
+
+
+def default_state_dir() -> Path:
+    """Where `lapsewatch run` without --state keeps its run's state: emptied before each such run
+    (every run starts afresh), kept after it, so that `lapsewatch runs show` can look at it."""
+    return _state_home() / "last-run"
+
+
+def next_steps(summary: dict, state_dir: Path) -> list[str]:
+    """The commands that look at a run kept in `state_dir`, and settle it when it is held."""
+    run, where = summary["run_id"], f"--state {shlex.quote(str(state_dir))}"
+    steps = [f"lapsewatch runs show {run} {where}"]
+    if summary["held"]:
+        domain = (summary.get("held_domains") or ["DOMAIN"])[0]
+        steps += [
+            f"lapsewatch runs approve {run} --domain {domain} {where}",
+            f"lapsewatch runs discard {run} {where}",
+        ]
+    return steps
 
 
 def run_sweep_command(args) -> int:
+    state_dir = Path(args.state) if args.state else default_state_dir()
     options = SweepOptions(
         registry_url=args.registry_url,
         registry_token=os.environ.get("LAPSEWATCH_REGISTRY_TOKEN"),
@@ -136,9 +161,8 @@ def run_sweep_command(args) -> int:
         max_unverify=args.max_unverify,
         max_unverify_fraction=args.max_unverify_fraction,
         check_all=args.all,
-        state_dir=Path(args.state) if args.state else None,
+        state_dir=state_dir,
         now=args.now,
-        log_dir=None if args.state else default_log_dir(),
         whois_table=Path(args.whois_table) if args.whois_table else None,
         whois_servers=tuple(args.whois_server or ()),
         **dns_options(args),
@@ -156,6 +180,8 @@ def run_sweep_command(args) -> int:
         except ValueError as exc:
             print(f"lapsewatch run: {exc}", file=sys.stderr)
             return 2
+    if not args.state:
+        shutil.rmtree(state_dir, ignore_errors=True)
     progress = _Progress(sys.stderr)
     try:
         summary = run_local_sweep(options, progress=progress.update, log=progress.log)
@@ -167,6 +193,10 @@ def run_sweep_command(args) -> int:
     # With --json, standard output holds JSON Lines alone; the table goes to standard error.
     tables = sys.stderr if args.json else sys.stdout
     print(for_terminal(summary_table(summary), tables), file=tables)
+    held = "HELD: it waits for an operator; " if summary["held"] else ""
+    print(f"\n{held}the run's state is kept in {state_dir}; next:", file=tables)
+    for step in next_steps(summary, state_dir):
+        print(f"  {step}", file=tables)
     if args.json:
         print(json.dumps(summary, ensure_ascii=False, separators=(",", ":")), flush=True)
     return 0
