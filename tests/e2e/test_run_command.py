@@ -301,3 +301,15 @@ def test_a_held_run_ends_with_the_commands_to_look_at_it_and_they_work_as_writte
     assert json.loads(shown.stdout)["waiting"]
     approved = lapsewatch(*shlex.split(approve)[1:])
     assert approved.returncode == 0, approved.stderr
+
+
+def test_a_repeated_day_says_so_and_a_backdated_one_needs_force(tmp_path):
+    state = str(tmp_path / "state")
+    assert lapsewatch("run", "--state", state, "--now", "2026-11-22T03:00:00Z").returncode == 0
+    repeat = lapsewatch("run", "--state", state, "--now", "2026-11-22T03:00:00Z")
+    assert repeat.returncode == 0 and "a repeat of that day" in repeat.stderr
+    backdated = lapsewatch("run", "--state", state, "--now", "2026-11-21T03:00:00Z")
+    assert backdated.returncode == 2
+    assert "before the state's latest run" in backdated.stderr and "Traceback" not in backdated.stderr
+    forced = lapsewatch("run", "--state", state, "--now", "2026-11-21T03:00:00Z", "--force")
+    assert forced.returncode == 0, forced.stderr

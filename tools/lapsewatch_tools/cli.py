@@ -191,6 +191,11 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
         help="the time of the schedule occurrence: the run's id and the functions' clock follow it "
         "(default: the current time)",
     )
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="run a --now earlier than the latest run in --state all the same (default: refused)",
+    )
     run.set_defaults(func=_cmd_run)
 
 

@@ -44,6 +44,10 @@ DEMO_DATABASE = "registry.sqlite3"
 _STALL_SECONDS = 10.0
 
 
+class Backdated(ValueError):
+    """A --now before the state's latest run: days run backwards. Refused without --force."""
+
+
 class SweepError(RuntimeError):
     """The sweep could not run; the message says why."""
 
@@ -63,6 +67,8 @@ class SweepOptions:
     max_unverify: int | None = None
     max_unverify_fraction: float | None = None
     check_all: bool = False
+    # Run a --now earlier than the state's latest run all the same.
+    force: bool = False
     # Kept between runs (the tables, and the demo registry), so that runs follow each other
     # like days in AWS.
     state_dir: Path | None = None
@@ -161,6 +167,7 @@ def run_sweep_command(args) -> int:
         max_unverify=args.max_unverify,
         max_unverify_fraction=args.max_unverify_fraction,
         check_all=args.all,
+        force=args.force,
         state_dir=state_dir,
         now=args.now,
         whois_table=Path(args.whois_table) if args.whois_table else None,
@@ -189,6 +196,10 @@ def run_sweep_command(args) -> int:
         progress.done()
         print(f"lapsewatch run: {exc}", file=sys.stderr)
         return 1
+    except Backdated as exc:
+        progress.done()
+        print(f"lapsewatch run: error: {exc}", file=sys.stderr)
+        return 2
     progress.done()
     # With --json, standard output holds JSON Lines alone; the table goes to standard error.
     tables = sys.stderr if args.json else sys.stdout
@@ -230,6 +241,7 @@ def run_local_sweep(
     else:
         occurrence = datetime.now(UTC).replace(second=0, microsecond=0)
     with local_functions(options, log=log, root=root, log_name=run_id_for(occurrence)) as local:
+        _check_the_day(local.store(), run_id_for(occurrence), force=options.force, log=log)
         remember_options(options)
         functions = local.functions
         sqs = boto3.client("sqs")
@@ -249,6 +261,20 @@ def run_local_sweep(
         run_id = started["run_id"]
         log(f"run {run_id}: {started.get('shards', 'more')} shards of domains to check")
         return _drive(run_id, shards, [finals, continuations], progress)
+
+
+def _check_the_day(store: RunStore, run_id: str, *, force: bool, log: Callable[[str], None]) -> None:
+    """Say so when the day is in the state already (the run is a repeat: its result is shown as
+    stored), and refuse a day before the state's latest unless forced."""
+    if store.get_run(run_id) is not None:
+        log(f"{run_id} is in the state already: a repeat of that day, its stored result follows")
+        return
+    latest = max((run.run_id for run in store.recent_runs(10_000)), default=None)
+    if latest is not None and latest > run_id and not force:
+        raise Backdated(
+            f"{run_id} is before the state's latest run, {latest}: days would run backwards "
+            "(due dates, decision ages); give --force to run it all the same"
+        )
 
 
 @dataclass
