@@ -79,7 +79,9 @@ def client_for(url, token=TOKEN, **options):
     options = {
         "retries": 5,
         "backoff_factor": 0.01,
-        "timeout": (1.0, 1.0),
+        # Generous: a read timeout under a loaded machine would retry, and a scripted server has
+        # no answer for the retry. The tests of timeouts set their own.
+        "timeout": (5.0, 5.0),
         "allow_loopback_http": True,
         **options,
     }
