@@ -27,7 +27,7 @@ export AWS_SECRET_ACCESS_KEY ?= testing
 # The SAM build needs python3.13 on PATH; the venv provides it.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help install lock test test-unit run check lint validate build bench installed-check clean python313
+.PHONY: help install lock test test-unit run check lint validate build bench installed-check docs docs-serve clean python313
 
 help:
 	@echo "make run        one whole daily sweep, offline, on the demo registry"
@@ -39,6 +39,8 @@ help:
 	@echo "make lint       ruff and mypy"
 	@echo "make validate   sam validate --lint;  make build   sam build"
 	@echo "make bench      the benchmarks, written to docs/benchmarks.md"
+	@echo "make docs       the documentation site (mkdocs.yml, docs/) into site/, strictly: a broken link fails"
+	@echo "make docs-serve the same, served at http://127.0.0.1:8000 with live reload"
 	@echo "make installed-check   the wheel in a fresh venv, its first commands run outside the checkout"
 	@echo "make install    .venv from $(LOCK) (pinned, hashed), then this package, editable"
 	@echo "make lock       re-pin $(LOCK) from pyproject.toml (keeps current pins; to upgrade:"
@@ -139,5 +141,14 @@ installed-check: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+# The site: MkDocs with Material (the `docs` extra, in the dev venv and the lock). Strict, so a
+# broken link or anchor, a missing page or one left out of the nav fails; no network needed. (The
+# variable silences Material's notice of its end of life, May 2027, on every build.)
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+docs-serve: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --strict
+
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache site
