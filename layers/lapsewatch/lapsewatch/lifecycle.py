@@ -1,6 +1,6 @@
 """The domain lifecycle: its names, their severity, and how evidence maps onto them.
 
-The names are a contract (README's lifecycle table): reports, the registry API's `reason` and
+The names are a contract (the lifecycle table of docs/checking.md): reports, the registry API's `reason` and
 the operators' dashboards all use them as written here.
 """
 

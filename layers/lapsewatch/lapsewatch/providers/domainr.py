@@ -3,7 +3,7 @@
 ``GET /v2/status?domain=D`` answers
 ``{"status": [{"domain": "…", "zone": "…", "status": "undelegated inactive", "summary": "inactive"}]}``.
 The status is a list of space-separated tokens; `TOKENS` maps them onto the lifecycle (the
-README's Domainr table says why each maps as it does). When several tokens map, the most severe
+Domainr table of docs/providers.md says why each maps as it does). When several tokens map, the most severe
 lifecycle wins, and any token of doubt makes it unknown. Domainr gives no dates, so it cannot
 see a re-registration: RDAP can.
 

@@ -3,7 +3,7 @@
 A decision that waits for an operator's approval waits alone or with its group, and the rest of
 the run goes ahead. `BreakerLimits` are the operator's limits, which every unverify call must
 also pass again at the moment it is sent; `hold_reasons` weighs a run's decisions against them
-and against what the run's shards saw (`Tally`). The README's "The circuit breaker" says what
+and against what the run's shards saw (`Tally`). docs/sweep.md, "The circuit breaker", says what
 waits and why; the constants below are its thresholds.
 """
 

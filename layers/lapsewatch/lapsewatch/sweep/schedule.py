@@ -1,4 +1,4 @@
-"""When each domain is next due for a lookup (the README's "When each domain is checked" table).
+"""When each domain is next due for a lookup (docs/sweep.md, "When each domain is checked").
 
 Checking every domain every day wastes lookups and strains the RDAP servers' rate limits, yet a
 lapse must be caught while the domain is still in redemption. MAX_INTERVAL must stay well inside
