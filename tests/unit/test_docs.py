@@ -231,3 +231,12 @@ def test_the_site_builds_strictly(tmp_path, monkeypatch):
     assert (tmp_path / "site" / "reference" / "cli" / "index.html").is_file()
     html = (tmp_path / "site" / "reference" / "cli" / "index.html").read_text(encoding="utf-8")
     assert 'id="lapsewatch-runs-approve"' in html
+
+
+def test_ci_builds_the_site_strictly():
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert re.search(r"^make docs$", ci, flags=re.MULTILINE), ".ci/run builds the site"
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    recipe = re.search(r"^docs: .*\n((?:\t.*\n)+)", makefile, flags=re.MULTILINE)
+    assert recipe and "mkdocs build --strict" in recipe.group(1)
+    assert "site/" in (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
