@@ -200,7 +200,8 @@ class ProviderSettings:
                 servers=dict(self.whois_servers),
                 allow_loopback=self.allow_loopback_http,
             )
-        from lapsewatch.providers.rdap import Bootstrap, RdapProvider
+        from lapsewatch.providers.rdap import RdapProvider
+        from lapsewatch.providers.rdap_bootstrap import Bootstrap
 
         return RdapProvider(
             Bootstrap.load(self.rdap_bootstrap, extra=self.rdap_extra),
