@@ -89,13 +89,9 @@ def code_lines(function: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
     """The function's lines, less those inside its data literals (a table, a document): a literal
     written out in full is data, however long, and splitting it would not make it simpler."""
     data: set[int] = set()
-    pending: list[ast.AST] = list(function.body)
-    while pending:
-        node = pending.pop()
-        if isinstance(node, LITERALS) and node.end_lineno is not None and node.end_lineno > node.lineno:
+    for node in ast.walk(function):
+        if isinstance(node, LITERALS) and node.end_lineno is not None:
             data.update(range(node.lineno + 1, node.end_lineno + 1))
-        elif not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
-            pending.extend(ast.iter_child_nodes(node))
     assert function.end_lineno is not None
     return len(set(range(function.lineno, function.end_lineno + 1)) - data)
 
