@@ -18,7 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from lapsewatch.lifecycle import Lifecycle
-from lapsewatch.providers.rdap import DEFAULT_RATE, Bootstrap, RdapProvider
+from lapsewatch.providers.rdap import DEFAULT_RATE, RdapProvider
+from lapsewatch.providers.rdap_bootstrap import Bootstrap
 from lapsewatch.ratelimit import RateLimiter
 from lapsewatch_tools.local.rdap_server import DomainAnswer, LoopbackRdap
 from lapsewatch_tools.report import table

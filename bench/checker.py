@@ -160,7 +160,8 @@ def _round_robin(count: int, items: list[str]):
 def child(args: argparse.Namespace) -> dict:
     from lapsewatch.check import DomainChecker
     from lapsewatch.lifecycle import Lifecycle
-    from lapsewatch.providers.rdap import Bootstrap, RdapProvider
+    from lapsewatch.providers.rdap import RdapProvider
+    from lapsewatch.providers.rdap_bootstrap import Bootstrap
 
     if args.mode in ("storage", "function"):
         return _function(args)

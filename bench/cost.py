@@ -353,7 +353,7 @@ def dns_witness_cost(distinct: int, due: float) -> tuple[Table, str, dict]:
     lookup are measured against the loopback root and TLD servers (a signed .com-like zone with
     opt-out NSEC3, and co.uk under uk, one zone cut more); lapses a day are the simulator's
     population shares of lapsing and early-deleted domains, spread over a year."""
-    from lapsewatch.dns_witness import build_witness, parse_roots
+    from lapsewatch.dns.roots import build_witness, parse_roots
     from lapsewatch_tools.local.dns_server import LoopbackDns
     from lapsewatch_tools.simulate.world import DEFAULT_SHARES
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import boto3
 import requests
 
-from lapsewatch.providers.rdap import Bootstrap, RdapProvider
+from lapsewatch.providers.rdap import RdapProvider
+from lapsewatch.providers.rdap_bootstrap import Bootstrap
 from lapsewatch.registry import RegistryClient
 from lapsewatch.sweep import handlers
 from lapsewatch.sweep.runtime import Runtime

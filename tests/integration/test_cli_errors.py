@@ -21,7 +21,8 @@ import pytest
 import requests
 
 from lapsewatch.lifecycle import Lifecycle
-from lapsewatch.providers.rdap import Bootstrap, RdapProvider
+from lapsewatch.providers.rdap import RdapProvider
+from lapsewatch.providers.rdap_bootstrap import Bootstrap
 from lapsewatch.ratelimit import RateLimiter
 from lapsewatch.registry import RegistryClient, TransientRegistryError
 from lapsewatch_tools.cli import EXIT_BROKEN_PIPE, main

@@ -4,7 +4,8 @@ unsigned zones, NSEC and NSEC3 (opt-out too), and servers that fail or lie."""
 import dns.flags
 import pytest
 
-from lapsewatch.dns_witness import DnsWitness, build_witness, parse_roots, send_query
+from lapsewatch.dns.roots import build_witness, parse_roots
+from lapsewatch.dns.walker import DnsWitness, send_query
 from lapsewatch.net.egress import EgressPolicy
 from lapsewatch_tools.local.dns_server import LoopbackDns
 

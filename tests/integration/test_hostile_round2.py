@@ -13,7 +13,8 @@ import pytest
 from lapsewatch.lifecycle import Lifecycle
 from lapsewatch.providers.domainr import DomainrProvider
 from lapsewatch.providers.fastly import FastlyProvider
-from lapsewatch.providers.rdap import Bootstrap, RdapProvider
+from lapsewatch.providers.rdap import RdapProvider
+from lapsewatch.providers.rdap_bootstrap import Bootstrap
 from lapsewatch.ratelimit import RateLimiter
 from lapsewatch_tools.cli import main
 from lapsewatch_tools.local.fastly_server import LoopbackFastly

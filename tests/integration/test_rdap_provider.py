@@ -22,7 +22,8 @@ from lapsewatch.lifecycle import Lifecycle
 from lapsewatch.net import fetch as fetch_module
 from lapsewatch.net.doubt import Doubt
 from lapsewatch.providers.domainr import DomainrProvider
-from lapsewatch.providers.rdap import Bootstrap, RdapProvider
+from lapsewatch.providers.rdap import RdapProvider
+from lapsewatch.providers.rdap_bootstrap import Bootstrap
 from lapsewatch.ratelimit import RateLimiter
 from lapsewatch_tools.local.rdap_documents import rdap_domain_json
 from lapsewatch_tools.local.rdap_server import MIB, DomainAnswer, LoopbackRdap

@@ -16,7 +16,8 @@ from lapsewatch.check import DomainChecker
 from lapsewatch.lifecycle import Lifecycle
 from lapsewatch.net.fetch import HttpFetcher
 from lapsewatch.providers.domainr import DomainrProvider
-from lapsewatch.providers.rdap import Bootstrap, RdapProvider
+from lapsewatch.providers.rdap import RdapProvider
+from lapsewatch.providers.rdap_bootstrap import Bootstrap
 from lapsewatch.ratelimit import RateLimiter
 from lapsewatch.timefmt import rfc3339
 from lapsewatch_tools.local.rdap_documents import LIFECYCLE_STATUSES, rdap_domain_json

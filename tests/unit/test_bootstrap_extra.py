@@ -7,7 +7,8 @@ import pytest
 
 from lapsewatch.config import ProviderSettings
 from lapsewatch.lifecycle import Lifecycle
-from lapsewatch.providers.rdap import Bootstrap, RdapProvider
+from lapsewatch.providers.rdap import RdapProvider
+from lapsewatch.providers.rdap_bootstrap import Bootstrap
 from lapsewatch.ratelimit import RateLimiter
 
 IDENTITY = "https://rdap.identitydigital.services/rdap/"

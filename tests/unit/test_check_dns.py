@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 
 from lapsewatch.check import DomainChecker
-from lapsewatch.dns_witness import DnsEvidence
+from lapsewatch.dns.evidence import DnsEvidence
 from lapsewatch.lifecycle import Lifecycle
 from lapsewatch.providers import Observation
 

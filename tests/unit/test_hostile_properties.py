@@ -9,7 +9,8 @@ from lapsewatch.lifecycle import Lifecycle
 from lapsewatch.net.doubt import Doubt
 from lapsewatch.net.strict_json import read_json
 from lapsewatch.providers.domainr import TOKENS, lifecycle_from_tokens, token_contradiction
-from lapsewatch.providers.rdap import _ERROR_MEMBERS, _check_not_found_body, read_answer
+from lapsewatch.providers.rdap import _ERROR_MEMBERS, _check_not_found_body
+from lapsewatch.providers.rdap_answers import read_answer
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),

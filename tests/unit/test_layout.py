@@ -3,6 +3,7 @@
 import ast
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import lapsewatch
@@ -65,3 +66,83 @@ def test_a_command_that_needs_the_local_extra_says_which_to_install(monkeypatch,
     monkeypatch.setattr(importlib.util, "find_spec", without_moto)
     assert main(["run"]) == 2
     assert "pip install 'lapsewatch[local]'" in capsys.readouterr().err
+
+
+# Modules of one job: issue 18's limits. A module of the runtime over this many lines does several
+# jobs; a function over this many does several steps, each of which can have a name.
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 60
+ROOT = Path(__file__).resolve().parents[2]
+# The tools' bundled folder links to functions/ (checked below, through functions/ itself).
+BUNDLED = ROOT / "tools" / "lapsewatch_tools" / "bundled"
+LITERALS = (ast.Dict, ast.List, ast.Set, ast.Tuple)
+
+
+def python_files(*folders: str) -> Iterator[Path]:
+    for folder in folders:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            if not path.is_relative_to(BUNDLED):
+                yield path
+
+
+def code_lines(function: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    """The function's lines, less those inside its data literals (a table, a document): a literal
+    written out in full is data, however long, and splitting it would not make it simpler."""
+    data: set[int] = set()
+    for node in ast.walk(function):
+        if isinstance(node, LITERALS) and node.end_lineno is not None:
+            data.update(range(node.lineno + 1, node.end_lineno + 1))
+    assert function.end_lineno is not None
+    return len(set(range(function.lineno, function.end_lineno + 1)) - data)
+
+
+def function_lengths() -> list[tuple[int, str]]:
+    lengths = []
+    for path in python_files("layers", "tools", "functions"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                where = f"{path.relative_to(ROOT)}:{node.lineno} {node.name}"
+                lengths.append((code_lines(node), where))
+    return sorted(lengths, reverse=True)
+
+
+def test_code_lines_leave_out_data_literals_only():
+    source = """
+def table(rows):
+    width = max(len(row) for row in rows)
+    return {
+        "width": width,
+        "rows": [
+            row.ljust(width)
+            for row in rows
+        ],
+    }
+"""
+    function = ast.parse(source).body[0]
+    assert isinstance(function, ast.FunctionDef)
+    # The def, the width and the line that opens the literal: its other six lines are data.
+    assert code_lines(function) == 3
+    # A comprehension is code, however it is laid out.
+    loop = ast.parse("def rows(rows):\n    return [\n        row\n        for row in rows\n    ]\n").body[0]
+    assert isinstance(loop, ast.FunctionDef)
+    assert code_lines(loop) == 5
+
+
+def test_no_runtime_module_is_longer_than_its_limit():
+    lengths = sorted(
+        (
+            (len(path.read_text(encoding="utf-8").splitlines()), str(path.relative_to(ROOT)))
+            for path in python_files("layers")
+        ),
+        reverse=True,
+    )
+    print("longest modules in layers/:", *(f"{lines} {path}" for lines, path in lengths[:5]), sep="\n  ")
+    too_long = [f"{lines} {path}" for lines, path in lengths if lines > MAX_MODULE_LINES]
+    assert not too_long, f"modules over {MAX_MODULE_LINES} lines: {', '.join(too_long)}"
+
+
+def test_no_function_is_longer_than_its_limit():
+    lengths = function_lengths()
+    print("longest functions:", *(f"{lines} {where}" for lines, where in lengths[:5]), sep="\n  ")
+    too_long = [f"{lines} {where}" for lines, where in lengths if lines > MAX_FUNCTION_LINES]
+    assert not too_long, f"functions over {MAX_FUNCTION_LINES} lines: {', '.join(too_long)}"

@@ -12,7 +12,9 @@ import pytest
 from lapsewatch.lifecycle import Lifecycle
 from lapsewatch.net.urls import is_loopback, url_allowed
 from lapsewatch.providers.domainr import lifecycle_from_tokens
-from lapsewatch.providers.rdap import Bootstrap, RdapProvider, read_answer
+from lapsewatch.providers.rdap import RdapProvider
+from lapsewatch.providers.rdap_answers import read_answer
+from lapsewatch.providers.rdap_bootstrap import Bootstrap
 from lapsewatch.ratelimit import RateLimiter, shared_limiter
 from lapsewatch_tools.local.rdap_documents import LIFECYCLE_STATUSES, rdap_domain_json
 

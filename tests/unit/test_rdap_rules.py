@@ -15,7 +15,7 @@ from lapsewatch.lifecycle import Lifecycle
 from lapsewatch.net.doubt import Doubt
 from lapsewatch.net.strict_json import read_json
 from lapsewatch.providers import Observation
-from lapsewatch.providers.rdap import read_answer
+from lapsewatch.providers.rdap_answers import read_answer
 from lapsewatch.timefmt import rfc3339
 from lapsewatch_tools.local.rdap_documents import LIFECYCLE_STATUSES
 

@@ -6,7 +6,7 @@ from importlib import resources
 import pytest
 
 from lapsewatch.config import ProviderSettings
-from lapsewatch.providers.rdap import Bootstrap
+from lapsewatch.providers.rdap_bootstrap import Bootstrap
 from lapsewatch.providers.whois_rules import WhoisTable
 
 DOCUMENT = json.loads((resources.files("lapsewatch") / "data" / "whois.json").read_text(encoding="utf-8"))

@@ -149,6 +149,13 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
     add_rdap_options(run, FROM_TEMPLATE)
     add_whois_options(run)
     add_dns_options(run)
+    _add_run_decision_options(run)
+    _add_run_state_options(run)
+    run.set_defaults(func=_cmd_run)
+
+
+def _add_run_decision_options(run: argparse.ArgumentParser) -> None:
+    """What a run checks and what it may do about it: the breaker, the notices."""
     run.add_argument("--dry-run", action="store_true", help="decide, but unverify nothing")
     run.add_argument(
         "--max-unverify",
@@ -176,6 +183,10 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
         help='stages that earn an early-warning notice; "" turns notices off '
         "(default: template.yaml's NoticeStages, grace,hold)",
     )
+
+
+def _add_run_state_options(run: argparse.ArgumentParser) -> None:
+    """Where a run keeps its state between runs, and when it takes place."""
     run.add_argument(
         "--state",
         metavar="DIR",
@@ -196,7 +207,6 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="run a --now earlier than the latest run in --state all the same (default: refused)",
     )
-    run.set_defaults(func=_cmd_run)
 
 
 def _add_registry_parser(commands: argparse._SubParsersAction) -> None:
@@ -207,6 +217,12 @@ def _add_registry_parser(commands: argparse._SubParsersAction) -> None:
         "from SQLite, its demo data set, and a conformance check for your own registry.",
     )
     registry_commands = registry.add_subparsers(dest="registry_command", required=True, metavar="COMMAND")
+    _add_registry_serve_parser(registry_commands)
+    _add_registry_demo_parser(registry_commands)
+    _add_registry_conformance_parser(registry_commands)
+
+
+def _add_registry_serve_parser(registry_commands: argparse._SubParsersAction) -> None:
     serve = registry_commands.add_parser(
         "serve",
         help="serve the registry API (v1) from SQLite",
@@ -243,6 +259,9 @@ def _add_registry_parser(commands: argparse._SubParsersAction) -> None:
         "random one, printed)",
     )
     serve.set_defaults(func=_cmd_registry_serve)
+
+
+def _add_registry_demo_parser(registry_commands: argparse._SubParsersAction) -> None:
     demo = registry_commands.add_parser(
         "demo-data",
         help="write the demo data set as JSON Lines",
@@ -253,6 +272,9 @@ def _add_registry_parser(commands: argparse._SubParsersAction) -> None:
         "--output", metavar="FILE", default="-", help="where to write (default: -, standard output)"
     )
     demo.set_defaults(func=_cmd_registry_demo)
+
+
+def _add_registry_conformance_parser(registry_commands: argparse._SubParsersAction) -> None:
     conformance = registry_commands.add_parser(
         "conformance",
         help="check a registry's implementation of the v1 API contract",
@@ -374,20 +396,28 @@ def _add_runs_parser(commands: argparse._SubParsersAction) -> None:
         "`lapsewatch run --state DIR` (--state). Exit status: 0 success, 1 nothing matched, 2 usage error.",
     )
     runs_commands = runs.add_subparsers(dest="runs_command", required=True, metavar="COMMAND")
+    _add_runs_list_parser(runs_commands)
+    _add_runs_show_parser(runs_commands)
+    for name, verb in (("approve", "send"), ("discard", "drop")):
+        _add_runs_decision_parser(runs_commands, name, verb)
 
-    def where(parser: argparse.ArgumentParser) -> None:
-        place = parser.add_mutually_exclusive_group(required=True)
-        place.add_argument("--stack", metavar="NAME", help="a deployed lapsewatch stack's name")
-        place.add_argument("--state", metavar="DIR", help="the state folder of `lapsewatch run --state DIR`")
-        parser.add_argument(
-            "--region",
-            metavar="R",
-            default=None,
-            help="the stack's region (default: your AWS configuration's)",
-        )
 
+def _add_runs_place_options(parser: argparse.ArgumentParser) -> None:
+    """Where the runs are: a deployed stack, or a local state folder."""
+    place = parser.add_mutually_exclusive_group(required=True)
+    place.add_argument("--stack", metavar="NAME", help="a deployed lapsewatch stack's name")
+    place.add_argument("--state", metavar="DIR", help="the state folder of `lapsewatch run --state DIR`")
+    parser.add_argument(
+        "--region",
+        metavar="R",
+        default=None,
+        help="the stack's region (default: your AWS configuration's)",
+    )
+
+
+def _add_runs_list_parser(runs_commands: argparse._SubParsersAction) -> None:
     listing = runs_commands.add_parser("list", help="recent runs: status, counts, held or not")
-    where(listing)
+    _add_runs_place_options(listing)
     listing.add_argument(
         "--limit",
         metavar="N",
@@ -398,6 +428,8 @@ def _add_runs_parser(commands: argparse._SubParsersAction) -> None:
     listing.add_argument("--json", action="store_true", help="one JSON object per run per line")
     listing.set_defaults(func=_cmd_runs)
 
+
+def _add_runs_show_parser(runs_commands: argparse._SubParsersAction) -> None:
     show = runs_commands.add_parser(
         "show", help="a run's counts, and every domain waiting for approval with its evidence"
     )
@@ -407,55 +439,57 @@ def _add_runs_parser(commands: argparse._SubParsersAction) -> None:
         type=run_id_arg,
         help='the run, as `runs list` names it ("run-" may be left out)',
     )
-    where(show)
+    _add_runs_place_options(show)
     show.add_argument("--json", action="store_true", help="the run as one JSON object")
     show.set_defaults(func=_cmd_runs)
 
-    for name, verb in (("approve", "send"), ("discard", "drop")):
-        action = runs_commands.add_parser(
-            name,
-            help=f"{verb} a held run's decisions, for the domains named or every held one",
-            description=f"{verb.capitalize()} the held decisions of RUN_ID for each --domain, or for every "
-            "held domain when none is given"
-            + (
-                ", each re-checked against its domain's latest state first. With --stack the final "
-                "function sends them; with --state the registry at --registry-url (token in "
-                "LAPSEWATCH_REGISTRY_TOKEN; the demo registry kept in DIR when omitted)."
-                if name == "approve"
-                else ", recording who dropped them and when."
-            ),
-        )
+
+def _add_runs_decision_parser(runs_commands: argparse._SubParsersAction, name: str, verb: str) -> None:
+    """`runs approve` (verb: send) or `runs discard` (verb: drop)."""
+    action = runs_commands.add_parser(
+        name,
+        help=f"{verb} a held run's decisions, for the domains named or every held one",
+        description=f"{verb.capitalize()} the held decisions of RUN_ID for each --domain, or for every "
+        "held domain when none is given"
+        + (
+            ", each re-checked against its domain's latest state first. With --stack the final "
+            "function sends them; with --state the registry at --registry-url (token in "
+            "LAPSEWATCH_REGISTRY_TOKEN; the demo registry kept in DIR when omitted)."
+            if name == "approve"
+            else ", recording who dropped them and when."
+        ),
+    )
+    action.add_argument(
+        "run_id",
+        metavar="RUN_ID",
+        type=run_id_arg,
+        help='the held run, as `runs list` names it ("run-" may be left out)',
+    )
+    _add_runs_place_options(action)
+    action.add_argument(
+        "--domain",
+        metavar="D",
+        action="append",
+        default=None,
+        help="a held domain (repeat for more; default: every held domain)",
+    )
+    if name == "approve":
         action.add_argument(
-            "run_id",
-            metavar="RUN_ID",
-            type=run_id_arg,
-            help='the held run, as `runs list` names it ("run-" may be left out)',
-        )
-        where(action)
-        action.add_argument(
-            "--domain",
-            metavar="D",
-            action="append",
+            "--registry-url",
+            metavar="URL",
             default=None,
-            help="a held domain (repeat for more; default: every held domain)",
+            help="with --state: the registry to unverify at (default: the demo registry kept in DIR)",
         )
-        if name == "approve":
-            action.add_argument(
-                "--registry-url",
-                metavar="URL",
-                default=None,
-                help="with --state: the registry to unverify at (default: the demo registry kept in DIR)",
-            )
-            add_provider_option(action, FROM_STATE)
-            add_rdap_options(action, FROM_STATE)
-            add_dns_options(action)
-        add_local_now_option(action)
-        action.add_argument(
-            "--json",
-            action="store_true",
-            help="the run's summary as one JSON line; the tables go to standard error",
-        )
-        action.set_defaults(func=_cmd_runs)
+        add_provider_option(action, FROM_STATE)
+        add_rdap_options(action, FROM_STATE)
+        add_dns_options(action)
+    add_local_now_option(action)
+    action.add_argument(
+        "--json",
+        action="store_true",
+        help="the run's summary as one JSON line; the tables go to standard error",
+    )
+    action.set_defaults(func=_cmd_runs)
 
 
 # The status of a program that SIGPIPE ended (128 + 13), as `seq 1000 | head -1` leaves seq.

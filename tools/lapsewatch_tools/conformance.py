@@ -187,22 +187,25 @@ class Contract:
             yield f"{where}: {_short(value)} is not one of {', '.join(map(str, schema['enum']))}"
         if "const" in schema and value != schema["const"]:
             yield f"{where}: {_short(value)} is not {schema['const']!r}"
+        yield from self._kind_problems(value, schema, where)
+
+    def _kind_problems(self, value: object, schema: dict, where: str) -> Iterator[str]:
+        """The problems of the keywords for `value`'s kind of JSON value."""
         if isinstance(value, dict):
             yield from self._object_problems(value, schema, where)
         elif isinstance(value, list):
-            if "maxItems" in schema and len(value) > schema["maxItems"]:
-                yield f"{where}: {len(value)} items, more than {schema['maxItems']}"
-            if "items" in schema:
-                for index, item in enumerate(value):
-                    yield from self.problems(item, schema["items"], f"{where}[{index}]")
+            yield from self._list_problems(value, schema, where)
         elif isinstance(value, str):
             yield from _string_problems(value, schema, where)
         elif _JSON_TYPES["number"](value):
-            number: Any = value
-            if "minimum" in schema and number < schema["minimum"]:
-                yield f"{where}: {number} is less than the minimum {schema['minimum']}"
-            if "maximum" in schema and number > schema["maximum"]:
-                yield f"{where}: {number} is more than the maximum {schema['maximum']}"
+            yield from _number_problems(value, schema, where)
+
+    def _list_problems(self, value: list, schema: dict, where: str) -> Iterator[str]:
+        if "maxItems" in schema and len(value) > schema["maxItems"]:
+            yield f"{where}: {len(value)} items, more than {schema['maxItems']}"
+        if "items" in schema:
+            for index, item in enumerate(value):
+                yield from self.problems(item, schema["items"], f"{where}[{index}]")
 
     def _object_problems(self, value: dict, schema: dict, where: str) -> Iterator[str]:
         for name in schema.get("required", []):
@@ -227,6 +230,14 @@ def _string_problems(value: str, schema: dict, where: str) -> Iterator[str]:
         yield f"{where}: {_short(value)} does not match the pattern {schema['pattern']}"
     if schema.get("format") == "date-time" and not _is_rfc3339(value):
         yield f"{where}: {_short(value)} is not an RFC 3339 date-time"
+
+
+def _number_problems(value: object, schema: dict, where: str) -> Iterator[str]:
+    number: Any = value
+    if "minimum" in schema and number < schema["minimum"]:
+        yield f"{where}: {number} is less than the minimum {schema['minimum']}"
+    if "maximum" in schema and number > schema["maximum"]:
+        yield f"{where}: {number} is more than the maximum {schema['maximum']}"
 
 
 def _is_rfc3339(text: str) -> bool:
@@ -484,18 +495,9 @@ class Conformance:
             params: dict[str, Any] = (
                 {"limit": limit} if cursor is None else {"limit": limit, "cursor": cursor}
             )
-            try:
-                answer = self.registry.get(path, params)
-            except requests.RequestException as exc:
-                listing.problem = f"page {number}: {_no_answer(exc)}"
-                return listing
-            if answer.status_code != 200:
-                listing.problem = f"page {number}: {answer.status_code} instead of 200{_said(answer)}"
-                return listing
-            try:
-                body = answer.json()
-            except ValueError:
-                listing.problem = f"page {number}: the body is not JSON"
+            body, failure = self._page_body(path, params, number)
+            if failure is not None:
+                listing.problem = failure
                 return listing
             problem = next(self.contract.problems(body, page_schema), None)
             if problem is not None and listing.schema_problem is None:
@@ -527,6 +529,19 @@ class Conformance:
                 return listing
             cursors_seen.add(next_cursor)
             cursor = next_cursor
+
+    def _page_body(self, path: str, params: dict[str, Any], number: int) -> tuple[object, str | None]:
+        """Page `number`'s JSON body, or why there is none."""
+        try:
+            answer = self.registry.get(path, params)
+        except requests.RequestException as exc:
+            return None, f"page {number}: {_no_answer(exc)}"
+        if answer.status_code != 200:
+            return None, f"page {number}: {answer.status_code} instead of 200{_said(answer)}"
+        try:
+            return answer.json(), None
+        except ValueError:
+            return None, f"page {number}: the body is not JSON"
 
     # The limit and cursor parameters.
 

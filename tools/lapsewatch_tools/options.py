@@ -195,7 +195,7 @@ def dns_switch(text: str) -> bool:
 
 
 def dns_root_arg(text: str) -> str:
-    from lapsewatch.dns_witness import parse_roots
+    from lapsewatch.dns.roots import parse_roots
 
     try:
         parse_roots(text)
@@ -205,7 +205,7 @@ def dns_root_arg(text: str) -> str:
 
 
 def trust_anchor_arg(text: str) -> str:
-    from lapsewatch.dns_witness import parse_trust_anchor
+    from lapsewatch.dns.roots import parse_trust_anchor
 
     try:
         parse_trust_anchor(Path(text).read_text("utf-8"))

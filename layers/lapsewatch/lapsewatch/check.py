@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from lapsewatch.dns_witness import WITNESS_BUDGET, DelegationWitness, DnsEvidence
+from lapsewatch.dns.evidence import WITNESS_BUDGET, DelegationWitness, DnsEvidence
 from lapsewatch.domains import parse_target
 from lapsewatch.lifecycle import DEFAULT_UNSAFE, SAFE, Lifecycle, apply_dates
 from lapsewatch.providers import Observation, StatusProvider

@@ -7,7 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lapsewatch.dns_witness import DnsWitness, build_witness, parse_roots, parse_trust_anchor
+from lapsewatch.dns.roots import build_witness, parse_roots, parse_trust_anchor
+from lapsewatch.dns.walker import DnsWitness
 from lapsewatch.net import egress
 from lapsewatch.providers import StatusProvider
 from lapsewatch.providers.chain import ProviderChain
@@ -199,7 +200,8 @@ class ProviderSettings:
                 servers=dict(self.whois_servers),
                 allow_loopback=self.allow_loopback_http,
             )
-        from lapsewatch.providers.rdap import Bootstrap, RdapProvider
+        from lapsewatch.providers.rdap import RdapProvider
+        from lapsewatch.providers.rdap_bootstrap import Bootstrap
 
         return RdapProvider(
             Bootstrap.load(self.rdap_bootstrap, extra=self.rdap_extra),

@@ -95,14 +95,7 @@ def _host_part(text: str) -> str:
     if not candidate:
         raise InvalidDomain("empty input", "empty")
     if "@" in candidate:
-        local, candidate = candidate.rsplit("@", 1)
-        # An @ in the local part only inside quotes ("a@b"@example.com, RFC 5321 §4.1.2); a
-        # doubled @ (user@@example.com) is a slip of the keyboard, not a second address.
-        local = local.rstrip("@")
-        if "@" in local and not (len(local) > 1 and local.startswith('"') and local.endswith('"')):
-            raise InvalidDomain("more than one @: not an email address", "two-at-signs")
-        if not candidate:
-            raise InvalidDomain("the email address has no domain part", "no-domain-part")
+        candidate = _domain_part(candidate)
     if any(ch.isspace() for ch in candidate):
         raise InvalidDomain("contains white space: free text, not a domain", "free-text")
     if candidate.startswith("[") or candidate.endswith("]"):
@@ -110,15 +103,31 @@ def _host_part(text: str) -> str:
     candidate = FULL_STOPS.sub(".", candidate)
     if candidate.endswith("."):
         candidate = candidate[:-1]
-    try:
-        ipaddress.ip_address(candidate)
-    except ValueError:
-        pass
-    else:
-        raise InvalidDomain("IP address, not a domain", "ip-address")
+    _refuse_ip_address(candidate)
     if not candidate:
         raise InvalidDomain("the domain part is empty", "empty")
     return candidate
+
+
+def _domain_part(address: str) -> str:
+    """What follows the last @ of an email address."""
+    local, domain = address.rsplit("@", 1)
+    # An @ in the local part only inside quotes ("a@b"@example.com, RFC 5321 §4.1.2); a
+    # doubled @ (user@@example.com) is a slip of the keyboard, not a second address.
+    local = local.rstrip("@")
+    if "@" in local and not (len(local) > 1 and local.startswith('"') and local.endswith('"')):
+        raise InvalidDomain("more than one @: not an email address", "two-at-signs")
+    if not domain:
+        raise InvalidDomain("the email address has no domain part", "no-domain-part")
+    return domain
+
+
+def _refuse_ip_address(candidate: str) -> None:
+    try:
+        ipaddress.ip_address(candidate)
+    except ValueError:
+        return
+    raise InvalidDomain("IP address, not a domain", "ip-address")
 
 
 def to_ascii(host: str) -> str:
@@ -128,38 +137,39 @@ def to_ascii(host: str) -> str:
     labels = host.split(".")
     if any(not label for label in labels):
         raise InvalidDomain("empty label (two dots in a row, or a leading dot)", "empty-label")
-    ascii_labels = []
-    for label in labels:
-        if label.isascii() and not label.lower().startswith("xn--"):
-            # Plain LDH labels skip the IDNA codec: it is the hot path and it rejects nothing here
-            # that the checks below do not.
-            ascii_label = label.lower()
-            if not _LDH.match(ascii_label):
-                raise InvalidDomain(
-                    f"label {label!r} has characters not allowed in a host name", "bad-characters"
-                )
-        else:
-            try:
-                ascii_label = idna.encode(label, uts46=True).decode("ascii")
-            except idna.IDNAError as exc:
-                raise InvalidDomain(
-                    f"label {label!r} is not a valid internationalised name: {exc}", "idna"
-                ) from None
-            except UnicodeError as exc:
-                raise InvalidDomain(f"label {label!r} cannot be encoded: {exc}", "idna") from None
-        if len(ascii_label) > MAX_LABEL:
-            raise InvalidDomain(
-                f"label {ascii_label[:20]}… is longer than {MAX_LABEL} characters", "too-long"
-            )
-        if ascii_label.startswith("-") or ascii_label.endswith("-"):
-            raise InvalidDomain(f"label {ascii_label!r} starts or ends with a hyphen", "hyphen")
-        ascii_labels.append(ascii_label)
+    ascii_labels = [_ascii_label(label) for label in labels]
     name = ".".join(ascii_labels)
     if len(name) > MAX_NAME:
         raise InvalidDomain(f"name longer than {MAX_NAME} characters", "too-long")
     if ascii_labels[-1].isdigit():
         raise InvalidDomain("the top-level label is numeric: not a domain name", "numeric-tld")
     return name
+
+
+def _ascii_label(label: str) -> str:
+    """One label as a lowercase A-label, within the label length, with no hyphen at either end."""
+    if label.isascii() and not label.lower().startswith("xn--"):
+        # Plain LDH labels skip the IDNA codec: it is the hot path and it rejects nothing here
+        # that the checks below do not.
+        ascii_label = label.lower()
+        if not _LDH.match(ascii_label):
+            raise InvalidDomain(
+                f"label {label!r} has characters not allowed in a host name", "bad-characters"
+            )
+    else:
+        try:
+            ascii_label = idna.encode(label, uts46=True).decode("ascii")
+        except idna.IDNAError as exc:
+            raise InvalidDomain(
+                f"label {label!r} is not a valid internationalised name: {exc}", "idna"
+            ) from None
+        except UnicodeError as exc:
+            raise InvalidDomain(f"label {label!r} cannot be encoded: {exc}", "idna") from None
+    if len(ascii_label) > MAX_LABEL:
+        raise InvalidDomain(f"label {ascii_label[:20]}… is longer than {MAX_LABEL} characters", "too-long")
+    if ascii_label.startswith("-") or ascii_label.endswith("-"):
+        raise InvalidDomain(f"label {ascii_label!r} starts or ends with a hyphen", "hyphen")
+    return ascii_label
 
 
 def _public_suffix(ascii_host: str) -> str:

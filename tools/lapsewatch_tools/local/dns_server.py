@@ -292,19 +292,23 @@ def _answer(
         return response
     response.set_rcode(dns.rcode.NXDOMAIN)
     if dnssec and zone.signed:
-        if zone.nsec3:
-            encloser, closer = _closest_encloser(zone, qname)
-            proofs = [
-                _matching(zone, encloser),
-                _covering(zone, closer),
-                _covering(zone, _wildcard(encloser)),
-            ]
-        else:
-            encloser = max((n for n in zone.existing if qname.is_subdomain(n)), key=lambda n: len(n.labels))
-            proofs = [_covering(zone, qname), _covering(zone, _wildcard(encloser))]
-        for proof in proofs:
+        for proof in _name_error_proofs(zone, qname):
             _add_denial(zone, response, proof)
     return response
+
+
+def _name_error_proofs(zone: LocalZone, qname: dns.name.Name) -> list:
+    """The NSEC or NSEC3 records that prove `qname` does not exist, nor a wildcard that would
+    answer for it."""
+    if zone.nsec3:
+        encloser, closer = _closest_encloser(zone, qname)
+        return [
+            _matching(zone, encloser),
+            _covering(zone, closer),
+            _covering(zone, _wildcard(encloser)),
+        ]
+    encloser = max((n for n in zone.existing if qname.is_subdomain(n)), key=lambda n: len(n.labels))
+    return [_covering(zone, qname), _covering(zone, _wildcard(encloser))]
 
 
 def _referral(zone: LocalZone, response: dns.message.Message, cut: dns.name.Name, dnssec: bool) -> None:
@@ -356,39 +360,18 @@ def _add_denial(zone: LocalZone, response: dns.message.Message, entry) -> None:
 def _build_zone(zone: LocalZone, zones: dict[dns.name.Name, LocalZone]) -> None:
     origin = zone.name
     rrsets: dict[tuple[dns.name.Name, int], dns.rrset.RRset] = {}
-
-    def put(name: dns.name.Name, rdtype: dns.rdatatype.RdataType, *texts: str) -> None:
-        rrsets[(name, rdtype)] = dns.rrset.from_text_list(name, _TTL, _IN, rdtype, list(texts))
-
-    put(origin, T.SOA, f"{zone.ns_name} hostmaster.{zone.ns_name} 1 7200 900 1209600 300")
-    put(origin, T.NS, zone.ns_name.to_text())
+    _put(rrsets, origin, T.SOA, f"{zone.ns_name} hostmaster.{zone.ns_name} 1 7200 900 1209600 300")
+    _put(rrsets, origin, T.NS, zone.ns_name.to_text())
     # Every server name this zone holds has its address here (glue, when below a cut).
     for other in zones.values():
         if other.ns_name.is_subdomain(origin):
-            put(other.ns_name, T.A, other.address)
+            _put(rrsets, other.ns_name, T.A, other.address)
     if zone.dnskey is not None:
         rrsets[(origin, T.DNSKEY)] = dns.rrset.from_rdata_list(origin, _TTL, [zone.dnskey])
-    cuts = set()
-    for child in zones.values():
-        if child.name != origin and _parent_of(child.name, zones) is zone:
-            cuts.add(child.name)
-            put(child.name, T.NS, child.ns_name.to_text())
-            if child.dnskey is not None:
-                rrsets[(child.name, T.DS)] = dns.rrset.from_rdata_list(
-                    child.name, _TTL, [dns.dnssec.make_ds(child.name, child.dnskey, "SHA256")]
-                )
-    for name, targets in zone.delegations.items():
-        cuts.add(name)
-        put(name, T.NS, *(dns.name.from_text(t).to_text() for t in targets))
-    zone.cuts = cuts
+    zone.cuts = cuts = _delegate(zone, zones, rrsets)
     # Authoritative names: everything but the glue below a cut.
     owners = {name for name, _ in rrsets if not any(name.is_subdomain(c) and name != c for c in cuts)}
-    existing = set(owners)
-    for name in owners:
-        while name != origin:
-            name = name.parent()
-            existing.add(name)
-    zone.existing = existing
+    zone.existing = existing = _with_ancestors(owners, origin)
     zone.chain = []
     zone.signatures = {}
     if zone.signed:
@@ -399,6 +382,38 @@ def _build_zone(zone: LocalZone, zones: dict[dns.name.Name, LocalZone]) -> None:
             _nsec_chain(zone, rrsets, sorted(owners))
         _sign(zone, rrsets, cuts)
     zone.rrsets = rrsets
+
+
+def _put(rrsets: dict, name: dns.name.Name, rdtype: dns.rdatatype.RdataType, *texts: str) -> None:
+    rrsets[(name, rdtype)] = dns.rrset.from_text_list(name, _TTL, _IN, rdtype, list(texts))
+
+
+def _delegate(zone: LocalZone, zones: dict[dns.name.Name, LocalZone], rrsets: dict) -> set[dns.name.Name]:
+    """The zone's cuts, each with its NS set (and a DS set for a signed child) put in `rrsets`:
+    its child zones among `zones`, and the delegations to servers of their own."""
+    cuts = set()
+    for child in zones.values():
+        if child.name != zone.name and _parent_of(child.name, zones) is zone:
+            cuts.add(child.name)
+            _put(rrsets, child.name, T.NS, child.ns_name.to_text())
+            if child.dnskey is not None:
+                rrsets[(child.name, T.DS)] = dns.rrset.from_rdata_list(
+                    child.name, _TTL, [dns.dnssec.make_ds(child.name, child.dnskey, "SHA256")]
+                )
+    for name, targets in zone.delegations.items():
+        cuts.add(name)
+        _put(rrsets, name, T.NS, *(dns.name.from_text(t).to_text() for t in targets))
+    return cuts
+
+
+def _with_ancestors(owners: set[dns.name.Name], origin: dns.name.Name) -> set[dns.name.Name]:
+    """The names that exist in the zone: its owners and every name between them and its origin."""
+    existing = set(owners)
+    for name in owners:
+        while name != origin:
+            name = name.parent()
+            existing.add(name)
+    return existing
 
 
 def _parent_of(name: dns.name.Name, zones: dict[dns.name.Name, LocalZone]) -> LocalZone | None:

@@ -137,24 +137,8 @@ def serve_command(args) -> int:
         print(f"lapsewatch: error: cannot open the database {args.db}: {exc}", file=sys.stderr)
         return 2
     if args.seed:
-        try:
-            report = app.load_seed(Path(args.seed))
-        except (OSError, UnicodeDecodeError) as exc:
-            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            print(f"lapsewatch: error: cannot read the seed {args.seed}: {why}", file=sys.stderr)
+        if not _load_seed(app, args.seed):
             return 2
-        for line_no, reason in report.errors:
-            print(f"{args.seed}:{line_no}: {reason}", file=sys.stderr)
-        if len(report.errors) > report.loaded:
-            # Mostly errors: the wrong file, or the wrong format. Serving what little loaded
-            # would look like a registry with almost no users.
-            print(
-                f"lapsewatch: error: {args.seed} is mostly bad lines ({len(report.errors)} bad, "
-                f"{report.loaded} loaded): not serving it",
-                file=sys.stderr,
-            )
-            return 2
-        print(f"loaded {report.loaded} addresses, {len(report.errors)} bad lines skipped", file=sys.stderr)
     elif demo and new_database:
         from lapsewatch_tools.registry.demo import demo_population
 
@@ -175,18 +159,47 @@ def serve_command(args) -> int:
         print(f"lapsewatch: error: cannot listen on {args.host}:{args.port}: {why}", file=sys.stderr)
         return 2
     with server:
-        print(f"lapsewatch registry listening on {server.url}", flush=True)
-        if args.token:
-            print("token: the one given (--token or LAPSEWATCH_REGISTRY_TOKEN)", flush=True)
-        else:
-            print(f"token: {token}", flush=True)
-        if demo:
-            command = f"lapsewatch coverage --registry-url {server.url}"
-            print(
-                f"try: {command}" if args.token else f"try: LAPSEWATCH_REGISTRY_TOKEN={token} {command}",
-                flush=True,
-            )
-        print("Ctrl-C stops it", file=sys.stderr, flush=True)
+        _announce(server, token, given_token=bool(args.token), demo=demo)
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
     return 0
+
+
+def _load_seed(app: RegistryApp, seed: str) -> bool:
+    """Load the users of the seed file, saying how many; False, the error said, when it cannot be
+    read or is mostly bad lines."""
+    try:
+        report = app.load_seed(Path(seed))
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        print(f"lapsewatch: error: cannot read the seed {seed}: {why}", file=sys.stderr)
+        return False
+    for line_no, reason in report.errors:
+        print(f"{seed}:{line_no}: {reason}", file=sys.stderr)
+    if len(report.errors) > report.loaded:
+        # Mostly errors: the wrong file, or the wrong format. Serving what little loaded
+        # would look like a registry with almost no users.
+        print(
+            f"lapsewatch: error: {seed} is mostly bad lines ({len(report.errors)} bad, "
+            f"{report.loaded} loaded): not serving it",
+            file=sys.stderr,
+        )
+        return False
+    print(f"loaded {report.loaded} addresses, {len(report.errors)} bad lines skipped", file=sys.stderr)
+    return True
+
+
+def _announce(server: RegistryServer, token: str, *, given_token: bool, demo: bool) -> None:
+    """Where the registry listens, its token (unless the user gave it), and what to try."""
+    print(f"lapsewatch registry listening on {server.url}", flush=True)
+    if given_token:
+        print("token: the one given (--token or LAPSEWATCH_REGISTRY_TOKEN)", flush=True)
+    else:
+        print(f"token: {token}", flush=True)
+    if demo:
+        command = f"lapsewatch coverage --registry-url {server.url}"
+        print(
+            f"try: {command}" if given_token else f"try: LAPSEWATCH_REGISTRY_TOKEN={token} {command}",
+            flush=True,
+        )
+    print("Ctrl-C stops it", file=sys.stderr, flush=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from lapsewatch.timefmt import rfc3339
@@ -90,51 +90,10 @@ class PolicyMetrics:
 
 
 def measure(population: Sequence[Domain], log: PolicyLog, *, days: int) -> PolicyMetrics:
-    end = SIMULATION_START + days * DAY
-    outcomes = {"before_drop": 0, "after_drop": 0, "after_reregistration": 0, "missed": 0, "open": 0}
-    days_to_unverify: list[float] = []
-    falsely_unverified = domains_falsely_unverified = falsely_in_grace = 0
-    reregistrations = exposed = reregistrations_missed = 0
-    notices_to_kept = 0
-    warnings: list[LapseWarning] = []
-
+    tally = _Tally(end=SIMULATION_START + days * DAY)
     for domain, unverified, notified in zip(population, log.unverified_at, log.notified_at, strict=True):
-        caught_at = None if None in unverified else max(unverified)  # type: ignore[type-var]
-        if domain.deleted_at is None:
-            notices_to_kept += len(notified)
-            wrong = [gone for gone in unverified if gone is not None]
-            falsely_unverified += len(wrong)
-            domains_falsely_unverified += bool(wrong)
-            falsely_in_grace += sum(domain.phase(gone) is Phase.GRACE for gone in wrong)
-            continue
-
-        rereg = domain.reregistered_at
-        if rereg is not None and rereg < end:
-            reregistrations += 1
-            still_verified = [
-                gone is None or gone > rereg
-                for verified_at, gone in zip(domain.verified_at, unverified, strict=True)
-                if verified_at < rereg
-            ]
-            exposed += any(still_verified)
-            reregistrations_missed += caught_at is None
-
-        if not SIMULATION_START <= domain.deleted_at < end:
-            continue
-        dropped_at = domain.dropped_at
-        assert dropped_at is not None
-        warnings.append(lapse_warning(domain, notified, unverified))
-        if caught_at is None:
-            outcomes["missed" if dropped_at < end else "open"] += 1
-            continue
-        days_to_unverify.append((caught_at - domain.deleted_at) / DAY)
-        if caught_at < dropped_at:
-            outcomes["before_drop"] += 1
-        elif rereg is None or caught_at < rereg:
-            outcomes["after_drop"] += 1
-        else:
-            outcomes["after_reregistration"] += 1
-
+        tally.add(domain, unverified, notified)
+    outcomes, days_to_unverify, warnings = tally.outcomes, tally.days_to_unverify, tally.warnings
     baseline = daily_baseline(len(population), days)
     days_of_warning = [w.days_of_warning for w in warnings if w.days_of_warning is not None]
     return PolicyMetrics(
@@ -149,19 +108,102 @@ def measure(population: Sequence[Domain], log: PolicyLog, *, days: int) -> Polic
         open_at_end=outcomes["open"],
         median_days_to_unverify=round(statistics.median(days_to_unverify), 2) if days_to_unverify else None,
         slowest_days_to_unverify=round(max(days_to_unverify), 2) if days_to_unverify else None,
-        addresses_falsely_unverified=falsely_unverified,
-        domains_falsely_unverified=domains_falsely_unverified,
-        falsely_unverified_in_grace=falsely_in_grace,
-        reregistrations=reregistrations,
-        reregistrations_exposed=exposed,
-        reregistrations_missed=reregistrations_missed,
+        addresses_falsely_unverified=tally.falsely_unverified,
+        domains_falsely_unverified=tally.domains_falsely_unverified,
+        falsely_unverified_in_grace=tally.falsely_in_grace,
+        reregistrations=tally.reregistrations,
+        reregistrations_exposed=tally.exposed,
+        reregistrations_missed=tally.reregistrations_missed,
         notices=sum(len(notified) for notified in log.notified_at),
-        notices_to_domains_kept=notices_to_kept,
+        notices_to_domains_kept=tally.notices_to_kept,
         lapses_warned_first=sum(w.notice_first for w in warnings),
         median_days_of_warning=round(statistics.median(days_of_warning), 2) if days_of_warning else None,
         shortest_days_of_warning=min(days_of_warning) if days_of_warning else None,
         lapse_warnings=tuple(warnings),
     )
+
+
+@dataclass
+class _Tally:
+    """What `measure` counts, one domain at a time, for a period ending at `end`."""
+
+    end: datetime
+    outcomes: dict[str, int] = field(
+        default_factory=lambda: {
+            "before_drop": 0,
+            "after_drop": 0,
+            "after_reregistration": 0,
+            "missed": 0,
+            "open": 0,
+        }
+    )
+    days_to_unverify: list[float] = field(default_factory=list)
+    falsely_unverified: int = 0
+    domains_falsely_unverified: int = 0
+    falsely_in_grace: int = 0
+    reregistrations: int = 0
+    exposed: int = 0
+    reregistrations_missed: int = 0
+    notices_to_kept: int = 0
+    warnings: list[LapseWarning] = field(default_factory=list)
+
+    def add(
+        self, domain: Domain, unverified: Sequence[datetime | None], notified: Sequence[datetime]
+    ) -> None:
+        caught_at = None if None in unverified else max(unverified)  # type: ignore[type-var]
+        if domain.deleted_at is None:
+            self._kept(domain, unverified, notified)
+            return
+        self._reregistration(domain, unverified, caught_at)
+        if SIMULATION_START <= domain.deleted_at < self.end:
+            self._lapse(domain, unverified, notified, caught_at)
+
+    def _kept(
+        self, domain: Domain, unverified: Sequence[datetime | None], notified: Sequence[datetime]
+    ) -> None:
+        """A domain that never lapsed: every notice to it, and every address unverified, is wrong."""
+        self.notices_to_kept += len(notified)
+        wrong = [gone for gone in unverified if gone is not None]
+        self.falsely_unverified += len(wrong)
+        self.domains_falsely_unverified += bool(wrong)
+        self.falsely_in_grace += sum(domain.phase(gone) is Phase.GRACE for gone in wrong)
+
+    def _reregistration(
+        self, domain: Domain, unverified: Sequence[datetime | None], caught_at: datetime | None
+    ) -> None:
+        rereg = domain.reregistered_at
+        if rereg is None or rereg >= self.end:
+            return
+        self.reregistrations += 1
+        still_verified = [
+            gone is None or gone > rereg
+            for verified_at, gone in zip(domain.verified_at, unverified, strict=True)
+            if verified_at < rereg
+        ]
+        self.exposed += any(still_verified)
+        self.reregistrations_missed += caught_at is None
+
+    def _lapse(
+        self,
+        domain: Domain,
+        unverified: Sequence[datetime | None],
+        notified: Sequence[datetime],
+        caught_at: datetime | None,
+    ) -> None:
+        """A lapse within the period: when, if ever, its addresses were all unverified."""
+        deleted_at, dropped_at, rereg = domain.deleted_at, domain.dropped_at, domain.reregistered_at
+        assert deleted_at is not None and dropped_at is not None
+        self.warnings.append(lapse_warning(domain, notified, unverified))
+        if caught_at is None:
+            self.outcomes["missed" if dropped_at < self.end else "open"] += 1
+            return
+        self.days_to_unverify.append((caught_at - deleted_at) / DAY)
+        if caught_at < dropped_at:
+            self.outcomes["before_drop"] += 1
+        elif rereg is None or caught_at < rereg:
+            self.outcomes["after_drop"] += 1
+        else:
+            self.outcomes["after_reregistration"] += 1
 
 
 def daily_baseline(domains: int, days: int) -> int:

@@ -68,7 +68,6 @@ def run_lapsewatch(
 ) -> PolicyLog:
     """lapsewatch's daily runs over the population, with its real checker, schedule and
     early-warning notices."""
-    log = PolicyLog.for_population(population)
     clock = SimulatedClock(SIMULATION_START)
     world = {d.name: d for d in population}
     provider = SimulatedRdap(world, clock, error_rate=error_rate, errors=errors)
@@ -80,54 +79,83 @@ def run_lapsewatch(
         monotonic=clock.monotonic,
         sleep=clock.sleep,
     )
-    # The last evidence of expiry, kept through errors as the sweep's domain state keeps it.
-    expires_seen: list[datetime | None] = [None] * len(population)
-    # Each domain's last notice (its Idempotency-Key, when), as the sweep's domain state keeps it.
-    noticed = [DomainState(d.name) for d in population]
-    # (next check, domain index); every domain is new at the start, so due at once.
-    due: list[tuple[datetime | None, int]] = [(None, index) for index in range(len(population))]
-
+    runs = _LapsewatchRuns(population, checker, clock, schedule, notice_stages)
+    log = runs.log
     for day in range(days):
         run_at = SIMULATION_START + day * DAY + LAPSEWATCH_RUN_TIME
         # A run's confirmations move the clock on by seconds; the next run starts on time.
         clock.now = max(clock.now, run_at)
         lookups_before = provider.lookups
-        checked: list[int] = []
-        while due and is_due(due[0][0], run_at):
-            checked.append(heapq.heappop(due)[1])
-        for index in checked:
-            domain = population[index]
-            unverified = log.unverified_at[index]
-            oldest_verified = min(
-                (v for v, gone in zip(domain.verified_at, unverified, strict=True) if gone is None),
-                default=None,
-            )
-            result = checker.check_domain(domain.name, oldest_verified)
-            now = clock.now
-            if result.lifecycle is not Lifecycle.UNKNOWN:
-                expires_seen[index] = result.expires_at
-            if notice := notice_for(result, noticed[index], notice_stages, protected=frozenset(), now=now):
-                noticed[index].notice_key, noticed[index].noticed_at = notice.idempotency_key, now
-                log.notified_at[index].append(now)
-            if result.unsafe:
-                # For a new registration, only the addresses verified before it: a new holder's
-                # own addresses stay verified.
-                before = result.registered_at if result.lifecycle is Lifecycle.REREGISTERED else None
-                for position, verified_at in enumerate(domain.verified_at):
-                    if unverified[position] is None and (before is None or verified_at < before):
-                        unverified[position] = now
-            if any(gone is None for gone in unverified):
-                next_check = schedule(
-                    domain.name,
-                    result.lifecycle,
-                    expires_at=expires_seen[index],
-                    now=now,
-                    unsafe=checker.unsafe,
-                )
-                heapq.heappush(due, (next_check, index))
+        runs.run(run_at)
         log.busiest_day_lookups = max(log.busiest_day_lookups, provider.lookups - lookups_before)
     log.lookups = provider.lookups
     return log
+
+
+class _LapsewatchRuns:
+    """lapsewatch's runs, one a day, and what the sweep keeps between them."""
+
+    def __init__(
+        self,
+        population: Sequence[Domain],
+        checker: DomainChecker,
+        clock: SimulatedClock,
+        schedule: ScheduleFunction,
+        notice_stages: frozenset[Lifecycle],
+    ) -> None:
+        self.population = population
+        self.checker = checker
+        self.clock = clock
+        self.schedule = schedule
+        self.notice_stages = notice_stages
+        self.log = PolicyLog.for_population(population)
+        # The last evidence of expiry, kept through errors as the sweep's domain state keeps it.
+        self.expires_seen: list[datetime | None] = [None] * len(population)
+        # Each domain's last notice (its Idempotency-Key, when), as the sweep's domain state keeps it.
+        self.noticed = [DomainState(d.name) for d in population]
+        # (next check, domain index); every domain is new at the start, so due at once.
+        self.due: list[tuple[datetime | None, int]] = [(None, index) for index in range(len(population))]
+
+    def run(self, run_at: datetime) -> None:
+        """The run at `run_at`: every domain due then is checked."""
+        checked: list[int] = []
+        while self.due and is_due(self.due[0][0], run_at):
+            checked.append(heapq.heappop(self.due)[1])
+        for index in checked:
+            self._check(index)
+
+    def _check(self, index: int) -> None:
+        """Check one domain; warn, unverify and schedule its next check as the sweep would."""
+        domain = self.population[index]
+        unverified = self.log.unverified_at[index]
+        oldest_verified = min(
+            (v for v, gone in zip(domain.verified_at, unverified, strict=True) if gone is None),
+            default=None,
+        )
+        result = self.checker.check_domain(domain.name, oldest_verified)
+        now = self.clock.now
+        if result.lifecycle is not Lifecycle.UNKNOWN:
+            self.expires_seen[index] = result.expires_at
+        noticed = self.noticed[index]
+        if notice := notice_for(result, noticed, self.notice_stages, protected=frozenset(), now=now):
+            noticed.notice_key, noticed.noticed_at = notice.idempotency_key, now
+            self.log.notified_at[index].append(now)
+        if result.unsafe:
+            # For a new registration, only the addresses verified before it: a new holder's
+            # own addresses stay verified.
+            before = result.registered_at if result.lifecycle is Lifecycle.REREGISTERED else None
+            for position, verified_at in enumerate(domain.verified_at):
+                if unverified[position] is None and (before is None or verified_at < before):
+                    unverified[position] = now
+        if any(gone is None for gone in unverified):
+            next_check = self.schedule(
+                domain.name,
+                result.lifecycle,
+                expires_at=self.expires_seen[index],
+                now=now,
+                unsafe=self.checker.unsafe,
+            )
+            heapq.heappush(self.due, (next_check, index))
 
 
 def run_pypi(

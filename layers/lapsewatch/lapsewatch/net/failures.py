@@ -50,61 +50,101 @@ def network_failure(
     nor is a certificate that does not verify. The rest (refused, reset, timed out) may be a
     server restarting, and is.
     """
-    host, where = host_of(url), _host_port(url)
-    causes = list(_causes(exc))
+    failed = _Failed(exc, list(_causes(exc)), host_of(url), _host_port(url))
+    # The first that applies names the failure: the most telling causes first, the system's own
+    # words for it last.
+    return (
+        _unresolved(failed)
+        or _tls_failure(failed)
+        or _refused_or_timed_out(failed, connect_timeout, read_timeout)
+        or _broken_off(failed)
+        or _system_failure(failed)
+    )
 
-    def first[E: BaseException](kind: type[E]) -> E | None:
-        return next((cause for cause in causes if isinstance(cause, kind)), None)
 
-    def after(seconds: float | None) -> str:
-        return "" if seconds is None else f" after {seconds:.3g} s"
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    """An exception, what it wraps, and where the request was going."""
 
-    unresolved = first(urllib3.exceptions.NameResolutionError)
-    gaierror = first(socket.gaierror)
-    if unresolved is not None or gaierror is not None:
-        name = getattr(getattr(unresolved, "conn", None), "host", None) or host
-        if not unresolvable(exc):
-            return NetworkFailure(
-                f"could not resolve {name}: temporary failure in name resolution", retry=True
-            )
-        return NetworkFailure(f"could not resolve {name}", retry=False)
-    if (certificate := first(ssl.SSLCertVerificationError)) is not None:
+    exc: BaseException
+    causes: list[BaseException]
+    host: str
+    where: str
+
+    def first[E: BaseException](self, kind: type[E]) -> E | None:
+        return next((cause for cause in self.causes if isinstance(cause, kind)), None)
+
+
+def _unresolved(failed: _Failed) -> NetworkFailure | None:
+    unresolved = failed.first(urllib3.exceptions.NameResolutionError)
+    if unresolved is None and failed.first(socket.gaierror) is None:
+        return None
+    name = getattr(getattr(unresolved, "conn", None), "host", None) or failed.host
+    if not unresolvable(failed.exc):
+        return NetworkFailure(f"could not resolve {name}: temporary failure in name resolution", retry=True)
+    return NetworkFailure(f"could not resolve {name}", retry=False)
+
+
+def _tls_failure(failed: _Failed) -> NetworkFailure | None:
+    if (certificate := failed.first(ssl.SSLCertVerificationError)) is not None:
         why = certificate.verify_message or certificate.reason or "it does not verify"
-        return NetworkFailure(f"TLS certificate not valid for {host}: {why}", retry=False)
-    if (tls := first(ssl.SSLError)) is not None:
-        return NetworkFailure(f"TLS handshake with {where} failed: {_ssl_words(tls)}", retry=True)
-    if first(ConnectionRefusedError) is not None:
-        return NetworkFailure(f"connection refused by {where}", retry=True)
+        return NetworkFailure(f"TLS certificate not valid for {failed.host}: {why}", retry=False)
+    if (tls := failed.first(ssl.SSLError)) is not None:
+        return NetworkFailure(f"TLS handshake with {failed.where} failed: {_ssl_words(tls)}", retry=True)
+    return None
+
+
+def _refused_or_timed_out(
+    failed: _Failed, connect_timeout: float | None, read_timeout: float | None
+) -> NetworkFailure | None:
+    if failed.first(ConnectionRefusedError) is not None:
+        return NetworkFailure(f"connection refused by {failed.where}", retry=True)
     # urllib3 counts every failure to connect as a ConnectTimeoutError (NewConnectionError is
     # one): only the others are timeouts.
     timeouts = [
         cause
-        for cause in causes
+        for cause in failed.causes
         if isinstance(cause, requests.Timeout | urllib3.exceptions.TimeoutError | TimeoutError)
         and not isinstance(cause, urllib3.exceptions.NewConnectionError)
     ]
     if any(isinstance(c, requests.ConnectTimeout | urllib3.exceptions.ConnectTimeoutError) for c in timeouts):
-        return NetworkFailure(f"timed out{after(connect_timeout)} connecting to {where}", retry=True)
+        return NetworkFailure(f"timed out{_after(connect_timeout)} connecting to {failed.where}", retry=True)
     if timeouts:
-        return NetworkFailure(f"timed out{after(read_timeout)} reading from {host}", retry=True)
+        return NetworkFailure(f"timed out{_after(read_timeout)} reading from {failed.host}", retry=True)
+    return None
+
+
+def _after(seconds: float | None) -> str:
+    return "" if seconds is None else f" after {seconds:.3g} s"
+
+
+def _broken_off(failed: _Failed) -> NetworkFailure | None:
+    """A connection the server ended: reset, closed before an answer, or an answer cut short."""
+    first = failed.first
     if first(ConnectionResetError) is not None:
-        return NetworkFailure(f"connection reset by {where}", retry=True)
+        return NetworkFailure(f"connection reset by {failed.where}", retry=True)
     if first(RemoteDisconnected) is not None or first(ConnectionAbortedError) is not None:
-        return NetworkFailure(f"{where} closed the connection without answering", retry=True)
+        return NetworkFailure(f"{failed.where} closed the connection without answering", retry=True)
     if (
         first(IncompleteRead)
         or first(urllib3.exceptions.IncompleteRead)
         or first(requests.exceptions.ChunkedEncodingError)
         or first(urllib3.exceptions.ProtocolError)
     ):
-        return NetworkFailure(f"the answer from {host} was cut short", retry=True)
+        return NetworkFailure(f"the answer from {failed.host} was cut short", retry=True)
+    return None
+
+
+def _system_failure(failed: _Failed) -> NetworkFailure | None:
     # requests' exceptions are OSErrors too, with no errno of their own: the system's error is
     # the one inside them.
-    system = [c for c in causes if isinstance(c, OSError) and not isinstance(c, requests.RequestException)]
+    system = [
+        c for c in failed.causes if isinstance(c, OSError) and not isinstance(c, requests.RequestException)
+    ]
     if errors := [c for c in system if c.strerror]:
-        return NetworkFailure(f"could not connect to {where}: {errors[0].strerror}", retry=True)
-    if system or isinstance(exc, requests.ConnectionError):
-        return NetworkFailure(f"connection to {where} failed: {describe(exc)}", retry=True)
+        return NetworkFailure(f"could not connect to {failed.where}: {errors[0].strerror}", retry=True)
+    if system or isinstance(failed.exc, requests.ConnectionError):
+        return NetworkFailure(f"connection to {failed.where} failed: {describe(failed.exc)}", retry=True)
     return None
 
 

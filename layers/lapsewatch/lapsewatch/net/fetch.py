@@ -124,18 +124,7 @@ class HttpFetcher:
             else:
                 if status in REDIRECT_STATUSES:
                     hops += 1
-                    if hops > self.max_redirects:
-                        raise Doubt(f"more than {self.max_redirects} redirects", target.text)
-                    location = response_headers.get("Location")
-                    if not location:
-                        raise Doubt(f"HTTP {status} redirect without a Location", target.text)
-                    try:
-                        target = self._vetted(redirect_target(target.text, location))
-                    except UnsafeUrl as exc:
-                        raise Doubt(
-                            f"refused {shown_url(location)}, a redirect from {target.text}: {exc}",
-                            target.text,
-                        ) from None
+                    target = self._redirect(target, status, response_headers, hops)
                     continue
                 if status != 429 and status < 500:
                     return HttpAnswer(target.text, status, body, redirected=hops > 0)
@@ -149,6 +138,22 @@ class HttpFetcher:
             if time.monotonic() + pause >= deadline:
                 raise Doubt(f"{failure}, and no time left to try again", target.text)
             time.sleep(pause)
+
+    def _redirect(self, target: Url, status: int, headers: Mapping[str, str], hops: int) -> Url:
+        """Where the `hops`-th redirect, from `target`, leads; Doubt when it is one too many, names
+        no Location, or leads where no request may go."""
+        if hops > self.max_redirects:
+            raise Doubt(f"more than {self.max_redirects} redirects", target.text)
+        location = headers.get("Location")
+        if not location:
+            raise Doubt(f"HTTP {status} redirect without a Location", target.text)
+        try:
+            return self._vetted(redirect_target(target.text, location))
+        except UnsafeUrl as exc:
+            raise Doubt(
+                f"refused {shown_url(location)}, a redirect from {target.text}: {exc}",
+                target.text,
+            ) from None
 
     def _vetted(self, url: str | Url) -> Url:
         """`url` parsed, or Doubt when it may not be asked: see `url_refusal`."""

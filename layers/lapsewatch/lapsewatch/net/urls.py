@@ -104,6 +104,23 @@ class Url:
 
 def parse_url(text: str) -> Url:
     """`text` as a `Url`, or UnsafeUrl saying why it is refused."""
+    _check_text(text)
+    match = _URL.fullmatch(text)
+    if match is None:
+        raise UnsafeUrl("it is not an http(s) URL of the form scheme://host[:port]/path[?query]")
+    host = _host(match["host"])
+    scheme = match["scheme"].lower()
+    port = int(match["port"]) if match["port"] else DEFAULT_PORTS[scheme]
+    if port > 65535:
+        raise UnsafeUrl(f"port {port} is out of range")
+    url = Url(text, scheme, host, port, match["path"] or "", match["query"] or "")
+    _check_agreement(url)
+    return url
+
+
+def _check_text(text: str) -> None:
+    """UnsafeUrl for what parsers read differently, named before the grammar would refuse it
+    in less telling words."""
     if not isinstance(text, str):
         raise UnsafeUrl("not text")
     if len(text) > 2048:
@@ -117,10 +134,12 @@ def parse_url(text: str) -> Url:
     authority = text.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0] if "://" in text else ""
     if "@" in authority:
         raise UnsafeUrl("it has userinfo (user@host), which parsers read differently")
-    match = _URL.fullmatch(text)
-    if match is None:
-        raise UnsafeUrl("it is not an http(s) URL of the form scheme://host[:port]/path[?query]")
-    host = match["host"].lower()
+
+
+def _host(written: str) -> str:
+    """The host the grammar matched, lowercase and unbracketed; UnsafeUrl for a bracketed host
+    that is no IPv6 address, or a host some parsers read as a number and others as a name."""
+    host = written.lower()
     if host.startswith("["):
         host = host[1:-1]
         try:
@@ -130,13 +149,7 @@ def parse_url(text: str) -> Url:
             raise UnsafeUrl(f"[{host}] is not an IPv6 address") from None
     elif _NUMERIC_LABEL.fullmatch(host.rstrip(".").rsplit(".", 1)[-1]) and not _canonical_ipv4(host):
         raise UnsafeUrl(f"{host} reads as a number to some parsers and as a name to others")
-    scheme = match["scheme"].lower()
-    port = int(match["port"]) if match["port"] else DEFAULT_PORTS[scheme]
-    if port > 65535:
-        raise UnsafeUrl(f"port {port} is out of range")
-    url = Url(text, scheme, host, port, match["path"] or "", match["query"] or "")
-    _check_agreement(url)
-    return url
+    return host
 
 
 def _canonical_ipv4(host: str) -> bool:

@@ -24,7 +24,7 @@ import requests
 from lapsewatch.lifecycle import Lifecycle, most_severe
 from lapsewatch.net import egress
 from lapsewatch.net.doubt import Doubt
-from lapsewatch.net.fetch import HttpFetcher, lookup_deadline
+from lapsewatch.net.fetch import HttpAnswer, HttpFetcher, lookup_deadline
 from lapsewatch.net.strict_json import read_json
 from lapsewatch.providers import Observation
 
@@ -244,44 +244,8 @@ class DomainrProvider:
             )
 
     def _lookup(self, domain: str, deadline: float, source: str) -> Observation:
-        query = {"domain": domain}
-        headers = {"Accept": "application/json"}
-        credentials = {}
-        if self.client_id:
-            query["client_id"] = self.client_id
-        else:
-            headers["X-RapidAPI-Host"] = RAPIDAPI_HOST
-            credentials["X-RapidAPI-Key"] = self.api_key or ""
-        answer = self.http.get(
-            f"{self.base_url}/v2/status?{urlencode(query)}",
-            headers=headers,
-            deadline=deadline,
-            credentials=credentials,
-        )
-        if answer.status != 200:
-            raise Doubt(
-                http_failure(f"HTTP {answer.status}", answer.body, "Domainr", self._secrets),
-                credentials_refused=answer.status in (401, 403),
-            )
-        document = read_json(answer.body)
-        # The service's own account of an error comes first: it says more than a missing entry.
-        detail = error_detail(document, secrets=self._secrets)
-        if detail is not None:
-            raise Doubt(f"Domainr answered with an error: {detail}")
-        entries = document.get("status") if isinstance(document, dict) else None
-        if not isinstance(entries, list):
-            raise Doubt('the answer has no "status" list')
-        matching = _entries_for(entries, domain)
-        if len({_status_key(e) for e in matching}) > 1:
-            shown = ", ".join(quoted(str(e.get("status")), 60, secrets=self._secrets) for e in matching[:3])
-            raise Doubt(f"the answer has entries for {domain} that disagree: {shown}")
-        entry = matching[0] if matching else None
-        if entry is None:
-            # An entry may carry the error ("status": "unknown", and why) under a name of its own.
-            detail = next(filter(None, (error_detail(e, secrets=self._secrets) for e in entries)), None)
-            if detail is not None:
-                raise Doubt(f"Domainr answered with an error: {detail}")
-            raise Doubt(f"the answer does not mention {domain}")
+        answer = self._ask(domain, deadline)
+        entry = self._entry(read_json(answer.body), domain)
         status = entry.get("status")
         if not isinstance(status, str):
             raise Doubt(f"the status of {domain} is not text: {status!r}")
@@ -305,6 +269,51 @@ class DomainrProvider:
             authoritative=not answer.redirected,
             service=self.base_url,
         )
+
+    def _ask(self, domain: str, deadline: float) -> HttpAnswer:
+        """The service's 200 answer about `domain`; Doubt for any other."""
+        query = {"domain": domain}
+        headers = {"Accept": "application/json"}
+        credentials = {}
+        if self.client_id:
+            query["client_id"] = self.client_id
+        else:
+            headers["X-RapidAPI-Host"] = RAPIDAPI_HOST
+            credentials["X-RapidAPI-Key"] = self.api_key or ""
+        answer = self.http.get(
+            f"{self.base_url}/v2/status?{urlencode(query)}",
+            headers=headers,
+            deadline=deadline,
+            credentials=credentials,
+        )
+        if answer.status != 200:
+            raise Doubt(
+                http_failure(f"HTTP {answer.status}", answer.body, "Domainr", self._secrets),
+                credentials_refused=answer.status in (401, 403),
+            )
+        return answer
+
+    def _entry(self, document: object, domain: str) -> dict:
+        """The answer's one account of `domain` (entries that agree count as one); Doubt when the
+        answer is an error, has none, or has several that disagree."""
+        # The service's own account of an error comes first: it says more than a missing entry.
+        detail = error_detail(document, secrets=self._secrets)
+        if detail is not None:
+            raise Doubt(f"Domainr answered with an error: {detail}")
+        entries = document.get("status") if isinstance(document, dict) else None
+        if not isinstance(entries, list):
+            raise Doubt('the answer has no "status" list')
+        matching = _entries_for(entries, domain)
+        if len({_status_key(e) for e in matching}) > 1:
+            shown = ", ".join(quoted(str(e.get("status")), 60, secrets=self._secrets) for e in matching[:3])
+            raise Doubt(f"the answer has entries for {domain} that disagree: {shown}")
+        if matching:
+            return matching[0]
+        # An entry may carry the error ("status": "unknown", and why) under a name of its own.
+        detail = next(filter(None, (error_detail(e, secrets=self._secrets) for e in entries)), None)
+        if detail is not None:
+            raise Doubt(f"Domainr answered with an error: {detail}")
+        raise Doubt(f"the answer does not mention {domain}")
 
     @property
     def _secrets(self) -> tuple[str, ...]:

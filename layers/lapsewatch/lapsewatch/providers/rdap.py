@@ -1,5 +1,5 @@
 """RDAP (RFC 9082, 9083): the registry's own answer, found through the IANA bootstrap (RFC 9224),
-whose gaps an extra file of the same shape fills (`Bootstrap`).
+whose gaps an extra file of the same shape fills (`rdap_bootstrap`).
 
 A lookup asks the registry's server for ``domain/{a-label}`` and reads its answer strictly, since
 an attacker-controlled or broken server must never be able to get an address unverified:
@@ -9,8 +9,8 @@ an attacker-controlled or broken server must never be able to get an address unv
   `RdapProvider`).
 - A 200 counts only as a JSON object with objectClassName "domain" and the ldhName asked for (and
   a unicodeName, if any, naming the same domain), no member named twice in any object, statuses
-  that do not contradict each other and at most one registration date. An answer that came
-  through a redirect is marked not authoritative.
+  that do not contradict each other and at most one registration date (`rdap_answers`). An
+  answer that came through a redirect is marked not authoritative.
 - A bootstrap base URL that is not a plain ``https://host[:port]/path/`` (a query, a fragment,
   userinfo, anything parsers read differently) is refused when the file is loaded: its TLD is
   then unserved, and `Bootstrap.refused` says why.
@@ -22,164 +22,27 @@ The HTTP plumbing every provider shares, with its limits, is `lapsewatch.net`.
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
-from importlib import resources
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import requests
 
-from lapsewatch.domains import InvalidDomain, tld, to_ascii
-from lapsewatch.lifecycle import Lifecycle, contradiction, lifecycle_from_statuses
+from lapsewatch.domains import tld, to_ascii
+from lapsewatch.lifecycle import Lifecycle
 from lapsewatch.net import egress
 from lapsewatch.net.doubt import Doubt
 from lapsewatch.net.fetch import HttpFetcher, lookup_deadline
 from lapsewatch.net.strict_json import read_json
 from lapsewatch.net.urls import UnsafeUrl, Url, domain_url, parse_url, url_allowed
 from lapsewatch.providers import Observation
+from lapsewatch.providers.rdap_answers import PROVIDER, read_answer
+from lapsewatch.providers.rdap_bootstrap import Bootstrap
 from lapsewatch.ratelimit import RateLimiter, shared_limiter
-from lapsewatch.timefmt import parse_time_or_none
 
 log = logging.getLogger(__name__)
 
 RDAP_MEDIA_TYPE = "application/rdap+json"
 DEFAULT_RATE = 5.0
-
-
-class Bootstrap:
-    """Which RDAP servers serve which TLDs: IANA's bootstrap registry for domain names (RFC 9224),
-    with its gaps filled from an extra file.
-
-    IANA's file lists only the servers registries have registered with IANA; several ccTLDs run
-    RDAP without being listed (.de, .io, .co, ...). The extra file, in the same shape, names
-    those. It only fills gaps: a domain for which IANA's file has a server, at any suffix, is
-    served as IANA's file says, whatever the extra file names for it.
-
-    `refused` maps each suffix whose base URLs were all refused (a query, a fragment, userinfo,
-    anything URL parsers read differently) to the reason: such a suffix is served by neither file.
-    """
-
-    def __init__(
-        self,
-        services: Mapping[str, Sequence[str]],
-        *,
-        source: str = "bootstrap file",
-        extra: Mapping[str, Sequence[str]] | None = None,
-        extra_source: str | None = None,
-        refused: Mapping[str, str] | None = None,
-    ) -> None:
-        self.services = {suffix.lower(): list(urls) for suffix, urls in services.items()}
-        self.extra = {suffix.lower(): list(urls) for suffix, urls in (extra or {}).items()}
-        self.source = source
-        self.extra_source = extra_source
-        self.refused = dict(refused or {})
-
-    @classmethod
-    def load(cls, path: Path | None = None, *, extra: Path | None = None) -> Bootstrap:
-        """Read IANA's dns.json and the extra file; None reads the one bundled with lapsewatch.
-
-        Raises ValueError, naming the file and the problem, when either cannot be used.
-        """
-        iana = cls._read(path, bundled="rdap_dns.json", what="RDAP bootstrap file")
-        gaps = cls._read(extra, bundled="rdap_extra.json", what="extra RDAP bootstrap file")
-        return iana.with_extra(gaps)
-
-    @classmethod
-    def _read(cls, path: Path | None, *, bundled: str, what: str) -> Bootstrap:
-        if path is None:
-            source = f"bundled lapsewatch/data/{bundled}"
-            text = (resources.files("lapsewatch") / "data" / bundled).read_bytes()
-        else:
-            source = str(path)
-            try:
-                text = Path(path).read_bytes()
-            except OSError as exc:
-                raise ValueError(f"cannot read the {what} {source}: {exc.strerror}") from None
-        try:
-            document = json.loads(text)
-        except (ValueError, RecursionError) as exc:
-            raise ValueError(f"the {what} {source} is not JSON: {exc}") from None
-        return cls.from_json(document, source=source, what=what)
-
-    @classmethod
-    def from_json(
-        cls, document: object, *, source: str = "bootstrap file", what: str = "RDAP bootstrap file"
-    ) -> Bootstrap:
-        """Validate the RFC 9224 shape: {"services": [[[label, ...], [url, ...]], ...]}.
-
-        The result has no extra file; `with_extra` adds one.
-        """
-
-        def bad(why: str) -> ValueError:
-            return ValueError(f"the {what} {source} is not in RFC 9224 shape: {why}")
-
-        if not isinstance(document, dict):
-            raise bad("the top level is not a JSON object")
-        services = document.get("services")
-        if not isinstance(services, list):
-            raise bad('there is no "services" list')
-        table: dict[str, list[str]] = {}
-        refused: dict[str, str] = {}
-        for index, service in enumerate(services):
-            if not (isinstance(service, list) and len(service) == 2):
-                raise bad(f"services[{index}] is not a pair [labels, urls]")
-            labels, urls = service
-            if not (isinstance(labels, list) and all(isinstance(label, str) for label in labels)):
-                raise bad(f"services[{index}][0] is not a list of labels")
-            if not (isinstance(urls, list) and urls and all(isinstance(url, str) for url in urls)):
-                raise bad(f"services[{index}][1] is not a list of URLs")
-            for url in urls:
-                if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
-                    raise bad(f"services[{index}] has {url!r}, which is not an http(s) URL")
-            usable, why = _usable_base_urls(urls)
-            for label in labels:
-                suffix = label.strip().lower().rstrip(".")
-                if usable:
-                    table.setdefault(suffix, []).extend(usable)
-                else:
-                    refused[suffix] = f"{source} names no usable RDAP base URL for .{suffix}: {why}"
-        for suffix in table.keys() & refused.keys():
-            del refused[suffix]
-        return cls(table, source=source, refused=refused)
-
-    def with_extra(self, extra: Bootstrap) -> Bootstrap:
-        """This file's servers, with `extra`'s filling the gaps (replacing any extra file it had)."""
-        refused = {
-            suffix: why
-            for suffix, why in {**extra.refused, **self.refused}.items()
-            if suffix not in self.services and suffix not in extra.services
-        }
-        return type(self)(
-            self.services,
-            source=self.source,
-            extra=extra.services,
-            extra_source=extra.source,
-            refused=refused,
-        )
-
-    def refusal_for(self, domain: str) -> str | None:
-        """Why the bootstrap files serve `domain` with no server although they name its suffix:
-        every base URL named for it was refused. None when that is not why."""
-        labels = domain.lower().rstrip(".").split(".")
-        return next(
-            (why for start in range(len(labels)) if (why := self.refused.get(".".join(labels[start:])))),
-            None,
-        )
-
-    def servers_for(self, domain: str) -> list[str]:
-        """Base URLs for the domain's longest matching suffix in IANA's file, as listed; else in the
-        extra file; [] when neither has one."""
-        labels = domain.lower().rstrip(".").split(".")
-        for table in (self.services, self.extra):
-            for start in range(len(labels)):
-                urls = table.get(".".join(labels[start:]))
-                if urls:
-                    return list(urls)
-        return []
 
 
 class RdapProvider:
@@ -197,7 +60,7 @@ class RdapProvider:
     tests and the CLI's local runs; otherwise only https is used.
     """
 
-    name = "rdap"
+    name = PROVIDER
 
     def __init__(
         self,
@@ -285,26 +148,6 @@ class RdapProvider:
         return parse_url(usable[0])
 
 
-def _usable_base_urls(urls: Sequence[str]) -> tuple[list[str], str | None]:
-    """The base URLs a lookup may be built on, each ending in "/", and why the others are not.
-
-    A base URL is a prefix for ``domain/{a-label}`` (RFC 9224 §3): with a query, a fragment or
-    userinfo, the request built on it would not be that path at that host.
-    """
-    usable, reasons = [], []
-    for url in urls:
-        try:
-            parsed = parse_url(url)
-        except UnsafeUrl as exc:
-            reasons.append(f"{url[:120]!r}: {exc}")
-            continue
-        if parsed.query:
-            reasons.append(f"{url[:120]!r} has a query")
-            continue
-        usable.append(url if url.endswith("/") else url + "/")
-    return usable, "; ".join(reasons) or None
-
-
 # RFC 9083 §6 error response: these members, and an errorCode that, when given, is 404. A body with
 # anything else (a gateway's {"message": "no Route matched"}, a search result, an errorCode of 500)
 # is not the registry saying "no such domain".
@@ -343,79 +186,3 @@ def _check_not_found_body(body: bytes, url: str) -> None:
         raise doubt("its rdapConformance is not a list of strings")
     if "errorCode" not in document and "rdapConformance" not in document:
         raise doubt("it has neither an errorCode nor an rdapConformance")
-
-
-def read_answer(body: bytes, domain: str, *, source: str | None = None) -> Observation:
-    """Read a 200 answer for `domain` (an A-label); doubt unless it is that domain's object."""
-
-    def doubt(why: str) -> Observation:
-        return Observation.doubt(RdapProvider.name, why, source=source)
-
-    try:
-        document = read_json(body)
-    except Doubt as exc:
-        return doubt(str(exc))
-    if not isinstance(document, dict):
-        return doubt(f"the answer is a JSON {type(document).__name__}, not an object")
-    object_class = document.get("objectClassName")
-    if object_class != "domain":
-        return doubt(f"the answer's objectClassName is {object_class!r}, not 'domain'")
-    ldh_name = document.get("ldhName")
-    if not isinstance(ldh_name, str) or ldh_name.lower().removesuffix(".") != domain.lower():
-        return doubt(f"the answer is for {_shown(ldh_name)}, not {domain!r}")
-    if "unicodeName" in document and (why := _unicode_name_mismatch(document["unicodeName"], domain)):
-        return doubt(why)
-
-    status = document.get("status")
-    # Tolerant: a status list with odd entries keeps its strings; anything else is no status.
-    statuses = tuple(s for s in status if isinstance(s, str)) if isinstance(status, list) else ()
-    if why := contradiction(statuses):
-        return doubt(why)
-    events = document.get("events")
-    registrations = set(_event_dates(events, "registration"))
-    if len(registrations) > 1:
-        dates = ", ".join(f"{moment:%Y-%m-%d}" for moment in sorted(registrations))
-        return doubt(f"the answer has registration events with different dates: {dates}")
-    return Observation(
-        provider=RdapProvider.name,
-        lifecycle=lifecycle_from_statuses(statuses),
-        statuses=statuses,
-        registered_at=next(iter(registrations), None),
-        expires_at=max(_event_dates(events, "expiration"), default=None),
-        source=source,
-    )
-
-
-def _shown(value: object) -> str:
-    """A value from the answer in a reason: its repr, cut short."""
-    text = repr(value)
-    return text if len(text) <= 260 else text[:260] + "…"
-
-
-def _unicode_name_mismatch(unicode_name: object, domain: str) -> str | None:
-    """Why a unicodeName does not name `domain` (an A-label) after IDNA processing, or None."""
-    if not isinstance(unicode_name, str):
-        return "the answer's unicodeName is not text"
-    try:
-        named = to_ascii(unicode_name.strip().removesuffix("."))
-    except InvalidDomain:
-        return f"the answer's unicodeName {_shown(unicode_name)} is not a domain name"
-    if named != domain.lower():
-        return f"the answer's unicodeName {_shown(unicode_name)} names {named}, not {domain}"
-    return None
-
-
-# RFC 9083 event actions. Only "registration" says when the current holder registered the name:
-# Nomulus (behind .app, .dev and others) reports every renewal as a "reregistration", so reading
-# that as a registration would call each renewed domain re-registered by someone else.
-def _event_dates(events: object, action: str) -> list[datetime]:
-    """The dates of the events with this eventAction (case-blind); unreadable events are skipped."""
-    dates = []
-    for event in events if isinstance(events, list) else ():
-        if not isinstance(event, dict) or not isinstance(event.get("eventAction"), str):
-            continue
-        if event["eventAction"].strip().lower() == action:
-            moment = parse_time_or_none(event.get("eventDate"))
-            if moment is not None:
-                dates.append(moment)
-    return dates

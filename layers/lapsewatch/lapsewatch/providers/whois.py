@@ -3,7 +3,7 @@
 A lookup sends one line, the A-label with the TLD's affixes and CRLF, on a connection of its own,
 reads until the server closes, and reads the answer with the TLD's rules (`whois_rules`). WHOIS
 is unauthenticated plain text, so its word is never enough alone: the checker has an unsafe
-verdict confirmed by the DNS witness (`lapsewatch.dns_witness`: the parent zone must agree the
+verdict confirmed by the DNS witness (`lapsewatch.dns`: the parent zone must agree the
 name is no longer delegated), as it has every provider's, besides the confirming second lookup
 every unsafe verdict gets.
 

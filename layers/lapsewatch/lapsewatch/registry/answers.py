@@ -45,24 +45,23 @@ def parse_page(body: object, limit: int) -> Page:
     next_cursor = body["next_cursor"]
     if next_cursor is not None and (not isinstance(next_cursor, str) or not next_cursor):
         raise MalformedAnswer(what, "next_cursor is neither a non-empty string nor null")
-    domains = []
-    undated = 0
-    for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise MalformedAnswer(what, f"item {index} is not an object")
-        domain = item.get("domain")
-        count = item.get("verified_emails")
-        if not isinstance(domain, str):
-            raise MalformedAnswer(what, f"item {index}: domain is not a string")
-        if not whole_number(count, minimum=1):
-            raise MalformedAnswer(what, f"item {index}: verified_emails is not a whole number of at least 1")
-        oldest = parse_time_or_none(item.get("oldest_verified_at"))
-        undated += oldest is None
-        domains.append(EmailDomain(domain, int(count), oldest))
-    if undated:
+    domains = [_email_domain(index, item, what) for index, item in enumerate(items)]
+    if undated := sum(domain.oldest_verified_at is None for domain in domains):
         # Kept, not dropped: a domain left out of the listing would never be checked.
         log.warning("%s: %d of %d items had no readable oldest_verified_at", what, undated, len(items))
     return Page(domains, next_cursor)
+
+
+def _email_domain(index: int, item: object, what: str) -> EmailDomain:
+    if not isinstance(item, dict):
+        raise MalformedAnswer(what, f"item {index} is not an object")
+    domain = item.get("domain")
+    count = item.get("verified_emails")
+    if not isinstance(domain, str):
+        raise MalformedAnswer(what, f"item {index}: domain is not a string")
+    if not whole_number(count, minimum=1):
+        raise MalformedAnswer(what, f"item {index}: verified_emails is not a whole number of at least 1")
+    return EmailDomain(domain, int(count), parse_time_or_none(item.get("oldest_verified_at")))
 
 
 def _call_result(body: object, what: str, count: str) -> tuple[int, bool]:

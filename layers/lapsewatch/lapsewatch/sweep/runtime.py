@@ -18,7 +18,7 @@ import boto3
 
 from lapsewatch.check import CONFIRM_DELAY, DomainChecker
 from lapsewatch.config import ProviderSettings
-from lapsewatch.dns_witness import DelegationWitness
+from lapsewatch.dns.evidence import DelegationWitness
 from lapsewatch.providers import Observation, StatusProvider
 from lapsewatch.registry import RegistryClient
 from lapsewatch.secrets import domainr_credentials, fastly_api_key, registry_token
