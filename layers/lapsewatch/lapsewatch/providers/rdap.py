@@ -41,13 +41,14 @@ from lapsewatch.net.fetch import HttpFetcher, lookup_deadline
 from lapsewatch.net.strict_json import read_json
 from lapsewatch.net.urls import UnsafeUrl, Url, domain_url, parse_url, url_allowed
 from lapsewatch.providers import Observation
+from lapsewatch.providers.factory import DEFAULT_RDAP_RATE
 from lapsewatch.ratelimit import RateLimiter, shared_limiter
 from lapsewatch.timefmt import parse_time_or_none
 
 log = logging.getLogger(__name__)
 
 RDAP_MEDIA_TYPE = "application/rdap+json"
-DEFAULT_RATE = 5.0
+DEFAULT_RATE = DEFAULT_RDAP_RATE
 
 
 class Bootstrap:
