@@ -12,9 +12,9 @@ import pytest
 from cli_process import lapsewatch
 
 from lapsewatch.check import DomainChecker
-from lapsewatch.config import ProviderSettings
 from lapsewatch.lifecycle import Lifecycle
 from lapsewatch.providers.domainr import DomainrProvider
+from lapsewatch.providers.factory import ProviderSettings
 from lapsewatch_tools.cli import main
 from lapsewatch_tools.local.dns_server import LoopbackDns
 from lapsewatch_tools.local.fastly_server import LoopbackFastly

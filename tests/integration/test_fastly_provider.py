@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lapsewatch.check import DomainChecker
-from lapsewatch.config import ProviderSettings
 from lapsewatch.lifecycle import Lifecycle
 from lapsewatch.providers.domainr import TOKENS
+from lapsewatch.providers.factory import ProviderSettings
 from lapsewatch.providers.fastly import FastlyProvider
 from lapsewatch.ratelimit import RateLimiter
 from lapsewatch_tools.local.fastly_server import STATUS_PATH, LoopbackFastly, errors_body, status_body

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from lapsewatch.config import ProviderSettings
+from lapsewatch.providers.factory import ProviderSettings
 from lapsewatch_tools.local.dns_server import LoopbackDns
 from lapsewatch_tools.local.rdap_server import DomainAnswer
 from sweep_harness import user

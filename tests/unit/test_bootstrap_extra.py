@@ -5,8 +5,8 @@ from importlib import resources
 
 import pytest
 
-from lapsewatch.config import ProviderSettings
 from lapsewatch.lifecycle import Lifecycle
+from lapsewatch.providers.factory import ProviderSettings
 from lapsewatch.providers.rdap import RdapProvider
 from lapsewatch.providers.rdap_bootstrap import Bootstrap
 from lapsewatch.ratelimit import RateLimiter

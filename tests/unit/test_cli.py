@@ -105,7 +105,13 @@ def test_the_unverify_fraction_refuses_the_rest(text, capsys):
 def test_a_fraction_of_0_leaves_the_count_alone_as_the_limit():
     settings = SweepSettings.from_env(TABLES | {"LAPSEWATCH_MAX_UNVERIFY_FRACTION": "0"})
     assert settings.max_unverify_fraction == 0
-    limits = BreakerLimits(max_unverify=settings.max_unverify, max_unverify_fraction=0)
+    limits = BreakerLimits(
+        max_unverify=settings.max_unverify,
+        max_unverify_fraction=0,
+        max_addresses_per_domain=settings.max_addresses_per_domain,
+        max_addresses_per_run=settings.max_addresses_per_run,
+        protected=settings.protected_domains,
+    )
     assert limits.limit(1_000_000) == settings.max_unverify == 50
     # The template's AllowedPattern takes "0" and "0.0"; what `lapsewatch run` writes is the latter.
     assert (

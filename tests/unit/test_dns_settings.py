@@ -3,8 +3,8 @@ the switch."""
 
 import pytest
 
-from lapsewatch.config import ProviderSettings
 from lapsewatch.dns import roots as dns_witness
+from lapsewatch.providers.factory import ProviderSettings
 from lapsewatch.sweep.settings import SettingsError, SweepSettings
 
 ANCHOR = ". 86400 IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n"

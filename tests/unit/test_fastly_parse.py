@@ -6,7 +6,6 @@ import time
 
 import pytest
 
-from lapsewatch.config import ProviderSettings
 from lapsewatch.lifecycle import Lifecycle
 from lapsewatch.net.doubt import Doubt
 from lapsewatch.net.fetch import HttpAnswer
@@ -18,6 +17,7 @@ from lapsewatch.providers.domainr import (
     quoted,
     unmapped_tokens,
 )
+from lapsewatch.providers.factory import ProviderSettings
 from lapsewatch.providers.fastly import STATUS_URL, FastlyProvider, read_status
 from lapsewatch.ratelimit import shared_limiter
 

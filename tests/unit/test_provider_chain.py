@@ -2,10 +2,10 @@
 
 import pytest
 
-from lapsewatch.config import ProviderSettings, parse_chain
 from lapsewatch.lifecycle import Lifecycle
 from lapsewatch.providers import Observation
 from lapsewatch.providers.chain import ProviderChain
+from lapsewatch.providers.factory import ProviderSettings, parse_chain
 
 
 class Scripted:

@@ -2,6 +2,7 @@
 
 import json
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -110,7 +111,13 @@ def tally(checked_by_place, unsafe_by_place=()):
     return result
 
 
-LIMITS = BreakerLimits(50, 0.01, max_addresses_per_domain=100, max_addresses_per_run=1000)
+LIMITS = BreakerLimits(
+    max_unverify=50,
+    max_unverify_fraction=0.01,
+    max_addresses_per_domain=100,
+    max_addresses_per_run=1000,
+    protected=frozenset(),
+)
 
 
 def test_a_few_lapses_go_ahead():
@@ -126,7 +133,7 @@ def test_a_domain_with_more_addresses_than_the_limit_waits_alone():
 
 
 def test_a_protected_domain_always_waits():
-    limits = BreakerLimits(protected=frozenset({"gmail.com"}))
+    limits = replace(LIMITS, protected=frozenset({"gmail.com"}))
     held = hold_reasons(tally({("com", VERISIGN): 100}), [decision("gmail.com")], limits)
     assert set(held) == {"gmail.com"}
 
@@ -301,7 +308,7 @@ def test_a_decision_the_dispatcher_recorded_no_addresses_for_waits():
     [("gmail.com", 1, "protected"), ("big.com", 101, "MaxAddressesPerDomain"), ("x.com", None, "no record")],
 )
 def test_the_per_decision_rules(domain, addresses, waits):
-    limits = BreakerLimits(protected=frozenset({"gmail.com"}))
+    limits = replace(LIMITS, protected=frozenset({"gmail.com"}))
     assert waits in limits.domain_reason(domain, addresses)
     assert limits.domain_reason("fine.com", 100) is None
 

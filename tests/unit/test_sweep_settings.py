@@ -86,3 +86,66 @@ def test_the_provider_is_read_from_the_same_mapping(monkeypatch):
     assert chosen.provider.providers == ("domainr",)
     assert chosen.provider.domainr_api_key == "k3y"
     assert chosen.provider.rdap_rate == 7.0
+
+
+def test_the_environment_written_reads_back_as_the_same_settings():
+    defaults = settings()
+    assert SweepSettings.from_env(defaults.to_env()) == defaults
+    chosen = settings(
+        LAPSEWATCH_DRY_RUN="yes",
+        LAPSEWATCH_MAX_UNVERIFY="7",
+        LAPSEWATCH_MAX_UNVERIFY_FRACTION="0.125",
+        LAPSEWATCH_UNSAFE_LIFECYCLES="unregistered,redemption",
+        LAPSEWATCH_PROTECTED_DOMAINS="corp.example",
+        LAPSEWATCH_NOTICE_STAGES="",
+        LAPSEWATCH_REGISTRY_TOKEN="t0ken",
+        LAPSEWATCH_ALLOW_LOOPBACK_HTTP="true",
+        LAPSEWATCH_LOCAL_NOW="2026-11-22T03:00:00Z",
+        LAPSEWATCH_PROVIDERS="rdap,whois,domainr",
+        LAPSEWATCH_DOMAINR_API_KEY="k3y",
+        LAPSEWATCH_RDAP_RATE="2.5",
+        LAPSEWATCH_EGRESS_PORTS="8443,443",
+        LAPSEWATCH_WHOIS_SERVERS="it=127.0.0.1:4343,jp=[::1]:43",
+        LAPSEWATCH_DNS_WITNESS="off",
+        LAPSEWATCH_DNS_ROOT="127.0.0.2:5353,::1",
+    )
+    env = chosen.to_env()
+    assert SweepSettings.from_env(env) == chosen
+    assert env["LAPSEWATCH_NOTICE_STAGES"] == "" and env["LAPSEWATCH_PROTECTED_DOMAINS"] == "corp.example"
+    assert env["LAPSEWATCH_WHOIS_SERVERS"] == "it=127.0.0.1:4343,jp=[::1]:43"
+    assert (env["LAPSEWATCH_MAX_UNVERIFY_FRACTION"], env["LAPSEWATCH_RDAP_RATE"]) == ("0.125", "2.5")
+
+
+def test_the_environment_written_names_every_setting_but_those_unset():
+    from lapsewatch.providers.factory import ProviderSettings
+    from lapsewatch.setting import declared
+
+    env = settings().to_env()
+    names = {s.env for cls in (SweepSettings, ProviderSettings) for _, s in declared(cls)}
+    unset = {"LAPSEWATCH_LOCAL_NOW", "LAPSEWATCH_RDAP_BOOTSTRAP", "LAPSEWATCH_RDAP_EXTRA"}
+    unset |= {"LAPSEWATCH_WHOIS_TABLE", "LAPSEWATCH_DNS_ROOT", "LAPSEWATCH_DNS_TRUST_ANCHOR"}
+    unset |= {name for name in names if "DOMAINR" in name or "FASTLY" in name} - {
+        "LAPSEWATCH_DOMAINR_SECRET_ARN",
+        "LAPSEWATCH_FASTLY_SECRET_ARN",
+        "LAPSEWATCH_FASTLY_RATE",
+    }
+    assert set(env) == names - unset
+    assert env["LAPSEWATCH_MAX_UNVERIFY"] == "50" and env["LAPSEWATCH_PROVIDERS"] == "rdap,whois"
+
+
+def test_each_setting_is_read_from_the_variable_it_declares():
+    from lapsewatch.setting import declaration, default_of
+
+    assert declaration(SweepSettings, "shard_size").env == "LAPSEWATCH_SHARD_SIZE"
+    assert settings().shard_size == default_of(SweepSettings, "shard_size")
+    assert settings(LAPSEWATCH_SHARD_SIZE="40").shard_size == 40
+    with pytest.raises(SettingsError, match="LAPSEWATCH_SHARD_SIZE must be between 1 and 400, not 401"):
+        settings(LAPSEWATCH_SHARD_SIZE="401")
+    with pytest.raises(SettingsError, match="LAPSEWATCH_RUNS_TABLE is not set"):
+        SweepSettings.from_env({"LAPSEWATCH_DOMAINS_TABLE": "domains"})
+
+
+def test_notices_are_off_only_when_the_stages_are_set_blank():
+    assert settings().notice_stages == {"grace", "hold"}
+    assert settings(LAPSEWATCH_NOTICE_STAGES=" ").notice_stages == frozenset()
+    assert settings(LAPSEWATCH_NOTICE_STAGES="hold").notice_stages == {"hold"}

@@ -441,3 +441,51 @@ def test_the_final_steps_reserve_is_a_limit_every_function_reads():
         "Fn::FindInMap": ["Limits", "Final", "ReserveSeconds"]
     }
     assert TEMPLATE["Mappings"]["Limits"]["Final"]["ReserveSeconds"] < props("FinalFunction")["Timeout"]
+
+
+def _declared_settings() -> dict:
+    """Every declared setting, by the variable it is read from."""
+    from lapsewatch.providers.factory import ProviderSettings
+    from lapsewatch.setting import declared
+    from lapsewatch.sweep.settings import SweepSettings
+
+    return {
+        s.env: (cls, field.name, s) for cls in (SweepSettings, ProviderSettings) for field, s in declared(cls)
+    }
+
+
+def test_every_template_default_is_the_declared_default():
+    from lapsewatch.setting import default_of
+
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    settings = _declared_settings()
+    compared = set()
+    for variable, value in variables.items():
+        if variable not in settings:
+            continue  # the tables and queues, and Powertools' own
+        cls, name, declared = settings[variable]
+        if "Fn::FindInMap" in value:
+            mapping, key, attribute = value["Fn::FindInMap"]
+            default = TEMPLATE["Mappings"][mapping][key][attribute]
+        elif "Ref" in value and value["Ref"] in PARAMETERS:
+            assert declared.parameter == value["Ref"], variable
+            if "Default" not in PARAMETERS[value["Ref"]]:
+                continue  # a parameter every stack must give: RegistryUrl, RegistryTokenSecretArn
+            default = PARAMETERS[value["Ref"]]["Default"]
+        else:
+            continue
+        # As the function reads the template's text (a blank one reads as the declared default).
+        text = str(default)
+        read = declared.parse(text, variable) if declared.text_in({variable: text}) is not None else None
+        assert read is None or read == default_of(cls, name), (variable, default)
+        compared.add(variable)
+    assert {"LAPSEWATCH_MAX_UNVERIFY", "LAPSEWATCH_SHARD_SIZE", "LAPSEWATCH_RDAP_RATE"} <= compared
+    assert {"LAPSEWATCH_CHECK_MAX_RECEIVES", "LAPSEWATCH_FINAL_RESERVE_SECONDS"} <= compared
+
+
+def test_every_parameter_a_setting_names_sets_its_variable():
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    for variable, (_, name, declared) in _declared_settings().items():
+        if declared.parameter is not None:
+            assert declared.parameter in PARAMETERS, name
+            assert variables[variable] == {"Ref": declared.parameter}, name

@@ -5,7 +5,7 @@ from importlib import resources
 
 import pytest
 
-from lapsewatch.config import ProviderSettings
+from lapsewatch.providers.factory import ProviderSettings
 from lapsewatch.providers.rdap_bootstrap import Bootstrap
 from lapsewatch.providers.whois_rules import WhoisTable
 

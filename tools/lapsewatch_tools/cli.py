@@ -556,7 +556,7 @@ def _stdout_to_devnull() -> None:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     from lapsewatch.check import DomainChecker, exit_status
-    from lapsewatch.config import ProviderSettings
+    from lapsewatch.providers.factory import ProviderSettings
     from lapsewatch_tools.report import check_table, for_terminal
 
     try:
@@ -626,7 +626,7 @@ def _require_local_extra(command: str, *modules: str) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     _require_local_extra("run", "moto")
-    from lapsewatch.config import ProviderSettings
+    from lapsewatch.providers.factory import ProviderSettings
     from lapsewatch_tools.local.run import run_sweep_command
 
     # Before anything starts: the chain's credentials and files, as the functions will read them.

@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from lapsewatch.config import ProviderSettings
 from lapsewatch.domains import parse_target, tld
+from lapsewatch.providers.factory import ProviderSettings
 from lapsewatch.registry import RegistryClient, RegistryError
 from lapsewatch_tools.errors import UsageError
 from lapsewatch_tools.options import dns_arguments

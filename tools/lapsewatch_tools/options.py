@@ -7,6 +7,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from lapsewatch.providers.factory import ProviderSettings, parse_switch
+from lapsewatch.setting import declaration, from_env_words, from_template_words, shown_default
 from lapsewatch.timefmt import parse_time
 
 
@@ -83,28 +85,42 @@ def whole_number(text: str) -> int:
     return value
 
 
+def _env(name: str) -> str:
+    """The variable a provider setting is read from."""
+    return declaration(ProviderSettings, name).env
+
+
+def _help(name: str) -> str:
+    return declaration(ProviderSettings, name).help
+
+
+def _from_env(name: str, *, listed: bool = False) -> str:
+    return from_env_words(ProviderSettings, name, listed=listed)
+
+
 # Where an unset option's value comes from: the environment for the commands that look things
 # up themselves; template.yaml's parameters for those that run the Lambda functions locally,
 # which get the template's environment (and the demo's own RDAP server on the demo registry);
-# and for those that act on a `lapsewatch run --state DIR`, what its runs used.
+# and for those that act on a `lapsewatch run --state DIR`, what its runs used. The names and
+# defaults are the settings' own (ProviderSettings).
 FROM_ENV = {
-    "provider": "$LAPSEWATCH_PROVIDERS, else rdap,whois",
-    "rate": "$LAPSEWATCH_RDAP_RATE, else 5",
-    "bootstrap": "$LAPSEWATCH_RDAP_BOOTSTRAP, else the bundled snapshot",
-    "extra": "$LAPSEWATCH_RDAP_EXTRA, else the bundled list",
+    "provider": _from_env("providers"),
+    "rate": _from_env("rdap_rate"),
+    "bootstrap": _from_env("rdap_bootstrap"),
+    "extra": _from_env("rdap_extra"),
 }
 FROM_TEMPLATE = {
-    "provider": "template.yaml's StatusProviders, rdap,whois",
-    "rate": "template.yaml's RdapRatePerServer, 5; 200 for the demo's own RDAP server",
-    "bootstrap": "$LAPSEWATCH_RDAP_BOOTSTRAP, else the demo's own RDAP server on the demo registry, "
-    "else the bundled snapshot",
-    "extra": "$LAPSEWATCH_RDAP_EXTRA, else the bundled list; none with the demo's own RDAP server",
+    "provider": from_template_words(ProviderSettings, "providers"),
+    "rate": from_template_words(ProviderSettings, "rdap_rate") + "; 200 for the demo's own RDAP server",
+    "bootstrap": f"${_env('rdap_bootstrap')}, else the demo's own RDAP server on the demo registry, "
+    f"else {shown_default(ProviderSettings, 'rdap_bootstrap')}",
+    "extra": f"{_from_env('rdap_extra')}; none with the demo's own RDAP server",
 }
 FROM_STATE = {
-    "provider": "what the runs in --state used, else rdap,whois",
-    "rate": "what the runs in --state used, else 5",
-    "bootstrap": "$LAPSEWATCH_RDAP_BOOTSTRAP, else what the runs in --state used",
-    "extra": "$LAPSEWATCH_RDAP_EXTRA, else what the runs in --state used",
+    "provider": f"what the runs in --state used, else {shown_default(ProviderSettings, 'providers')}",
+    "rate": f"what the runs in --state used, else {shown_default(ProviderSettings, 'rdap_rate')}",
+    "bootstrap": f"${_env('rdap_bootstrap')}, else what the runs in --state used",
+    "extra": f"${_env('rdap_extra')}, else what the runs in --state used",
 }
 
 
@@ -112,23 +128,21 @@ def add_rdap_options(parser: argparse.ArgumentParser, defaults: Mapping[str, str
     parser.add_argument(
         "--rdap-bootstrap",
         metavar="PATH",
-        default=os.environ.get("LAPSEWATCH_RDAP_BOOTSTRAP"),
-        help="IANA RDAP bootstrap file (dns.json) to use instead of the bundled snapshot "
-        f"(default: {defaults['bootstrap']})",
+        default=os.environ.get(_env("rdap_bootstrap")),
+        help=f"{_help('rdap_bootstrap')} (default: {defaults['bootstrap']})",
     )
     parser.add_argument(
         "--rdap-extra",
         metavar="PATH",
-        default=os.environ.get("LAPSEWATCH_RDAP_EXTRA"),
-        help="RDAP servers for TLDs missing from IANA's file, in the same shape; IANA's file wins "
-        f"where both name one (default: {defaults['extra']})",
+        default=os.environ.get(_env("rdap_extra")),
+        help=f"{_help('rdap_extra')} (default: {defaults['extra']})",
     )
     parser.add_argument(
         "--rdap-rate",
         metavar="N",
         type=positive_number,
         default=None,
-        help=f"requests per second per RDAP server (default: {defaults['rate']})",
+        help=f"{_help('rdap_rate')} (default: {defaults['rate']})",
     )
 
 
@@ -137,17 +151,15 @@ def add_whois_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--whois-table",
         metavar="PATH",
-        default=os.environ.get("LAPSEWATCH_WHOIS_TABLE"),
-        help="WHOIS servers and reading rules to use instead of the bundled table "
-        "(default: $LAPSEWATCH_WHOIS_TABLE, else the bundled table)",
+        default=os.environ.get(_env("whois_table")),
+        help=f"{_help('whois_table')} (default: {_from_env('whois_table')})",
     )
     parser.add_argument(
         "--whois-server",
         metavar="TLD=HOST[:PORT]",
         action="append",
         default=None,
-        help="send a TLD's WHOIS queries to another server, keeping its reading rules; repeatable "
-        "(default: $LAPSEWATCH_WHOIS_SERVERS, comma-separated, else the table's servers)",
+        help=f"{_help('whois_servers')} (default: {_from_env('whois_servers', listed=True)})",
     )
 
 
@@ -156,9 +168,7 @@ def add_provider_option(parser: argparse.ArgumentParser, defaults: Mapping[str, 
         "--provider",
         metavar="CHAIN",
         default=None,
-        help="status providers, in order, each domain answered by the first that serves its TLD: "
-        "rdap, whois, fastly, domainr, comma-separated, e.g. rdap,whois,fastly "
-        f"(default: {defaults['provider']})",
+        help=f"{_help('providers')} (default: {defaults['provider']})",
     )
 
 
@@ -186,8 +196,6 @@ def add_local_now_option(parser: argparse.ArgumentParser) -> None:
 
 
 def dns_switch(text: str) -> bool:
-    from lapsewatch.config import parse_switch
-
     try:
         return parse_switch(text, "--dns-witness")
     except ValueError as exc:
@@ -223,8 +231,7 @@ def add_dns_options(parser: argparse.ArgumentParser) -> None:
         metavar="on|off",
         type=dns_switch,
         default=None,
-        help="ask the zone above a domain whether it still delegates it before a lapse is believed "
-        "(default: $LAPSEWATCH_DNS_WITNESS, else on)",
+        help=f"{_help('dns_witness')} (default: {_from_env('dns_witness')})",
     )
     parser.add_argument(
         "--dns-root",
@@ -232,17 +239,14 @@ def add_dns_options(parser: argparse.ArgumentParser) -> None:
         type=dns_root_arg,
         action="append",
         default=None,
-        help="local only: a root name server to start resolution from, instead of the bundled root "
-        "hints; with a port, every server reached is asked at that port (repeatable; default: "
-        "$LAPSEWATCH_DNS_ROOT, comma-separated, else the bundled hints)",
+        help=f"{_help('dns_roots')} (repeatable; default: {_from_env('dns_roots', listed=True)})",
     )
     parser.add_argument(
         "--dns-trust-anchor",
         metavar="FILE",
         type=trust_anchor_arg,
         default=None,
-        help="local only: the root's DS records, one a line as dig prints them, instead of the "
-        "bundled root trust anchor (default: $LAPSEWATCH_DNS_TRUST_ANCHOR, else the bundled anchor)",
+        help=f"{_help('dns_trust_anchor')} (default: {_from_env('dns_trust_anchor')})",
     )
 
 

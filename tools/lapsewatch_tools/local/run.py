@@ -175,7 +175,7 @@ def run_sweep_command(args) -> int:
         **dns_options(args),
     )
     if options.whois_table or options.whois_servers:
-        from lapsewatch.config import ProviderSettings
+        from lapsewatch.providers.factory import ProviderSettings
 
         try:  # the functions would refuse them at their cold start: say so before the run
             ProviderSettings.from_env(

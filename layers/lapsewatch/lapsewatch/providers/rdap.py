@@ -35,6 +35,7 @@ from lapsewatch.net.fetch import HttpFetcher, lookup_deadline
 from lapsewatch.net.strict_json import read_json
 from lapsewatch.net.urls import UnsafeUrl, Url, domain_url, parse_url, url_allowed
 from lapsewatch.providers import Observation
+from lapsewatch.providers.factory import DEFAULT_RDAP_RATE
 from lapsewatch.providers.rdap_answers import PROVIDER, read_answer
 from lapsewatch.providers.rdap_bootstrap import Bootstrap
 from lapsewatch.ratelimit import RateLimiter, shared_limiter
@@ -42,7 +43,7 @@ from lapsewatch.ratelimit import RateLimiter, shared_limiter
 log = logging.getLogger(__name__)
 
 RDAP_MEDIA_TYPE = "application/rdap+json"
-DEFAULT_RATE = 5.0
+DEFAULT_RATE = DEFAULT_RDAP_RATE
 
 
 class RdapProvider:

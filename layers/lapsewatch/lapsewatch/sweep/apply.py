@@ -26,14 +26,12 @@ from lapsewatch.check import DomainChecker
 from lapsewatch.lifecycle import Lifecycle
 from lapsewatch.registry import IdempotencyConflict, RegistryClient, RegistryError, UnverifyRequest
 from lapsewatch.sweep.breaker import BreakerLimits
-from lapsewatch.sweep.checking import updated_state
+from lapsewatch.sweep.findings import updated_state
 from lapsewatch.sweep.messages import PlannedDomain
 from lapsewatch.sweep.observability import logger
 from lapsewatch.sweep.records import Decision, DecisionState
 from lapsewatch.sweep.store import RunStore
 from lapsewatch.timefmt import parse_time_or_none, rfc3339
-
-DEFAULT_LIMITS = BreakerLimits()
 
 
 class _Budget:
@@ -121,7 +119,7 @@ class Applier:
         checker: DomainChecker,
         clock: Callable[[], datetime],
         recheck_after: timedelta,
-        limits: BreakerLimits = DEFAULT_LIMITS,
+        limits: BreakerLimits,
         reserve_seconds: float = 0.0,
     ) -> None:
         self.store = store

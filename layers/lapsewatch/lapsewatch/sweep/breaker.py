@@ -29,13 +29,15 @@ def place(domain: str, service: str | None) -> str | None:
     return f"{tld(domain)} {service}" if service else None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class BreakerLimits:
-    max_unverify: int = 50
-    max_unverify_fraction: float = 0.01
-    max_addresses_per_domain: int = 100
-    max_addresses_per_run: int = 1000
-    protected: frozenset[str] = frozenset()
+    """The operator's limits, as the sweep's settings give them (Runtime.limits)."""
+
+    max_unverify: int
+    max_unverify_fraction: float
+    max_addresses_per_domain: int
+    max_addresses_per_run: int
+    protected: frozenset[str]
 
     def limit(self, checked: int) -> int:
         return max(self.max_unverify, math.floor(self.max_unverify_fraction * checked))

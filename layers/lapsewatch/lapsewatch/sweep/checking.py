@@ -3,56 +3,28 @@
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from lapsewatch.check import CheckResult, DomainChecker
-from lapsewatch.domains import InvalidDomain, registrable_domain, tld
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from lapsewatch.check import DomainChecker
+from lapsewatch.domains import InvalidDomain, registrable_domain
 from lapsewatch.lifecycle import Lifecycle
-from lapsewatch.registry import decision_key
 from lapsewatch.sweep.breaker import place
+from lapsewatch.sweep.counting import Counted, shard_record
+from lapsewatch.sweep.findings import decision_for, updated_state
 from lapsewatch.sweep.messages import PlannedDomain, Shard
 from lapsewatch.sweep.notices import notice_for
-from lapsewatch.sweep.observability import logger
+from lapsewatch.sweep.observability import MetricUnit, logger, metrics
 from lapsewatch.sweep.progress import finish_if_complete
-from lapsewatch.sweep.records import (
-    EMAIL_DOMAIN_LIMIT,
-    HISTORY_LIMIT,
-    Decision,
-    DomainState,
-    LifecycleChange,
-    RunRecord,
-    RunStatus,
-    ShardRecord,
-    shard_sk,
-)
-from lapsewatch.sweep.schedule import next_check_at
+from lapsewatch.sweep.records import DomainState, RunRecord, RunStatus
 from lapsewatch.sweep.store import RunStore
-from lapsewatch.timefmt import rfc3339
 
 ACTIVE_RUN = (RunStatus.DISPATCHING, RunStatus.CHECKING)
-# Unknown streaks: examples kept per shard, and in a run summary.
-STREAK_EXAMPLES = 10
-
-
-@dataclass(frozen=True, slots=True)
-class _Counted:
-    """A domain of the shard, checked and counted once."""
-
-    domain: str
-    lifecycle: Lifecycle
-    place: str | None
-    addresses: int
-    # No provider in the chain serves its TLD: never protected, whatever the day.
-    unprotected: bool
-    unknown_since: datetime | None
-    # False when its state or decision could not be stored: the next run checks it again.
-    stored: bool = True
-    # The service whose lapse the DNS contradicted (the zone still delegates the domain).
-    contradicted: str | None = None
 
 
 class RunNotFound(LookupError):
@@ -72,6 +44,9 @@ class ShardOutcome:
 
 
 class ShardChecker:
+    """The checkers' work: every shard of an SQS batch looked up in one pool, recorded, and
+    counted once on its run. Its limits are the sweep's settings (Runtime.shard_checker)."""
+
     def __init__(
         self,
         *,
@@ -79,10 +54,11 @@ class ShardChecker:
         store: RunStore,
         start_final: Callable[[str], None],
         clock: Callable[[], datetime],
-        workers: int = 16,
-        unknown_streak: timedelta = timedelta(days=7),
-        notice_stages: frozenset[Lifecycle] = frozenset(),
-        protected: frozenset[str] = frozenset(),
+        workers: int,
+        unknown_streak: timedelta,
+        notice_stages: frozenset[Lifecycle],
+        protected: frozenset[str],
+        max_receives: int,
     ) -> None:
         self.checker = checker
         self.store = store
@@ -92,13 +68,53 @@ class ShardChecker:
         self.unknown_streak = unknown_streak
         self.notice_stages = notice_stages
         self.protected = protected
+        # A shard that fails its last delivery is written off, so that its run can still end.
+        self.max_receives = max_receives
 
-    def check(self, shard: Shard) -> ShardOutcome:
-        """One shard: check_shards' one-shard case, raising what failed it."""
-        (outcome,) = self.check_shards([shard])
+    def check_records(self, records: Sequence[SQSRecord]) -> list[dict | Exception]:
+        """An SQS batch: each record's result, or the exception that fails it alone (a body that
+        is not a shard, a shard that failed), for Powertools' partial batch response. Their shards
+        are checked together (check_shards); one that fails on its last delivery is written off."""
+        shards: list[Shard | Exception] = []
+        for record in records:
+            try:
+                shards.append(Shard.from_body(record.body))
+            except Exception as exc:
+                shards.append(exc)
+        outcomes = iter(self.check_shards([shard for shard in shards if isinstance(shard, Shard)]))
+        results: list[dict | Exception] = []
+        for record, shard in zip(records, shards, strict=True):
+            try:
+                results.append(
+                    shard if isinstance(shard, Exception) else self._report(record, shard, next(outcomes))
+                )
+            except Exception as exc:
+                results.append(exc)
+        return results
+
+    def _report(self, record: SQSRecord, shard: Shard, outcome: ShardOutcome | Exception) -> dict | Exception:
+        """A shard's outcome in the log and the metrics, and as its record's result."""
+        logger.append_keys(run_id=shard.run_id, shard=shard.number)
         if isinstance(outcome, Exception):
-            raise outcome
-        return outcome
+            receives = int(record.attributes.approximate_receive_count or 1)
+            logger.exception("shard failed", exc_info=outcome, extra={"receive": receives})
+            if receives >= self.max_receives:
+                self.write_off(shard)
+            return outcome
+        if outcome.dropped:
+            # Deleted unchecked: retried, or written off, it could end the run early.
+            metrics.add_metric("ShardsDropped", MetricUnit.Count, 1)
+            return {"dropped": outcome.dropped}
+        logger.info(
+            "shard checked",
+            extra={
+                "checked": outcome.checked,
+                "unsafe": outcome.unsafe,
+                "by_lifecycle": outcome.by_lifecycle,
+            },
+        )
+        metrics.add_metric("DomainsLookedUp", MetricUnit.Count, outcome.checked)
+        return {"checked": outcome.checked}
 
     def check_shards(self, shards: Sequence[Shard]) -> list[ShardOutcome | Exception]:
         """Several shards (an SQS batch), each shard's outcome or the exception that failed it,
@@ -145,7 +161,7 @@ class ShardChecker:
             states = self.store.domain_states(d.domain for d in planned_domains)
             unsafe = frozenset(self.checker.unsafe)
 
-        def check_one(planned: PlannedDomain) -> _Counted | None:
+        def check_one(planned: PlannedDomain) -> Counted | None:
             with _logging_keys(shard):
                 return self._check_one(shard, planned, states.get(planned.domain), unsafe)
 
@@ -173,7 +189,9 @@ class ShardChecker:
             raise
 
         counted = [v for v in verdicts if v is not None]
-        record = self._shard_record(shard, counted, refused, unsafe, outcome="done")
+        record = shard_record(
+            shard, counted, refused, unsafe, streak_began=self._streak_began(), outcome="done"
+        )
         updated = self.store.record_shard(shard.run_id, record)
         if updated is not None:
             finish_if_complete(updated, self.store, self.start_final)
@@ -186,41 +204,9 @@ class ShardChecker:
             refused,
         )
 
-    def _shard_record(
-        self,
-        shard: Shard,
-        counted: list[_Counted],
-        refused: int,
-        unsafe: frozenset[Lifecycle],
-        *,
-        outcome: str,
-        lost: Sequence[str] = (),
-    ) -> ShardRecord:
-        """A shard's counts: what the final step tallies and the breaker weighs."""
-        unprotected = [c for c in counted if c.unprotected]
-        streak_began = self.clock() - self.unknown_streak
-        streaks = sorted(
-            c.domain
-            for c in counted
-            if not c.unprotected and c.unknown_since is not None and c.unknown_since <= streak_began
-        )
-        return ShardRecord(
-            sk=shard_sk(shard.number),
-            outcome=outcome,
-            checked=len(counted),
-            refused=refused,
-            by_lifecycle=dict(Counter(str(c.lifecycle) for c in counted)),
-            by_place=dict(Counter(c.place for c in counted if c.place)),
-            unsafe_by_place=dict(Counter(c.place for c in counted if c.place and c.lifecycle in unsafe)),
-            unsafe_domains=sorted(c.domain for c in counted if c.lifecycle in unsafe),
-            not_stored=sum(1 for c in counted if not c.stored),
-            dns_contradicted_by_service=dict(Counter(c.contradicted for c in counted if c.contradicted)),
-            unprotected_by_tld=dict(Counter(tld(c.domain) for c in unprotected)),
-            unprotected_addresses_by_tld=_sum_by_tld((c.domain, c.addresses) for c in unprotected),
-            unknown_streaks=len(streaks),
-            unknown_streak_examples=streaks[:STREAK_EXAMPLES],
-            domains=list(lost),
-        )
+    def _streak_began(self) -> datetime:
+        """A domain unknown since before this is on an unknown streak."""
+        return self.clock() - self.unknown_streak
 
     def write_off(self, shard: Shard) -> None:
         """Count a shard that failed its last delivery as dead, so its run can still finish.
@@ -247,11 +233,12 @@ class ShardChecker:
                     self._counted(domain, Lifecycle(state.lifecycle), state.service, state.unknown_since)
                 )
             # else another shard of the run counted it (a domain listed twice).
-        record = self._shard_record(
+        record = shard_record(
             shard,
             counted,
             len(shard.domains) - len(planned),
             frozenset(self.checker.unsafe),
+            streak_began=self._streak_began(),
             outcome="dead",
             lost=lost,
         )
@@ -273,7 +260,7 @@ class ShardChecker:
 
     def _check_one(
         self, shard: Shard, planned: PlannedDomain, state: DomainState | None, unsafe: frozenset[Lifecycle]
-    ) -> _Counted | None:
+    ) -> Counted | None:
         """Check one domain unless this run has already; None when another shard of the run
         counted it (the same domain listed twice), so that it is counted once."""
         if state is not None and state.last_run_id == shard.run_id:
@@ -317,8 +304,8 @@ class ShardChecker:
         unknown_since: datetime | None,
         *,
         stored: bool = True,
-    ) -> _Counted:
-        return _Counted(
+    ) -> Counted:
+        return Counted(
             domain=planned.domain,
             lifecycle=lifecycle,
             place=place(planned.domain, service),
@@ -336,7 +323,7 @@ class _Started:
     shard: Shard
     refused: int
     unsafe: frozenset[Lifecycle]
-    verdicts: list[Future[_Counted | None]]
+    verdicts: list[Future[Counted | None]]
 
 
 def _share_domains(shard: Shard, earlier: _Started | ShardOutcome | Exception) -> bool:
@@ -357,13 +344,6 @@ def _logging_keys(shard: Shard) -> Iterator[None]:
         logger.thread_safe_remove_keys(["run_id", "shard"])
 
 
-def _sum_by_tld(domains: Iterable[tuple[str, int]]) -> dict[str, int]:
-    totals: Counter = Counter()
-    for domain, addresses in domains:
-        totals[tld(domain)] += addresses
-    return dict(totals)
-
-
 def _registrable(domain: str) -> bool:
     """A garbled or forged shard message may name a public suffix or a name that is not a
     registrable domain: such a name is refused, never looked up nor unverified."""
@@ -382,89 +362,3 @@ def _contradicted(state: DomainState) -> str | None:
     if state.lifecycle == Lifecycle.UNKNOWN and dns.get("delegated") is True:
         return state.service or state.provider or "unknown service"
     return None
-
-
-def decision_for(run: Shard | str, planned: PlannedDomain, result: CheckResult, now: datetime) -> Decision:
-    """The decision about an unsafe domain, checked in a run's shard (or by the manual entry,
-    `run` then naming its pseudo-run)."""
-    registered_at = result.registered_at
-    return Decision(
-        run_id=run.run_id if isinstance(run, Shard) else run,
-        shard=run.number if isinstance(run, Shard) else None,
-        domain=planned.domain,
-        addresses=planned.addresses,
-        service=result.service,
-        lifecycle=str(result.lifecycle),
-        idempotency_key=decision_key(
-            planned.domain, str(result.lifecycle), registered_at, planned.oldest_verified_at
-        ),
-        # A new holder's own addresses, verified after the new registration, stay verified.
-        verified_before=registered_at if result.lifecycle is Lifecycle.REREGISTERED else None,
-        evidence=evidence(result, planned),
-        decided_at=now,
-    )
-
-
-def evidence(result: CheckResult, planned: PlannedDomain) -> dict:
-    """What the registry keeps in its audit log: enough to see why, without an address."""
-    return {
-        "lifecycle": str(result.lifecycle),
-        "reason": result.reason,
-        "statuses": list(result.statuses),
-        "registered_at": rfc3339(result.registered_at),
-        "expires_at": rfc3339(result.expires_at),
-        "oldest_verified_at": rfc3339(planned.oldest_verified_at),
-        "provider": result.provider,
-        "source": result.source,
-        "checked_at": rfc3339(result.checked_at),
-        "confirmed": True,
-        "dns": result.dns.to_dict() if result.dns is not None else None,
-    }
-
-
-def updated_state(
-    state: DomainState | None,
-    planned: PlannedDomain,
-    result: CheckResult,
-    now: datetime,
-    *,
-    unsafe: frozenset[Lifecycle],
-    run_id: str | None,
-    shard: int | None,
-) -> DomainState:
-    if state is None:
-        state = DomainState(planned.domain, first_seen_at=now, history=[])
-    previous = state.lifecycle
-    current = str(result.lifecycle)
-    if previous != current:
-        change = LifecycleChange(at=now, previous=previous, current=current, run_id=run_id)
-        state.history = [*(state.history or []), change][-HISTORY_LIMIT:]
-    state.lifecycle = current
-    state.unsafe = result.unsafe
-    state.reason = result.reason
-    state.provider = result.provider
-    state.service = result.service
-    state.error = result.error
-    state.dns = result.dns.to_dict() if result.dns is not None else None
-    state.last_checked_at = now
-    if result.lifecycle is Lifecycle.UNKNOWN:
-        # Doubt keeps the last evidence we had; only the error streak moves.
-        state.consecutive_errors = (state.consecutive_errors or 0) + 1
-        state.unknown_since = state.unknown_since or now
-    else:
-        state.consecutive_errors = 0
-        state.unknown_since = None
-        state.statuses = list(result.statuses)
-        state.registered_at = result.registered_at
-        state.expires_at = result.expires_at
-    if planned.email_domains:
-        merged = dict.fromkeys([*(state.email_domains or []), *planned.email_domains])
-        state.email_domains = list(merged)[:EMAIL_DOMAIN_LIMIT]
-    if planned.oldest_verified_at:
-        state.oldest_verified_at = planned.oldest_verified_at
-    state.next_check_at = next_check_at(
-        planned.domain, result.lifecycle, expires_at=state.expires_at, now=now, unsafe=unsafe
-    )
-    state.last_run_id = run_id
-    state.last_shard = shard
-    return state

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
+from typing import Any
 
 from lapsewatch.sweep.apply import Applier, ApplyCounts
 from lapsewatch.sweep.breaker import BreakerLimits, Tally, hold_reasons, place
@@ -12,7 +13,7 @@ from lapsewatch.sweep.notices import NoticeCounts, Notifier
 from lapsewatch.sweep.observability import logger
 from lapsewatch.sweep.records import Decision, DecisionState, RunRecord, RunStatus
 from lapsewatch.sweep.store import RunStore
-from lapsewatch.sweep.summary import summarize
+from lapsewatch.sweep.summary import RunSummary, summarize
 
 
 def _no_deadline() -> float:
@@ -36,8 +37,8 @@ class Finalizer:
         notifier: Notifier,
         limits: BreakerLimits,
         clock: Callable[[], datetime],
-        settings: dict | None = None,
-        emit: Callable[[dict], None] = lambda summary: None,
+        settings: dict[str, Any] | None = None,
+        emit: Callable[[RunSummary], None] = lambda summary: None,
         dry_run: bool = False,
     ) -> None:
         self.store = store
@@ -51,7 +52,7 @@ class Finalizer:
         # A stack deployed dry sends nothing, whatever a run's record says.
         self.dry_run = dry_run
 
-    def finish(self, run_id: str, time_left: Callable[[], float] = _no_deadline) -> dict:
+    def finish(self, run_id: str, time_left: Callable[[], float] = _no_deadline) -> RunSummary:
         """The final step for a run whose shards are all done; safe to repeat. `time_left`:
         the seconds left before the function's deadline (what does not fit stays pending)."""
         run = self._run(run_id)
@@ -59,7 +60,7 @@ class Finalizer:
             return run.summary or self._summary(run, list(self.store.decisions(run_id)), ApplyCounts())
         return self._finish(run, time_left)
 
-    def close(self, run_id: str, time_left: Callable[[], float] = _no_deadline) -> dict:
+    def close(self, run_id: str, time_left: Callable[[], float] = _no_deadline) -> RunSummary:
         """An operator's end to a run stuck waiting for shards (one lost with the invocation that
         held it): finish with the domains checked so far, through the breaker as usual."""
         run = self._run(run_id)
@@ -75,7 +76,7 @@ class Finalizer:
         domains: Collection[str] | None = None,
         by: str | None = None,
         time_left: Callable[[], float] = _no_deadline,
-    ) -> dict:
+    ) -> RunSummary:
         """Send a held run's held decisions (those for `domains`, or all), each re-checked
         against its domain's latest state. The run stays held while others still wait."""
         run, decisions, chosen = self._held(run_id, domains, "approve")
@@ -95,7 +96,9 @@ class Finalizer:
         status = RunStatus.HELD if still_held else RunStatus.DONE
         return self._settle(run, decisions, ApplyCounts.from_summary(run.summary) + counts, status)
 
-    def discard(self, run_id: str, domains: Collection[str] | None = None, by: str | None = None) -> dict:
+    def discard(
+        self, run_id: str, domains: Collection[str] | None = None, by: str | None = None
+    ) -> RunSummary:
         """Drop a held run's held decisions (those for `domains`, or all), recording who and
         when. The run stays held while others still wait; it is discarded when none was sent."""
         run, decisions, chosen = self._held(run_id, domains, "discard")
@@ -138,7 +141,7 @@ class Finalizer:
             )
         return run, decisions, chosen
 
-    def _finish(self, run: RunRecord, time_left: Callable[[], float]) -> dict:
+    def _finish(self, run: RunRecord, time_left: Callable[[], float]) -> RunSummary:
         decisions = list(self.store.decisions(run.run_id))
         tally = self._tally(run.run_id, decisions)
         recorded = [d for d in decisions if d.state == DecisionState.RECORDED]
@@ -186,9 +189,9 @@ class Finalizer:
         status: str,
         tally: Tally | None = None,
         notices: NoticeCounts | None = None,
-    ) -> dict:
+    ) -> RunSummary:
         summary = self._summary(run, decisions, counts, status=status, tally=tally, notices=notices)
-        changes = {"summary": summary, "held_reason": summary["held_reason"]}
+        changes: dict = {"summary": summary, "held_reason": summary["held_reason"]}
         if status != RunStatus.HELD:
             changes["finished_at"] = self.clock()
         self.store.transition(run, (RunStatus.FINALIZING,), status, **changes)
@@ -210,7 +213,7 @@ class Finalizer:
         status: str | None = None,
         tally: Tally | None = None,
         notices: NoticeCounts | None = None,
-    ) -> dict:
+    ) -> RunSummary:
         tally = tally or self._tally(run.run_id, decisions)
         # An approval or a discard keeps the notices its run's final step sent.
         notices_sent = (

@@ -18,8 +18,8 @@ from lapsewatch.registry import RegistryClient, RegistryError
 from lapsewatch.registry.contract import MAX_LIMIT
 from lapsewatch.sweep.apply import Applier
 from lapsewatch.sweep.breaker import BreakerLimits
-from lapsewatch.sweep.checking import decision_for, updated_state
 from lapsewatch.sweep.events import parse_manual_event
+from lapsewatch.sweep.findings import decision_for, updated_state
 from lapsewatch.sweep.messages import PlannedDomain
 from lapsewatch.sweep.records import Decision, DecisionState
 from lapsewatch.sweep.store import RunStore

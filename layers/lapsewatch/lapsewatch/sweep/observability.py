@@ -5,11 +5,14 @@ from __future__ import annotations
 import io
 import logging
 import sys
-from typing import IO, cast
+from typing import IO, TYPE_CHECKING, cast
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
+
+if TYPE_CHECKING:
+    from lapsewatch.sweep.summary import RunSummary
 
 
 class _CurrentStdout(io.TextIOBase):
@@ -35,7 +38,7 @@ def adopt_library_loggers() -> None:
     copy_config_to_registered_loggers(source_logger=logger, include=names)
 
 
-def emit_run_summary(summary: dict) -> None:
+def emit_run_summary(summary: RunSummary) -> None:
     """The run's counts as CloudWatch metrics (the dashboard and the alarms read them)."""
     metrics.add_metric("RunsFinished", MetricUnit.Count, 1)
     metrics.add_metric("RunsHeld", MetricUnit.Count, 1 if summary.get("held") else 0)
@@ -66,7 +69,7 @@ def emit_run_summary(summary: dict) -> None:
         metrics.add_metric("UnknownShare", MetricUnit.Percent, share)
 
 
-def unknown_share(summary: dict) -> float | None:
+def unknown_share(summary: RunSummary) -> float | None:
     """The percentage of a run's checked domains that a provider serves and that still came out
     `unknown` (the UnknownShare alarm): lookups failing. Domains no provider serves are always
     unknown and are left out (the unprotected count tells of them); None when no served domain

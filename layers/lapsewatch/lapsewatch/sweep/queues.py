@@ -21,7 +21,6 @@ class CheckQueue:
     def __init__(self, sqs, url: str) -> None:
         self._sqs = sqs
         self.url = url
-        self.batches_sent = 0
 
     def send(self, shards: Iterable[Shard]) -> int:
         """Send shards ten to a SendMessageBatch call, resending the entries SQS refuses."""
@@ -33,7 +32,6 @@ class CheckQueue:
                     QueueUrl=self.url,
                     Entries=[{"Id": key, "MessageBody": body} for key, body in entries.items()],
                 )
-                self.batches_sent += 1
                 for ok in response.get("Successful", []):
                     entries.pop(ok["Id"], None)
                     sent += 1

@@ -17,9 +17,9 @@ from typing import Any
 import boto3
 
 from lapsewatch.check import CONFIRM_DELAY, DomainChecker
-from lapsewatch.config import ProviderSettings
 from lapsewatch.dns.evidence import DelegationWitness
 from lapsewatch.providers import Observation, StatusProvider
+from lapsewatch.providers.factory import ProviderSettings
 from lapsewatch.registry import RegistryClient
 from lapsewatch.secrets import domainr_credentials, fastly_api_key, registry_token
 from lapsewatch.sweep.apply import Applier
@@ -119,6 +119,7 @@ class Runtime:
             unknown_streak=timedelta(days=self.settings.unknown_streak_days),
             notice_stages=self.settings.notice_stages,
             protected=self.settings.protected_domains,
+            max_receives=self.settings.max_receives,
         )
 
     @cached_property
