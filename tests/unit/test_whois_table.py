@@ -53,6 +53,8 @@ IDN_TWINS = {
     "xn--j6w193g": "hk",
     "xn--3e0b707e": "kr",
     "xn--90ais": "by",
+    "xn--d1alf": "mk",
+    "xn--q7ce6a": "la",
 }
 
 
