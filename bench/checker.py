@@ -398,40 +398,49 @@ class MemoryTables:
 
     def call(self, operation: str, kwargs: dict) -> dict:
         time.sleep(self.latency)
+        answers = {
+            "GetItem": self._get_item,
+            "BatchGetItem": self._batch_get_item,
+            "PutItem": self._put_item,
+            "BatchWriteItem": self._batch_write_item,
+            "TransactWriteItems": self._transact_write_items,
+            # The run's progress counters: nothing this phase reads back.
+            "UpdateItem": lambda kwargs: {},
+        }
+        if operation not in answers:
+            # A request the checker function did not make when this double was written: fail the
+            # benchmark loudly rather than answer something DynamoDB would not.
+            raise RuntimeError(f"the benchmark's in-memory DynamoDB does not model {operation}")
         with self._lock:
-            if operation == "GetItem":
-                item = self.items[kwargs["TableName"]].get(self._key(kwargs["TableName"], kwargs["Key"]))
-                return {"Item": item} if item else {}
-            if operation == "BatchGetItem":
-                responses = {
-                    table: [
-                        item
-                        for key in request["Keys"]
-                        if (item := self.items[table].get(self._key(table, key)))
-                    ]
-                    for table, request in kwargs["RequestItems"].items()
-                }
-                return {"Responses": responses, "UnprocessedKeys": {}}
-            if operation == "PutItem":
-                self._put(kwargs["TableName"], kwargs["Item"])
-                return {}
-            if operation == "BatchWriteItem":
-                # The dispatcher's shard plans, written before the benchmark starts.
-                for table, requests in kwargs["RequestItems"].items():
-                    for request in requests:
-                        self._put(table, request["PutRequest"]["Item"])
-                return {"UnprocessedItems": {}}
-            if operation == "TransactWriteItems":
-                for entry in kwargs["TransactItems"]:
-                    if "Put" in entry:
-                        self._put(entry["Put"]["TableName"], entry["Put"]["Item"])
-                return {}
-            if operation == "UpdateItem":
-                # The run's progress counters: nothing this phase reads back.
-                return {}
-        # A request the checker function did not make when this double was written: fail the
-        # benchmark loudly rather than answer something DynamoDB would not.
-        raise RuntimeError(f"the benchmark's in-memory DynamoDB does not model {operation}")
+            return answers[operation](kwargs)
+
+    def _get_item(self, kwargs: dict) -> dict:
+        item = self.items[kwargs["TableName"]].get(self._key(kwargs["TableName"], kwargs["Key"]))
+        return {"Item": item} if item else {}
+
+    def _batch_get_item(self, kwargs: dict) -> dict:
+        responses = {
+            table: [item for key in request["Keys"] if (item := self.items[table].get(self._key(table, key)))]
+            for table, request in kwargs["RequestItems"].items()
+        }
+        return {"Responses": responses, "UnprocessedKeys": {}}
+
+    def _put_item(self, kwargs: dict) -> dict:
+        self._put(kwargs["TableName"], kwargs["Item"])
+        return {}
+
+    def _batch_write_item(self, kwargs: dict) -> dict:
+        # The dispatcher's shard plans, written before the benchmark starts.
+        for table, requests in kwargs["RequestItems"].items():
+            for request in requests:
+                self._put(table, request["PutRequest"]["Item"])
+        return {"UnprocessedItems": {}}
+
+    def _transact_write_items(self, kwargs: dict) -> dict:
+        for entry in kwargs["TransactItems"]:
+            if "Put" in entry:
+                self._put(entry["Put"]["TableName"], entry["Put"]["Item"])
+        return {}
 
     def _key(self, table: str, item: dict) -> str:
         return json.dumps([item[name] for name in self.keys[table]], sort_keys=True)

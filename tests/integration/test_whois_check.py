@@ -217,3 +217,46 @@ def test_a_whois_lapse_the_tlds_zone_still_delegates_is_never_unsafe(capsys, who
     assert (gone["lifecycle"], gone["unsafe"]) == ("unregistered", True)
     assert gone["dns"]["delegated"] is False
     assert status == 1
+
+
+NEW_TLDS = ("xn--h2brj9c", "xn--45brj9c", "xn--mgbbh1a71e", "mk", "xn--d1alf", "ve")
+
+
+@pytest.mark.parametrize(
+    ("domain", "asked", "state", "lifecycle"),
+    [
+        # India's IDN ccTLDs: NIXI's EPP statuses; its "no match" is not read, so it is doubt.
+        ("चायघर.भारत", "xn--41bd7df1e.xn--h2brj9c", "registered", "active"),
+        ("चायघर.भारत", "xn--41bd7df1e.xn--h2brj9c", "redemption", "redemption"),
+        ("चायघर.भारत", "xn--41bd7df1e.xn--h2brj9c", "pending_delete", "pending_delete"),
+        ("चायघर.भारत", "xn--41bd7df1e.xn--h2brj9c", "hold", "hold"),
+        ("चायघर.भारत", "xn--41bd7df1e.xn--h2brj9c", "unregistered", "unknown"),
+        ("xn--41bd7df1e.xn--45brj9c", "xn--41bd7df1e.xn--45brj9c", "redemption", "redemption"),
+        ("xn--mgbh0fb.xn--mgbbh1a71e", "xn--mgbh0fb.xn--mgbbh1a71e", "pending_delete", "pending_delete"),
+        ("ajvar.mk", "ajvar.mk", "registered", "active"),
+        ("ajvar.mk", "ajvar.mk", "unregistered", "unregistered"),
+        ("ајвар.мкд", "xn--80aaf1d6f.xn--d1alf", "unregistered", "unregistered"),
+        ("arepera.com.ve", "arepera.com.ve", "registered", "active"),
+        ("arepera.com.ve", "arepera.com.ve", "hold", "hold"),
+        ("arepera.com.ve", "arepera.com.ve", "unregistered", "unregistered"),
+    ],
+)
+def test_the_new_tlds_lapses_are_caught_and_their_unread_answers_are_doubt(
+    capsys, whois, domain, asked, state, lifecycle
+):
+    whois.set_state(asked, state)
+    status, results = _check(capsys, whois, domain, tlds=NEW_TLDS)
+    result = results[asked]
+    assert result["lifecycle"] == lifecycle
+    assert (result["provider"], result["source"]) == ("whois", whois.endpoint())
+    assert result["unsafe"] is (lifecycle in {"redemption", "pending_delete", "unregistered"})
+    assert whois.queries[0] == asked.encode() + b"\r\n"
+    assert status == {"unknown": 3}.get(lifecycle, 1 if result["unsafe"] else 0)
+
+
+def test_a_new_tlds_registration_after_the_verification_is_reregistered(capsys, whois):
+    whois.set_state("xn--41bd7df1e.xn--h2brj9c", "registered", created=datetime(2025, 8, 6, 16, tzinfo=UTC))
+    whois.set_state("ajvar.mk", "registered", created=datetime(2024, 2, 3, 4, 5, tzinfo=UTC))
+    _, results = _check(capsys, whois, "xn--41bd7df1e.xn--h2brj9c", "ajvar.mk", tlds=NEW_TLDS)
+    assert results["xn--41bd7df1e.xn--h2brj9c"]["lifecycle"] == "reregistered"
+    assert results["ajvar.mk"]["lifecycle"] == "reregistered"

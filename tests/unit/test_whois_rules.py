@@ -8,7 +8,8 @@ import pytest
 
 from lapsewatch.lifecycle import Lifecycle
 from lapsewatch.net.doubt import Doubt
-from lapsewatch.providers.whois_rules import WhoisRefusal, WhoisTable, decode, read_answer
+from lapsewatch.providers.whois_reader import decode, read_answer
+from lapsewatch.providers.whois_rules import WhoisRefusal, WhoisTable
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "whois"
 TABLE = WhoisTable.load()

@@ -42,6 +42,7 @@ NAMED = [
     "sa",
     "tr",
     "mx",
+    "pe",
     "cl",
     "nz",
     "edu",
@@ -52,12 +53,21 @@ IDN_TWINS = {
     "xn--j6w193g": "hk",
     "xn--3e0b707e": "kr",
     "xn--90ais": "by",
+    "xn--d1alf": "mk",
+    "xn--q7ce6a": "la",
 }
+
+
+# The rest of the issue's list, each left out for a reason the README gives: no public port-43
+# service at the TLD (.es needs registration; IANA names none for .gr, .bd, .ph, .vn, .za), one
+# that answers for part of the TLD only (.uy: not for com.uy), or no public answer sample to
+# write strict rules from (.pk).
+ISSUE_UNSERVED = {"es", "gr", "bd", "ph", "pk", "vn", "za", "uy"}
 
 
 def test_the_table_serves_the_tlds_the_issue_names():
     assert set(NAMED) <= set(TABLE.rules)
-    assert not {"es", "gr"} & set(TABLE.rules)
+    assert not ISSUE_UNSERVED & set(TABLE.rules)
 
 
 @pytest.mark.parametrize(("idn", "twin"), sorted(IDN_TWINS.items()))

@@ -19,8 +19,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from lapsewatch.domains import parse_target, tld
+from lapsewatch.providers.chain import ProviderChain
 from lapsewatch.providers.factory import ProviderSettings
 from lapsewatch.registry import RegistryClient, RegistryError
 from lapsewatch_tools.errors import UsageError
@@ -236,8 +238,44 @@ def registry_entries(client: RegistryClient) -> Iterator[tuple[str, int]]:
 _NO_LOOKUPS = "placeholder: coverage makes no lookups"
 
 
+class _RegistryReadFailed(Exception):
+    """The registry's listing could not be read: exit 1, not a usage error."""
+
+
 def coverage_command(args) -> int:
     """`lapsewatch coverage`: the table (or JSON Lines) for FILE or the registry's listing."""
+    chain = _chain(args)
+
+    def provider_for(domain: str) -> str | None:
+        provider = chain.provider_for(domain)
+        return None if provider is None else provider.name
+
+    # What every kind of count is told of the chain.
+    count: dict[str, Any] = {"chain": chain.name, "why_unserved": chain.why_unserved, "sees": chain.sees}
+    try:
+        if args.psl:
+            if args.file is not None or args.registry_url:
+                raise UsageError("give --psl, FILE or --registry-url, only one")
+            result = tld_coverage(psl_tlds(), provider_for, **count)
+        elif args.file is not None:
+            if args.registry_url:
+                raise UsageError("give FILE or --registry-url, not both")
+            result = coverage(_address_file(args.file), provider_for, **count)
+        else:
+            result = _registry_coverage(args.registry_url, provider_for, count)
+    except _RegistryReadFailed as exc:
+        print(f"lapsewatch: error: reading the registry's listing failed: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        for line in result.json_lines():
+            print(line, flush=True)
+    else:
+        print(result.table(), flush=True)
+    return 0
+
+
+def _chain(args: Any) -> ProviderChain:
+    """The provider chain the arguments name; raises UsageError for a bad one."""
     try:
         settings = ProviderSettings.from_env(
             provider=args.provider,
@@ -257,57 +295,35 @@ def coverage_command(args) -> int:
             fastly_api_key=settings.fastly_api_key or _NO_LOOKUPS,
             domainr_api_key=settings.domainr_api_key or (None if settings.domainr_client_id else _NO_LOOKUPS),
         )
-        chain = settings.build()
+        return settings.build()
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
-    def provider_for(domain: str) -> str | None:
-        provider = chain.provider_for(domain)
-        return None if provider is None else provider.name
 
-    if args.psl:
-        if args.file is not None or args.registry_url:
-            raise UsageError("give --psl, FILE or --registry-url, only one")
-        result = tld_coverage(
-            psl_tlds(), provider_for, chain=chain.name, why_unserved=chain.why_unserved, sees=chain.sees
-        )
-    elif args.file is not None:
-        if args.registry_url:
-            raise UsageError("give FILE or --registry-url, not both")
-        try:
-            entries = read_address_file(args.file)
-        except (OSError, UnicodeDecodeError) as exc:
-            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise UsageError(f"cannot read the address list {args.file}: {why}") from None
-        result = coverage(
-            entries, provider_for, chain=chain.name, why_unserved=chain.why_unserved, sees=chain.sees
-        )
-    else:
-        if not args.registry_url:
-            raise UsageError("give FILE (an address list), or --registry-url to read the registry's listing")
-        token = os.environ.get("LAPSEWATCH_REGISTRY_TOKEN")
-        if not token:
-            raise UsageError("with --registry-url, set LAPSEWATCH_REGISTRY_TOKEN to the registry's token")
-        try:
-            # The operator's own machine: the reference registry on loopback is theirs to use.
-            client = RegistryClient(args.registry_url, token, allow_loopback_http=True)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-        try:
-            with client:
-                result = coverage(
-                    registry_entries(client),
-                    provider_for,
-                    chain=chain.name,
-                    why_unserved=chain.why_unserved,
-                    sees=chain.sees,
-                )
-        except RegistryError as exc:
-            print(f"lapsewatch: error: reading the registry's listing failed: {exc}", file=sys.stderr)
-            return 1
-    if args.json:
-        for line in result.json_lines():
-            print(line, flush=True)
-    else:
-        print(result.table(), flush=True)
-    return 0
+def _address_file(path: str) -> list[tuple[str, int]]:
+    try:
+        return read_address_file(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(f"cannot read the address list {path}: {why}") from None
+
+
+def _registry_coverage(
+    registry_url: str | None, provider_for: Callable[[str], str | None], count: dict[str, Any]
+) -> Coverage:
+    """Coverage of the registry's listing; raises UsageError, or _RegistryReadFailed."""
+    if not registry_url:
+        raise UsageError("give FILE (an address list), or --registry-url to read the registry's listing")
+    token = os.environ.get("LAPSEWATCH_REGISTRY_TOKEN")
+    if not token:
+        raise UsageError("with --registry-url, set LAPSEWATCH_REGISTRY_TOKEN to the registry's token")
+    try:
+        # The operator's own machine: the reference registry on loopback is theirs to use.
+        client = RegistryClient(registry_url, token, allow_loopback_http=True)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        with client:
+            return coverage(registry_entries(client), provider_for, **count)
+    except RegistryError as exc:
+        raise _RegistryReadFailed(str(exc)) from None

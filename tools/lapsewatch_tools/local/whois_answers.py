@@ -174,7 +174,86 @@ def _ru(domain: str, state: str, created: datetime) -> str:
     )
 
 
-_FORMATS: dict[str, Callable[[str, str, datetime], str]] = {
+def _nixi(domain: str, state: str, created: datetime) -> str:
+    """NIXI, .in's registry, answering for India's IDN ccTLDs in the ICANN layout."""
+    if state == UNREGISTERED:
+        # Its "no match" wording, which the table does not read: the answer is doubt.
+        return f"Domain {domain} is available for registration\n"
+    statuses = {
+        REGISTERED: ["clientTransferProhibited"],
+        HOLD: ["serverHold"],
+        REDEMPTION: ["redemptionPeriod", "pendingDelete"],
+        PENDING_DELETE: ["pendingDelete"],
+    }[state]
+    lines = "".join(f"Domain Status: {status} https://icann.org/epp#{status}\n" for status in statuses)
+    return (
+        f"Domain Name: {domain}\n"
+        "Registry Domain ID: D7E3A90C41-IN\n"
+        "Updated Date: 2026-04-02T05:06:07Z\n"
+        f"Creation Date: {created:%Y-%m-%dT%H:%M:%SZ}\n"
+        "Registry Expiry Date: 2027-04-02T05:06:07Z\n"
+        "Registrar: Example Registrar of India Pvt. Ltd.\n"
+        f"{lines}"
+        "Name Server: ns1.udaharan.example\n"
+        ">>> Last update of WHOIS database: 2026-06-01T00:00:00Z <<<\n"
+    )
+
+
+def _mk(domain: str, state: str, created: datetime) -> str:
+    """MARnet (.mk, .мкд), on FRED: the domain's block, then its holder's."""
+    banner = "% Domain Information over Whois protocol\n%\n% Whoisd Server Version: 3.9.0\n\n"
+    if state == UNREGISTERED:
+        return f"{banner}%ERROR:101: no entries found\n%\n% No entries found.\n"
+    return (
+        f"{banner}domain:       {domain}\n"
+        "registrant:   MK-R0000101\n"
+        "registrar:    MK-REG-EXAMPLE\n"
+        f"registered:   {created:%d.%m.%Y %H:%M:%S}\n"
+        "expire:       01.04.2027\n\n"
+        "contact:      MK-R0000101\n"
+        "org:          Пример ДООЕЛ\n"
+        "created:      01.02.2021 10:00:00\n"
+    )
+
+
+def _ve(domain: str, state: str, created: datetime) -> str:
+    """NIC.VE: a banner, the holder, the name indented under it, dates, the status."""
+    banner = "\nServidor Whois de NIC-Venezuela (.VE)\n\n"
+    if state == UNREGISTERED:
+        return f'{banner}No match for "{domain}".\n\nNIC-Venezuela - CONATEL\n'
+    status = {REGISTERED: "ACTIVO", HOLD: "SUSPENDIDO"}[state]
+    return (
+        f"{banner}Titular:\nEjemplo C.A.  ({domain}-dom)\t\tadmin@ejemplo.example\n\n"
+        f"   Nombre de Dominio: {domain}\n\n"
+        "   Fecha de Vencimiento: 2027-05-06 07:08:09\n"
+        f"   Fecha de Creacion: {created:%Y-%m-%d %H:%M:%S}\n\n"
+        f"   Estatus del dominio: {status}\n\n"
+        "NIC-Venezuela - CONATEL\n"
+    )
+
+
+# India's IDN ccTLDs, all on NIXI's server.
+INDIA_IDN = (
+    "xn--2scrj9c",
+    "xn--3hcrj9c",
+    "xn--45br5cyl",
+    "xn--45brj9c",
+    "xn--fpcrj9c3d",
+    "xn--gecrj9c",
+    "xn--h2breg3eve",
+    "xn--h2brj9c",
+    "xn--h2brj9c8c",
+    "xn--mgbbh1a",
+    "xn--mgbbh1a71e",
+    "xn--mgbgu82a",
+    "xn--rvc1e0am3e",
+    "xn--s9brj9c",
+    "xn--xkc2dl3a5ee0h",
+)
+
+type Format = Callable[[str, str, datetime], str]
+
+_FORMATS: dict[str, Format] = {
     "it": _it,
     "jp": _jp,
     "nz": _nz,
@@ -183,6 +262,10 @@ _FORMATS: dict[str, Callable[[str, str, datetime], str]] = {
     "be": _be,
     "eu": _eu,
     "ru": _ru,
+    "mk": _mk,
+    "xn--d1alf": _mk,
+    "ve": _ve,
+    **dict.fromkeys(INDIA_IDN, _nixi),
 }
 STATES = {
     "it": (REGISTERED, GRACE, HOLD, REDEMPTION, PENDING_DELETE, UNREGISTERED),
@@ -193,6 +276,10 @@ STATES = {
     "be": (REGISTERED, REDEMPTION, UNREGISTERED),
     "eu": (REGISTERED, UNREGISTERED),
     "ru": (REGISTERED, UNREGISTERED),
+    "mk": (REGISTERED, UNREGISTERED),
+    "xn--d1alf": (REGISTERED, UNREGISTERED),
+    "ve": (REGISTERED, HOLD, UNREGISTERED),
+    **dict.fromkeys(INDIA_IDN, (REGISTERED, HOLD, REDEMPTION, PENDING_DELETE, UNREGISTERED)),
 }
 
 

@@ -32,7 +32,7 @@ import socketserver
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from lapsewatch_tools.local.whois_answers import DEFAULT_CREATED, REGISTERED, answer
@@ -176,20 +176,9 @@ class LoopbackWhois:
             return answer(self.tld, domain, state, created)
 
     def _fault(self, connection: socket.socket, fault: str, domain: str, created: datetime) -> None:
-        if fault == "no_match":
-            connection.sendall(self._text(domain, "unregistered", created).encode())
-        elif fault == "rate_limit":
-            connection.sendall(RATE_LIMIT_TEXT)
-        elif fault == "wrong_encoding":
-            connection.sendall(self._text(domain, REGISTERED, created).encode("utf-16"))
-        elif fault == "other_name":
-            connection.sendall(
-                self._text("someone-else." + domain.rsplit(".", 1)[-1], REGISTERED, created).encode()
-            )
-        elif fault == "referral":
-            connection.sendall(
-                f"Domain Name: {domain}\r\nRegistrar WHOIS Server: whois.registrar.example\r\n".encode()
-            )
+        body = self._fault_body(fault, domain, created)
+        if body is not None:
+            connection.sendall(body)
         elif fault == "trickle":
             for byte in self._text(domain, REGISTERED, created).encode():
                 if self._closing.wait(0.5):
@@ -202,6 +191,21 @@ class LoopbackWhois:
         elif fault == "silent":
             self._closing.wait(30)
         # "close": hang up without a word
+
+    def _fault_body(self, fault: str, domain: str, created: datetime) -> bytes | None:
+        """The whole answer a fault sends at once; None for the faults that stream or say nothing."""
+        other_name = "someone-else." + domain.rsplit(".", 1)[-1]
+        bodies: dict[str, Callable[[], bytes]] = {
+            "no_match": lambda: self._text(domain, "unregistered", created).encode(),
+            "rate_limit": lambda: RATE_LIMIT_TEXT,
+            "wrong_encoding": lambda: self._text(domain, REGISTERED, created).encode("utf-16"),
+            "other_name": lambda: self._text(other_name, REGISTERED, created).encode(),
+            "referral": lambda: (
+                f"Domain Name: {domain}\r\nRegistrar WHOIS Server: whois.registrar.example\r\n".encode()
+            ),
+        }
+        make = bodies.get(fault)
+        return None if make is None else make()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

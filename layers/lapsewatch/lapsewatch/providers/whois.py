@@ -1,11 +1,11 @@
 """WHOIS (port 43, RFC 3912) for the TLDs whose registries run no RDAP server.
 
 A lookup sends one line, the A-label with the TLD's affixes and CRLF, on a connection of its own,
-reads until the server closes, and reads the answer with the TLD's rules (`whois_rules`). WHOIS
-is unauthenticated plain text, so its word is never enough alone: the checker has an unsafe
-verdict confirmed by the DNS witness (`lapsewatch.dns`: the parent zone must agree the
-name is no longer delegated), as it has every provider's, besides the confirming second lookup
-every unsafe verdict gets.
+reads until the server closes, and reads the answer with the TLD's rules (`whois_rules`; the
+reader is `whois_reader`). WHOIS is unauthenticated plain text, so its word is never enough
+alone: the checker has an unsafe verdict confirmed by the DNS witness (`lapsewatch.dns`: the
+parent zone must agree the name is no longer delegated), as it has every provider's, besides
+the confirming second lookup every unsafe verdict gets.
 
 Hostile, like every source:
 
@@ -34,14 +34,13 @@ from lapsewatch.net.doubt import Doubt
 from lapsewatch.net.failures import network_failure
 from lapsewatch.net.fetch import lookup_deadline
 from lapsewatch.providers import Observation
+from lapsewatch.providers.whois_reader import decode, read_answer
 from lapsewatch.providers.whois_rules import (
     DEFAULT_PORT,
     WhoisReading,
     WhoisRefusal,
     WhoisRules,
     WhoisTable,
-    decode,
-    read_answer,
 )
 from lapsewatch.ratelimit import RateLimiter
 

@@ -1,20 +1,8 @@
-"""How to read one TLD's WHOIS answers (the bundled table `data/whois.json`), and the reader.
+"""One TLD's WHOIS server and how to read its answers, and the table of them (`data/whois.json`).
 
-WHOIS (port 43, RFC 3912) has no format: each registry writes its own text. A general parser
-guesses; this reader does not. For each TLD the table names the few signals it may read, in the
-registry's exact words, and everything else is doubt:
-
-- the registry's own "no match" answer (`not_found`: whole lines, `{domain}` standing for the
-  name asked), read only when the answer has no record for the name;
-- the record of the name asked: the block of lines (up to a blank line) that starts where the
-  `domain` field names it. A record about another name is doubt;
-- in that record, the `status` fields, each value mapped onto a lifecycle by the TLD's own policy
-  (`statuses`). A value the table does not map is doubt; a TLD whose answers carry no status
-  (`status: null`) shows only that a name is registered (`active`);
-- in that record, the `created` field, read with the TLD's date formats, for `reregistered`.
-
-Refusals (rate limits, blocked clients, "query refused") are doubt, and say so
-(`WhoisRefusal`), so that the provider backs off that server.
+The reader (`whois_reader`) reads an answer with these rules; this module says what the rules
+are and loads them, strictly: a table with an unknown key, a status mapped to no lifecycle or a
+TLD whose rules can show nothing unsafe is refused whole, naming the file and the problem.
 """
 
 from __future__ import annotations
@@ -22,13 +10,13 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
-from lapsewatch.lifecycle import DEFAULT_UNSAFE, SEVERITY, Lifecycle
+from lapsewatch.lifecycle import DEFAULT_UNSAFE, Lifecycle
 from lapsewatch.net.doubt import Doubt
 
 DEFAULT_PORT = 43
@@ -36,22 +24,7 @@ DEFAULT_PORT = 43
 # Registries ban clients that ask too fast, and publish few limits: one a second is safe for most.
 DEFAULT_RATE = 1.0
 DEFAULT_BURST = 2
-# Lines that are a refusal in every registry's words we know; each TLD may add its own.
-COMMON_REFUSALS = (
-    r"(?i)\b(rate limit|too many (requests|queries|connections)|quer(y|ies) (limit|rate)|"
-    r"excessive querying|maximum quer|limit exceeded|exceeded (the|your) |try again later|"
-    r"access denied|ip address blocked|request denied|query refused|temporarily (unavailable|blocked))",
-)
-# Keys that hand the question on to another server: the answer is not the registry's own word.
-REFERRAL_KEYS = frozenset({"refer", "referralserver", "whois server", "registrar whois server"})
-# Statuses that say a name is in good standing: beside one saying it is leaving, neither is true.
-_GOOD_STANDING = frozenset({"ok", "active", "registered", "not available", "ok (paid and in zone)"})
 _LIFECYCLES_SEEN = ("redemption", "pending_delete", "unregistered", "reregistered")
-_FIELD_LINE = re.compile(
-    # "Key: value", "Key......: value", "[Key]   value", "a. [Key]   value"
-    r"^(?:[a-z]\.\s+)?"
-    r"(?:\[(?P<bracketed>[^\]]{1,60})\]\s*(?P<bvalue>.*)|(?P<key>[^:\[\]]{1,60}?)[ .]*:(?P<value>.*))$"
-)
 
 
 class WhoisRefusal(Doubt):
@@ -119,197 +92,9 @@ class WhoisReading:
     registered_at: datetime | None = None
 
 
-# Reading ------------------------------------------------------------------------------------
-
-
-def decode(body: bytes, rules: WhoisRules) -> str:
-    """The answer as text, in the first of the TLD's encodings it decodes strictly in; raises Doubt."""
-    for encoding in rules.encodings:
-        try:
-            text = body.decode(encoding, errors="strict")
-        except (UnicodeDecodeError, LookupError):
-            continue
-        if "\x00" in text or "\x1b" in text:
-            continue  # an escape left in is a stateful encoding read as another
-        return text
-    raise Doubt(f"the answer does not decode as {' or '.join(rules.encodings)}")
-
-
-def read_answer(
-    text: str, domain: str, rules: WhoisRules, *, unicode_name: str | None = None
-) -> WhoisReading:
-    """Read a decoded answer about the A-label `domain`; raises WhoisRefusal or Doubt."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    names = {domain.lower(), (unicode_name or domain).lower()}
-    fields = [_field(line, indented=rules.indented) for line in lines]
-    if rules.query_field is not None:
-        for parsed in fields:
-            if parsed and parsed[0] in rules.query_field and _first_word(parsed[1]) not in names:
-                raise Doubt(f"the answer is about {_quote(parsed[1])}, not {domain}")
-    record = _record(lines, fields, rules.domain_field, whole_answer=rules.whole_answer)
-    not_found = [line.strip() for line in lines if _says_not_found(line.strip(), domain, rules)]
-    if record is None:
-        if not_found:
-            return WhoisReading(Lifecycle.UNREGISTERED, statuses=(not_found[0],))
-        # Only an answer with no signal is read for a refusal: banners warn against "excessive
-        # querying" in the very answers that carry a record.
-        for line in lines:
-            for pattern in (*COMMON_REFUSALS, *rules.refusals):
-                if re.search(pattern, line):
-                    raise WhoisRefusal(f"the server refused the query: {_quote(line.strip())}")
-        if not text.strip():
-            raise Doubt("the answer is empty")
-        raise Doubt(f'the answer has no record of {domain} and no "no match" line the table knows')
-    if not_found:
-        raise Doubt(f"the answer both has a record of {domain} and says {_quote(not_found[0])}")
-    named = {_first_word(value) for key, value in record if key in rules.domain_field}
-    if not named <= names:
-        other = sorted(named - names)[0]
-        raise Doubt(f"the answer is about {_quote(other)}, not {domain}")
-    # A thick answer names the registrar's server beside its statuses; an answer with nothing to
-    # read but a name and a server to ask instead is a referral.
-    if rules.status_field is None:
-        for key, value in record:
-            if key in REFERRAL_KEYS and _is_host(value) and _first_word(value) != rules.server.lower():
-                raise Doubt(f"the answer refers to another server ({_quote(value)})")
-    lifecycle, statuses = _lifecycle(record, rules, domain)
-    return WhoisReading(lifecycle, statuses, _created(record, rules))
-
-
-def _field(line: str, *, indented: bool = False) -> tuple[str, str] | None:
-    """A "key: value" line as (normalized key, value); None for any other line: comments, and
-    indented lines (a contact's fields under its heading) unless the TLD indents its record."""
-    if not line.strip() or line.lstrip()[0] in "%#>" or (line[0] in " \t" and not indented):
-        return None
-    match = _FIELD_LINE.match(line.strip())
-    if match is None:
-        return None
-    key = match.group("bracketed") if match.group("bracketed") is not None else match.group("key")
-    value = match.group("bvalue") if match.group("bracketed") is not None else match.group("value")
-    return _normal(key), value.strip()
-
-
-def _record(
-    lines: Sequence[str],
-    fields: Sequence[tuple[str, str] | None],
-    domain_field: frozenset[str],
-    *,
-    whole_answer: bool,
-) -> list[tuple[str, str]] | None:
-    """The fields of the block of lines (between blank lines) holding the first line that names
-    the domain, or of the whole answer; None when no line names a domain."""
-    at = next(
-        (i for i, parsed in enumerate(fields) if parsed and parsed[0] in domain_field and parsed[1]), None
-    )
-    if at is None:
-        return None
-    start, end = 0, len(lines)
-    if not whole_answer:
-        start = next((i + 1 for i in range(at - 1, -1, -1) if not lines[i].strip()), 0)
-        end = next((i for i in range(at, len(lines)) if not lines[i].strip()), len(lines))
-    return [parsed for parsed in fields[start:end] if parsed]
-
-
-def _says_not_found(line: str, domain: str, rules: WhoisRules) -> bool:
-    for wording in rules.not_found:
-        if "{domain}" in wording:
-            before, _, after = wording.partition("{domain}")
-            if (
-                line.startswith(before)
-                and line.endswith(after)
-                and line[len(before) : len(line) - len(after)].lower() == domain.lower()
-            ):
-                return True
-        elif line == wording:
-            return True
-    return False
-
-
-def _lifecycle(
-    record: Sequence[tuple[str, str]], rules: WhoisRules, domain: str
-) -> tuple[Lifecycle, tuple[str, ...]]:
-    if rules.status_field is None:
-        return Lifecycle.ACTIVE, ()
-    values = [value for key, value in record if key in rules.status_field]
-    if not values and rules.status_optional:
-        return Lifecycle.ACTIVE, ()
-    if not values:
-        raise Doubt(f"the record of {domain} has no {' or '.join(sorted(rules.status_field))!r} line")
-    statuses: list[str] = []
-    found: set[Lifecycle] = set()
-    for value in values:
-        for status in _statuses(value, rules):
-            lifecycle = rules.statuses.get(_normal(status))
-            if lifecycle is None:
-                raise Doubt(f"the status {_quote(status)} is not one the table maps for .{rules.tld}")
-            if lifecycle is Lifecycle.UNKNOWN:
-                raise Doubt(
-                    f"the registry calls {domain} {_quote(status)}, which says nothing of its lifecycle"
-                )
-            statuses.append(status)
-            found.add(lifecycle)
-    if Lifecycle.UNREGISTERED in found and len(found) > 1:
-        raise Doubt(f"the statuses of {domain} contradict each other: {', '.join(statuses)}")
-    leaving = found & {Lifecycle.REDEMPTION, Lifecycle.PENDING_DELETE, Lifecycle.UNREGISTERED}
-    if leaving and any(_normal(status) in _GOOD_STANDING for status in statuses):
-        raise Doubt(f"the statuses of {domain} contradict each other: {', '.join(statuses)}")
-    if Lifecycle.REDEMPTION in found:
-        # EPP puts a name in redemption as pendingDelete with redemptionPeriod: still restorable.
-        found.discard(Lifecycle.PENDING_DELETE)
-    return max(found, key=SEVERITY.__getitem__), tuple(statuses)
-
-
-def _statuses(value: str, rules: WhoisRules) -> list[str]:
-    # An EPP status is often followed by the URL that explains it.
-    def clean(part: str) -> str:
-        part = re.sub(r"\s+\(?https?://\S+\)?$", "", part.strip())
-        return re.sub(rules.status_strip, "", part).strip() if rules.status_strip else part
-
-    value = clean(value)
-    if _normal(value) in rules.statuses or not rules.status_separator:
-        return [value]
-    return [part for part in map(clean, value.split(rules.status_separator)) if part]
-
-
-def _created(record: Sequence[tuple[str, str]], rules: WhoisRules) -> datetime | None:
-    if rules.created_field is None:
-        return None
-    values = {value for key, value in record if key in rules.created_field and value}
-    if not values:
-        return None
-    if len(values) > 1:
-        raise Doubt(f"the record has several creation dates: {', '.join(sorted(values))}")
-    return parse_date(values.pop(), rules)
-
-
-def parse_date(value: str, rules: WhoisRules) -> datetime:
-    """A date in one of the TLD's formats (UTC unless it says otherwise); raises Doubt."""
-    for form in rules.created_formats:
-        try:
-            parsed = datetime.strptime(value, form)
-        except ValueError:
-            continue
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-    raise Doubt(f"the creation date {_quote(value)} is not in a format the table knows")
-
-
-def _is_host(value: str) -> bool:
-    """Whether a field's value names a server (some registries write their own name there)."""
-    return re.fullmatch(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+\.?", value) is not None
-
-
-def _first_word(value: str) -> str:
-    words = value.split()
-    return words[0].lower().removesuffix(".") if words else ""
-
-
-def _normal(text: str) -> str:
+def normal(text: str) -> str:
+    """A field name or status as the table and the reader compare them: lowercase, single-spaced."""
     return " ".join(text.lower().split())
-
-
-def _quote(text: str, limit: int = 120) -> str:
-    text = "".join(ch if ch.isprintable() else "?" for ch in text)
-    return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
 # The table -------------------------------------------------------------------------------------
@@ -322,6 +107,9 @@ _KEYS = frozenset(
         "indented", "refusals", "policy", "note", "status_set", "status_optional", "whole_answer",
     }
 )  # fmt: skip
+_HOST = re.compile(r"[A-Za-z0-9.-]{1,253}|\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]")
+
+type StatusSets = Mapping[str, Mapping[str, object]]
 
 
 class WhoisTable:
@@ -373,32 +161,85 @@ class WhoisTable:
         return cls(rules, source=source)
 
 
-def _rules(tld: str, entry: object, sets: Mapping[str, Mapping[str, object]]) -> WhoisRules:
+def _rules(tld: str, entry: object, sets: StatusSets) -> WhoisRules:
+    """One TLD's entry as rules; raises ValueError saying what is wrong with it."""
     if not isinstance(entry, dict):
         raise ValueError("its entry is not an object")
     if unknown := set(entry) - _KEYS:
         raise ValueError(f"unknown keys {', '.join(sorted(unknown))}")
-    server = _text(entry, "server", required=True)
-    if not re.fullmatch(r"[A-Za-z0-9.-]{1,253}|\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]", server or ""):
+    server, port = _server(entry)
+    rate, burst = _rate(entry)
+    statuses, status_field = _status_rules(entry, sets)
+    created, formats = _created_rules(entry)
+    rules = WhoisRules(
+        tld=tld,
+        server=server,
+        port=port,
+        query=_query(entry),
+        encodings=_encodings(entry),
+        rate=rate,
+        burst=burst,
+        not_found=_not_found(entry),
+        domain_field=_names(entry, "domain") or frozenset({"domain"}),
+        status_field=status_field,
+        status_separator=_text(entry, "status_separator"),
+        status_optional=_flag(entry, "status_optional"),
+        statuses=statuses,
+        status_strip=_text(entry, "status_strip"),
+        created_field=created,
+        created_formats=formats,
+        query_field=_names(entry, "query_field"),
+        indented=_flag(entry, "indented"),
+        whole_answer=_flag(entry, "whole_answer"),
+        refusals=_refusals(entry),
+        policy=_text(entry, "policy"),
+    )
+    if not set(rules.sees) & {str(lifecycle) for lifecycle in DEFAULT_UNSAFE}:
+        raise ValueError("its rules can show no unsafe lifecycle: serve it only with a signal to read")
+    return rules
+
+
+def _server(entry: Mapping[str, object]) -> tuple[str, int]:
+    server = _text(entry, "server", required=True) or ""
+    if not _HOST.fullmatch(server):
         raise ValueError(f"server {server!r} is not a host name")
     port = entry.get("port", DEFAULT_PORT)
     if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
         raise ValueError(f"port {port!r} is not a port")
+    return server, port
+
+
+def _query(entry: Mapping[str, object]) -> str:
     query = _text(entry, "query") or "{domain}"
     if "{domain}" not in query or not query.isascii() or any(c in query for c in "\r\n"):
         raise ValueError('"query" must be one ASCII line holding {domain}')
+    return query
+
+
+def _encodings(entry: Mapping[str, object]) -> tuple[str, ...]:
     encodings = tuple(_texts(entry, "encodings") or ("utf-8",))
     for encoding in encodings:
         try:
             codecs.lookup(encoding)
         except LookupError:
             raise ValueError(f"unknown encoding {encoding!r}") from None
+    return encodings
+
+
+def _rate(entry: Mapping[str, object]) -> tuple[float, int]:
     rate = entry.get("rate", DEFAULT_RATE)
     burst = entry.get("burst", DEFAULT_BURST)
     if not isinstance(rate, int | float) or isinstance(rate, bool) or not rate > 0:
         raise ValueError(f"rate {rate!r} is not a number of queries a second above 0")
     if not isinstance(burst, int) or isinstance(burst, bool) or burst < 1:
         raise ValueError(f"burst {burst!r} is not a count of 1 or more")
+    return float(rate), burst
+
+
+def _status_rules(
+    entry: Mapping[str, object], sets: StatusSets
+) -> tuple[dict[str, Lifecycle], frozenset[str] | None]:
+    """The TLD's status values, each with its lifecycle, and the field that carries them."""
     statuses = entry.get("statuses", {})
     if not isinstance(statuses, dict):
         raise ValueError('"statuses" is not an object')
@@ -407,58 +248,48 @@ def _rules(tld: str, entry: object, sets: Mapping[str, Mapping[str, object]]) ->
             raise ValueError(f"status_set {named_set!r} is not in status_sets")
         # The TLD's own words win over the shared set's.
         statuses = {**sets[named_set], **statuses}
-    mapped = {}
-    for value, name in statuses.items():
-        if not isinstance(name, str):
-            raise ValueError(f"status {value!r} maps to {name!r}, which is not a lifecycle")
-        try:
-            lifecycle = Lifecycle(name)
-        except ValueError:
-            raise ValueError(f"status {value!r} maps to {name!r}, which is not a lifecycle") from None
-        if lifecycle in (Lifecycle.INVALID, Lifecycle.REREGISTERED):
-            raise ValueError(f"status {value!r} cannot map to {name!r}")
-        mapped[_normal(value)] = lifecycle
+    mapped = {normal(value): _lifecycle_named(value, name) for value, name in statuses.items()}
     status_field = _names(entry, "status")
     if mapped and status_field is None:
         raise ValueError('"statuses" without a "status" field')
     if status_field is not None and not mapped:
         raise ValueError('a "status" field needs "statuses"')
+    return mapped, status_field
+
+
+def _lifecycle_named(value: str, name: object) -> Lifecycle:
+    try:
+        lifecycle = Lifecycle(name) if isinstance(name, str) else None
+    except ValueError:
+        lifecycle = None
+    if lifecycle is None:
+        raise ValueError(f"status {value!r} maps to {name!r}, which is not a lifecycle")
+    # Re-registration is read from the creation date, never from a status.
+    if lifecycle in (Lifecycle.INVALID, Lifecycle.REREGISTERED):
+        raise ValueError(f"status {value!r} cannot map to {name!r}")
+    return lifecycle
+
+
+def _created_rules(entry: Mapping[str, object]) -> tuple[frozenset[str] | None, tuple[str, ...]]:
     created = _names(entry, "created")
     formats = tuple(_texts(entry, "created_formats"))
     if bool(created) != bool(formats):
         raise ValueError('"created" and "created_formats" go together')
+    return created, formats
+
+
+def _refusals(entry: Mapping[str, object]) -> tuple[str, ...]:
     refusals = tuple(_texts(entry, "refusals"))
     for pattern in refusals:
         re.compile(pattern)
+    return refusals
+
+
+def _not_found(entry: Mapping[str, object]) -> tuple[str, ...]:
     not_found = tuple(_texts(entry, "not_found"))
     if any(not wording.strip() or wording != wording.strip() for wording in not_found):
         raise ValueError('each "not_found" wording is a whole, trimmed line')
-    rules = WhoisRules(
-        tld=tld,
-        server=server or "",
-        port=port,
-        query=query,
-        encodings=encodings,
-        rate=float(rate),
-        burst=burst,
-        not_found=not_found,
-        domain_field=_names(entry, "domain") or frozenset({"domain"}),
-        status_field=status_field,
-        status_separator=_text(entry, "status_separator"),
-        status_optional=_flag(entry, "status_optional"),
-        statuses=mapped,
-        status_strip=_text(entry, "status_strip"),
-        created_field=created,
-        created_formats=formats,
-        query_field=_names(entry, "query_field"),
-        indented=_flag(entry, "indented"),
-        whole_answer=_flag(entry, "whole_answer"),
-        refusals=refusals,
-        policy=_text(entry, "policy"),
-    )
-    if not set(rules.sees) & {str(lifecycle) for lifecycle in DEFAULT_UNSAFE}:
-        raise ValueError("its rules can show no unsafe lifecycle: serve it only with a signal to read")
-    return rules
+    return not_found
 
 
 def _text(entry: Mapping[str, object], key: str, *, required: bool = False) -> str | None:
@@ -478,7 +309,7 @@ def _names(entry: Mapping[str, object], key: str) -> frozenset[str] | None:
     names = [value] if isinstance(value, str) else _texts(entry, key)
     if not names or not all(names):
         raise ValueError(f"{key!r} must name a field")
-    return frozenset(_normal(name) for name in names)
+    return frozenset(normal(name) for name in names)
 
 
 def _flag(entry: Mapping[str, object], key: str) -> bool:
