@@ -154,7 +154,7 @@ def _show(place: Place, args) -> int:
     print(for_terminal(_run_table(run), sys.stdout))
     print()
     if not any(row["kind"] == "decision" and row["state"] == DecisionState.HELD for row in rows):
-        print("nothing waits for approval")
+        print("nothing waits for approval\n")
     if rows:
         print(for_terminal(domain_sections(rows), sys.stdout))
     return EXIT_OK
