@@ -1,14 +1,10 @@
 """The per-domain rows a run's output shows: the evidence that decided each domain, the addresses
 at stake, and what became of the decision, in words an operator can act on."""
 
-import io
-import threading
 from datetime import UTC, datetime
 
 from lapsewatch.sweep.records import Decision, DecisionState, DomainState, NoticeRecord
-from lapsewatch_tools import progress
 from lapsewatch_tools.decisions import decision_row, evidence_text, notice_row, u_label
-from lapsewatch_tools.progress import Ticker
 from lapsewatch_tools.report import domain_sections, domains_table
 
 DECIDED = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
@@ -111,46 +107,3 @@ def test_sections_put_what_waits_for_an_operator_first_and_notices_last():
     assert text.index("waiting for approval (1):") < text.index("other decisions (1):")
     assert text.index("other decisions (1):") < text.index("early warnings (notices) (1):")
     assert "HELD: the whole run" in text and "warned" in text
-
-
-class _Stream(io.StringIO):
-    """A stream that tells when it was first written to."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.written = threading.Event()
-
-    def write(self, text: str) -> int:
-        count = super().write(text)
-        self.written.set()
-        return count
-
-
-def test_a_slow_step_says_so_with_how_far_it_has_got(monkeypatch):
-    monkeypatch.setattr(progress, "SILENT_SECONDS", 0.0)
-    stream = _Stream()
-    with Ticker("approving 2 decisions", stream, count=lambda: "1 of 2 settled"):
-        assert stream.written.wait(10)
-    lines = stream.getvalue().splitlines()
-    # Not a terminal: plain lines, none rewritten in place.
-    assert lines and all(line.startswith("approving 2 decisions: ") for line in lines)
-    assert lines[0].endswith(", 1 of 2 settled") and "\r" not in stream.getvalue()
-
-
-def test_a_count_that_fails_leaves_the_line_without_it(monkeypatch):
-    monkeypatch.setattr(progress, "SILENT_SECONDS", 0.0)
-
-    def broken() -> str:
-        raise ConnectionError("the table cannot be read")
-
-    stream = _Stream()
-    with Ticker("discarding 3 decisions", stream, count=broken):
-        assert stream.written.wait(10)
-    assert stream.getvalue().startswith("discarding 3 decisions: ") and "settled" not in stream.getvalue()
-
-
-def test_a_quick_step_says_nothing():
-    stream = _Stream()
-    with Ticker("approving 1 decision", stream):
-        pass
-    assert stream.getvalue() == ""

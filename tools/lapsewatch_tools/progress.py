@@ -1,6 +1,7 @@
-"""Progress for a step that takes a while (an approval of many held decisions): no silent wait
-longer than about two seconds. On a terminal a live line, rewritten each second; elsewhere a
-plain line every few seconds, so that a log shows the step went on."""
+"""No silent wait longer than about two seconds: a run's progress through its shards
+(`RunProgress`), and a step that takes a while, such as an approval of many held decisions
+(`Ticker`). On a terminal a live line, rewritten in place; elsewhere plain lines, so that a log
+shows the step went on."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from typing import TextIO
 SILENT_SECONDS = 2.0
 LIVE_EVERY = 1.0
 PLAIN_EVERY = 5.0
+# A run's progress bar's width, in characters.
+_BAR = 30
 
 
 class Ticker:
@@ -60,3 +63,49 @@ class Ticker:
                 self.stream.flush()
             if self._stop.wait(LIVE_EVERY if self.live else PLAIN_EVERY):
                 return
+
+
+class RunProgress:
+    """A progress bar on a terminal, a line now and then otherwise; the log's lines (a registry
+    retry, from any thread) each on a line of their own, the bar drawn again below them."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self._last = (-1, -1)
+        self._bar_shown = False
+        self._lock = threading.Lock()
+
+    def update(self, done: int, total: int) -> None:
+        with self._lock:
+            if total <= 0 or ((done, total) == self._last and (self._bar_shown or not self.tty)):
+                return
+            finished_now = done == total and self._last != (done, total)
+            self._last = (done, total)
+            if self.tty:
+                filled = _BAR * done // total
+                self.stream.write(
+                    f"\r\033[Kchecking [{'#' * filled}{'-' * (_BAR - filled)}] {done}/{total} shards"
+                )
+                self._bar_shown = True
+            elif done == total or done % max(1, total // 10) == 0:
+                self.stream.write(f"checking: {done}/{total} shards\n")
+            if finished_now:
+                self._line(f"all {total} shards checked: the final step weighs the decisions and sends them")
+            self.stream.flush()
+
+    def log(self, line: str) -> None:
+        with self._lock:
+            self._line(line)
+            self.stream.flush()
+
+    def _line(self, line: str) -> None:
+        self.stream.write(("\r\033[K" if self._bar_shown else "") + line + "\n")
+        self._bar_shown = False
+
+    def done(self) -> None:
+        with self._lock:
+            if self._bar_shown:
+                self.stream.write("\n")
+                self._bar_shown = False
+            self.stream.flush()

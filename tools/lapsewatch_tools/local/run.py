@@ -3,8 +3,8 @@
 AWS is moto's server on loopback with the template's queues and tables; the dispatcher gets a
 schedule event, an event source mapping feeds the checkers SQS batches, and the final function
 runs when the shards are done. With no --registry-url the sweep runs on the demo: the reference
-registry with the demo data set, and (with no --rdap-bootstrap) a loopback RDAP server that
-answers for the demo's domains.
+registry with the demo data set, and (with no --rdap-bootstrap) loopback stand-ins for the RDAP,
+WHOIS and DNS servers the demo's domains would reach (`demo_world`).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from lapsewatch_tools.local import environ
 from lapsewatch_tools.local.aws import LocalAws
 from lapsewatch_tools.local.demo_world import DEMO_DATABASE, DemoWorld, demo_world
 from lapsewatch_tools.local.lambdas import EventSourceMapping, LocalFunction
+from lapsewatch_tools.progress import RunProgress
 from lapsewatch_tools.report import domain_sections, for_terminal, summary_table
 
 FINISHED = (RunStatus.DONE, RunStatus.HELD, RunStatus.DISCARDED)
@@ -162,7 +163,7 @@ def run_sweep_command(args) -> int:
         return 2
     if not args.state:
         shutil.rmtree(state_dir, ignore_errors=True)
-    progress = _Progress(sys.stderr)
+    progress = RunProgress(sys.stderr)
     try:
         finished = run_local_sweep(options, progress=progress.update, log=progress.log)
     except SweepError as exc:
@@ -275,6 +276,7 @@ def run_local_sweep(
         continuations = EventSourceMapping(
             sqs, local.aws.sqs_source("DispatcherFunction"), functions["DispatcherFunction"].invoke
         )
+        log("listing the registry's email domains")
         try:
             started = functions["DispatcherFunction"].invoke(_schedule_event(occurrence, options.check_all))
         except Exception as exc:
@@ -616,35 +618,3 @@ def _dns_environment(options: SweepOptions) -> dict[str, str]:
     if options.dns_trust_anchor is not None:
         environment["LAPSEWATCH_DNS_TRUST_ANCHOR"] = str(options.dns_trust_anchor)
     return environment
-
-
-class _Progress:
-    """A progress bar on a terminal; a line now and then otherwise."""
-
-    def __init__(self, stream) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
-        self._last = (-1, -1)
-
-    def update(self, done: int, total: int) -> None:
-        if (done, total) == self._last or total <= 0:
-            return
-        self._last = (done, total)
-        if self.tty:
-            width = 30
-            filled = width * done // total
-            bar = "#" * filled + "-" * (width - filled)
-            self.stream.write(f"\rchecking [{bar}] {done}/{total} shards")
-            self.stream.flush()
-        elif done == total or done % max(1, total // 10) == 0:
-            self.stream.write(f"checking: {done}/{total} shards\n")
-
-    def log(self, line: str) -> None:
-        if self.tty and self._last != (-1, -1):
-            self.stream.write("\n")
-        self.stream.write(line + "\n")
-
-    def done(self) -> None:
-        if self.tty and self._last != (-1, -1):
-            self.stream.write("\n")
-        self.stream.flush()
