@@ -84,7 +84,8 @@ def test_a_held_run_is_listed_shown_approved_one_domain_at_a_time_and_discarded(
     table = lapsewatch("runs", "show", run_id, *where)
     assert "waiting for approval (3)" in table.stdout
     [line] = [line for line in table.stdout.splitlines() if line.startswith("one.test ")]
-    assert "redemption" in line and "HELD: " in line and "status redemption period" in line
+    assert "redemption" in line and "HELD [1]" in line and "status redemption period" in line
+    assert f"[1] held: {row['why']}" in table.stdout
 
     approved = lapsewatch(
         "runs",

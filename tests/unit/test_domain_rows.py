@@ -106,4 +106,5 @@ def test_sections_put_what_waits_for_an_operator_first_and_notices_last():
     text = domain_sections(rows)
     assert text.index("waiting for approval (1):") < text.index("other decisions (1):")
     assert text.index("other decisions (1):") < text.index("early warnings (notices) (1):")
-    assert "HELD: the whole run" in text and "warned" in text
+    # Why it is held is told once under its table, by number: a breaker holds many for one reason.
+    assert "HELD [1]" in text and "  [1] held: the whole run" in text and "warned" in text

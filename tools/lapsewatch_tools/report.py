@@ -140,20 +140,24 @@ def _unprotected(unprotected: dict) -> str:
 def domains_table(rows: Iterable[dict]) -> str:
     """One line per domain a run decided about (`lapsewatch_tools.decisions` rows): the domain (its
     Unicode form beside an IDN), its lifecycle, the addresses at stake, what became of the
-    decision and why, and the evidence that decided it."""
-    return table(
+    decision and why, and the evidence that decided it. Why a decision is held (often the same
+    words for many: the breaker holds a run whole) is told once, under the table, by number."""
+    rows = list(rows)
+    reasons = list(dict.fromkeys(row["why"] for row in rows if row["outcome"] == "held" and row.get("why")))
+    lines = table(
         ("domain", "lifecycle", "addresses", "outcome", "evidence"),
         [
             (
                 row["domain"] + (f" ({row['unicode']})" if row.get("unicode") else ""),
                 row["lifecycle"],
                 _addresses(row),
-                _outcome(row),
+                _outcome(row, reasons),
                 row["evidence"],
             )
             for row in rows
         ],
     )
+    return "\n".join([lines, *(f"  [{number}] held: {why}" for number, why in enumerate(reasons, 1))])
 
 
 def _addresses(row: dict) -> str:
@@ -165,12 +169,17 @@ def _addresses(row: dict) -> str:
     return f"{count} at {where}" if where else str(count)
 
 
-def _outcome(row: dict) -> str:
-    # HELD in capitals: for_terminal colours it, as in the summary.
-    word = "HELD" if row["outcome"] == "held" else row["outcome"]
+def _outcome(row: dict, reasons: list[str]) -> str:
     if not row.get("why"):
-        return word
-    return f"{word} {row['why']}" if row["outcome"] == "unverified" else f"{word}: {row['why']}"
+        return "HELD" if row["outcome"] == "held" else row["outcome"]
+    if row["outcome"] == "held":
+        # HELD in capitals: for_terminal colours it, as in the summary.
+        return f"HELD [{reasons.index(row['why']) + 1}]"
+    return (
+        f"{row['outcome']} {row['why']}"
+        if row["outcome"] == "unverified"
+        else f"{row['outcome']}: {row['why']}"
+    )
 
 
 def domain_sections(rows: list[dict]) -> str:

@@ -16,7 +16,7 @@ import os
 import socket
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -329,31 +329,41 @@ def _local_place(args) -> Iterator[Place]:
     options = _local_options(args, state_dir)
     acting = args.runs_command in ("approve", "discard")
     try:
-        with local_functions(
-            options,
-            retries=_say,
-            log_name=f"{args.runs_command}-{args.run_id}" if acting else "runs",
-            # Listing and discarding need no registry; an approval sends to one.
-            demo_must_exist=args.runs_command == "approve",
-            with_registry=args.runs_command == "approve",
-            capture_stdout=False,
-        ) as local:
-            final = local.functions["FinalFunction"]
-
-            def invoke_final(event: dict) -> dict:
-                try:
-                    with local.quietly():
-                        return final.invoke(event)
-                except Exception as exc:  # the handler's error, as Lambda would report it
-                    raise ActionFailed(f"{type(exc).__name__}: {exc}") from None
-
+        with ExitStack() as stack:
+            # Local AWS and the functions take seconds to start on a large state: not in silence.
+            with Ticker(f"starting local AWS on the state of {state_dir}", sys.stderr):
+                local = stack.enter_context(
+                    local_functions(
+                        options,
+                        retries=_say,
+                        log_name=f"{args.runs_command}-{args.run_id}" if acting else "runs",
+                        # Listing and discarding need no registry; an approval sends to one.
+                        demo_must_exist=args.runs_command == "approve",
+                        with_registry=args.runs_command == "approve",
+                        capture_stdout=False,
+                    )
+                )
             yield Place(
                 store=local.store(),
-                invoke_final=invoke_final,
+                invoke_final=_final_invoker(local),
                 operator=lambda: f"{getpass.getuser()}@{socket.gethostname()}",
             )
     except SweepError as exc:
         raise RunsError(str(exc)) from None
+
+
+def _final_invoker(local) -> Callable[[dict], dict]:
+    """The final function on local AWS, its log lines to the log file, its errors as Lambda's."""
+    final = local.functions["FinalFunction"]
+
+    def invoke_final(event: dict) -> dict:
+        try:
+            with local.quietly():
+                return final.invoke(event)
+        except Exception as exc:  # the handler's error, as Lambda would report it
+            raise ActionFailed(f"{type(exc).__name__}: {exc}") from None
+
+    return invoke_final
 
 
 def _say(line: str) -> None:
@@ -408,13 +418,17 @@ def invoke_command(args) -> int:
     state_dir = Path(args.state) if args.state else None
     options = _local_options(args, state_dir)
     try:
-        with local_functions(
-            options,
-            log_name=f"invoke-{args.function}",
-            retries=_say,
-            capture_stdout=False,
-            demo_must_exist=state_dir is not None,
-        ) as local:
+        with ExitStack() as stack:
+            with Ticker("starting local AWS and the functions", sys.stderr):
+                local = stack.enter_context(
+                    local_functions(
+                        options,
+                        log_name=f"invoke-{args.function}",
+                        retries=_say,
+                        capture_stdout=False,
+                        demo_must_exist=state_dir is not None,
+                    )
+                )
             print(f"the functions' log: {local.log_path}", file=sys.stderr)
             try:
                 with local.quietly():
