@@ -81,26 +81,12 @@ def summary_table(summary: dict) -> str:
         )
         if domains.get(key)
     ]
-    withheld = summary["withheld"]
     rows += [
         ("unsafe domains", _count(summary.get("unsafe_count", len(summary["unsafe"])))),
         ("unverify calls", unverify["requested"]),
         ("addresses unverified", unverify["emails_unverified"]),
         ("unverify calls failed", unverify["failed"]),
-        ("decisions cancelled (stale)", withheld["cancelled"]),
-        ("decisions deferred", withheld["deferred"]),
-    ]
-    rows += [
-        (label, withheld.get(key, 0))
-        for key, label in (
-            ("superseded", "decisions superseded (a later one sent)"),
-            ("held", "decisions held at sending"),
-            ("unsent", "decisions left for the next run (time)"),
-            ("errors", "decisions the final step failed on"),
-        )
-        if withheld.get(key)
-    ]
-    rows += [
+        *_withheld_rows(summary["withheld"]),
         (
             "held",
             "no" if not summary["held"] else _count(summary.get("held_count", len(summary["held_domains"]))),
@@ -116,9 +102,27 @@ def summary_table(summary: dict) -> str:
     return key_values(rows)
 
 
+def _withheld_rows(withheld: dict) -> list[tuple[str, object]]:
+    """The decisions not sent, by why: always the stale and the deferred, the rest when any."""
+    rows: list[tuple[str, object]] = [
+        ("decisions cancelled (stale)", withheld["cancelled"]),
+        ("decisions deferred", withheld["deferred"]),
+    ]
+    return rows + [
+        (label, withheld.get(key, 0))
+        for key, label in (
+            ("superseded", "decisions superseded (a later one sent)"),
+            ("held", "decisions held at sending"),
+            ("unsent", "decisions left for the next run (time)"),
+            ("errors", "decisions the final step failed on"),
+        )
+        if withheld.get(key)
+    ]
+
+
 def _count(domains: int) -> str:
-    """How many domains, and where each is told of (the per-domain table after the summary)."""
-    return "none" if not domains else f"{domains} (one row each below)"
+    """How many domains, and where each is told of (the per-domain table beside the summary)."""
+    return "none" if not domains else f"{domains} (a row each in the domains' table)"
 
 
 def _notices(notices: dict) -> str:
