@@ -355,6 +355,7 @@ def local_functions(
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lapsewatch-run-")))
         world = _registry_world(stack, options, workdir, with_registry=with_registry, log=log)
+        log("starting local AWS and the functions")
         aws = stack.enter_context(LocalAws(root / "template.yaml", state_dir=options.state_dir))
         environment = aws.function_environment("DispatcherFunction")
         # The demo's stand-ins first: what the command's own options say wins over them.
