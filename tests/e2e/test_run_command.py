@@ -1,6 +1,7 @@
 """`lapsewatch run`, the whole sweep as an operator runs it: a separate process, AWS embedded."""
 
 import json
+import socket
 from datetime import UTC, datetime
 
 import pytest
@@ -24,7 +25,9 @@ def last_json(process):
 
 
 def test_the_demo_sweep_runs_offline_and_reports():
-    summary = last_json(lapsewatch("run", "--json"))
+    process = lapsewatch("run", "--json")
+    summary = last_json(process)
+    rows = {row["domain"]: row for row in map(json.loads, process.stdout.splitlines()[:-1])}
 
     assert summary["held"] is False and summary["dry_run"] is False
     assert summary["domains"]["invalid"] > 0
@@ -44,6 +47,21 @@ def test_the_demo_sweep_runs_offline_and_reports():
     assert summary["unverify"]["requested"] == len(summary["unsafe"])
     assert summary["unverify"]["emails_unverified"] >= len(summary["unsafe"])
     assert summary["unverify"]["failed"] == 0
+
+    # One row per unsafe domain, with the evidence that decided it and what became of it.
+    decided = {domain for domain, row in rows.items() if row["kind"] == "decision"}
+    assert decided == set(summary["unsafe"])
+    assert {rows[domain]["outcome"] for domain in decided} == {"unverified"}
+    recycled = rows["recycled-name.com"]
+    assert recycled["lifecycle"] == "reregistered" and recycled["verified_at"] < recycled["registered_at"]
+    assert "after the addresses were verified" in recycled["evidence"]
+    assert rows["xn--bckerei-mller-bfb28a.com"]["unicode"] == "bäckerei-müller.com"
+    # The demo's stand-ins serve what the bundled files serve: .de, .io and .me through the extra
+    # RDAP file, .it and .jp through WHOIS; a lapse at WHOIS is caught like any other.
+    assert rows["vecchia-trattoria.it"]["provider"] == "whois"
+    assert [entry["tld"] for entry in summary["unprotected"]["top_tlds"]] == ["gr"]
+    assert not any("lookups failed" in warning for warning in summary["warnings"])
+    assert {row["kind"] for row in rows.values()} == {"decision", "notice"}
 
 
 @pytest.fixture
@@ -128,6 +146,18 @@ def test_a_mass_outage_is_held(world, tmp_path):
     assert held["held"] is True and held["held_reason"]
     assert held["unverify"]["requested"] == 0
     assert registry.app.store.audit() == []
+
+
+def test_an_unreachable_registry_is_told_retry_by_retry_before_the_run_fails():
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    process = lapsewatch("run", "--registry-url", f"http://127.0.0.1:{port}", token="any-token")
+    assert process.returncode == 1
+    told = [line for line in process.stderr.splitlines() if line.startswith("registry: ")]
+    assert told and all(f"connection refused by 127.0.0.1:{port}" in line for line in told)
+    assert "retry 1 of 5" in told[0] and "retry 5 of 5" in told[-1]
+    assert "the dispatcher failed" in process.stderr and "Traceback" not in process.stderr
 
 
 def test_a_sweep_that_cannot_run_says_why_and_fails(world):

@@ -78,8 +78,14 @@ def test_a_held_run_is_listed_shown_approved_one_domain_at_a_time_and_discarded(
     assert waiting["one.test"]["addresses"] == 1
     assert waiting["one.test"]["hold_reason"]
     assert "redemption period" in waiting["one.test"]["evidence"]["statuses"]
+    [row] = [row for row in shown["domains"] if row["domain"] == "one.test"]
+    assert (row["kind"], row["outcome"], row["addresses"]) == ("decision", "held", 1)
+    assert row["why"] == waiting["one.test"]["hold_reason"]
     table = lapsewatch("runs", "show", run_id, *where)
-    assert "waiting for approval (3)" in table.stdout and "one.test" in table.stdout
+    assert "waiting for approval (3)" in table.stdout
+    [line] = [line for line in table.stdout.splitlines() if line.startswith("one.test ")]
+    assert "redemption" in line and "HELD [1]" in line and "status redemption period" in line
+    assert f"[1] held: {row['why']}" in table.stdout
 
     approved = lapsewatch(
         "runs",
@@ -93,6 +99,8 @@ def test_a_held_run_is_listed_shown_approved_one_domain_at_a_time_and_discarded(
         token=registry.token,
     )
     assert approved.returncode == 0, approved.stderr
+    [line] = [line for line in approved.stdout.splitlines() if line.startswith("one.test ")]
+    assert "unverified 1 of 1 addresses; approved by " in line
     # Exactly that domain is unverified; the run still waits for the other two.
     assert [call["domain"] for call in registry.app.store.audit()] == ["one.test"]
     assert registry.app.store.emails("one.test", verified=None)[0]["verified"] is False
@@ -129,6 +137,10 @@ def test_a_held_run_is_listed_shown_approved_one_domain_at_a_time_and_discarded(
 
     assert lapsewatch("runs", "discard", run_id, *where).returncode == 1
     assert lapsewatch("runs", "show", "run-19990101T000000Z", *where).returncode == 1
+    # A run that does not exist leaves no log behind, empty or not.
+    nowhere = lapsewatch("runs", "discard", "run-19990101T000000Z", *where)
+    assert nowhere.returncode == 1 and "no run run-19990101T000000Z" in nowhere.stderr
+    assert not list((state / "logs").glob("*19990101*"))
 
 
 def test_runs_refuse_what_they_cannot_use(tmp_path):

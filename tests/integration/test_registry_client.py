@@ -192,6 +192,59 @@ def test_an_unreachable_registry_is_a_retryable_error():
     assert raised.value.retryable
 
 
+def test_each_retry_of_an_unreachable_registry_is_told_with_its_reason():
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    notes = []
+    with (
+        client_for(f"http://127.0.0.1:{port}", retries=3, on_retry=notes.append) as client,
+        pytest.raises(TransientRegistryError),
+    ):
+        client.page()
+    # One note per retry, before it: none after the last try, which is the error.
+    assert [(note.retry, note.retries) for note in notes] == [(1, 3), (2, 3), (3, 3)]
+    assert {note.what for note in notes} == {"GET /v1/email-domains"}
+    assert {note.why for note in notes} == {f"connection refused by 127.0.0.1:{port}"}
+    assert str(notes[0]).startswith(
+        f"GET /v1/email-domains: connection refused by 127.0.0.1:{port}; retry 1 of 3"
+    )
+
+
+def test_each_retry_of_a_busy_registry_names_the_status_and_the_wait(registry, faults):
+    faults.add(UNVERIFY, Fault.rate_limited(retry_after=1), Fault.unavailable())
+    notes = []
+    with client_for(registry.url, on_retry=notes.append) as client:
+        client.unverify(REQUEST, KEY)
+    assert [note.why.split()[0] for note in notes] == ["429", "503"]
+    assert notes[0].what == "POST /v1/email-domains/unverify"
+    # The first waits as Retry-After says.
+    assert notes[0].wait == 1
+
+
+class _Records(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+def test_retries_are_logged_by_default_on_a_logger_of_their_own(registry, faults):
+    faults.add(LIST_EMAIL_DOMAINS, Fault.unavailable())
+    retries, listener = logging.getLogger("lapsewatch.registry.retries"), _Records()
+    retries.addHandler(listener)
+    try:
+        with client_for(registry.url) as client:
+            assert client.page().items
+    finally:
+        retries.removeHandler(listener)
+    [record] = listener.records
+    assert record.levelno == logging.WARNING
+    assert "GET /v1/email-domains: 503" in record.getMessage() and "retry 1 of 5" in record.getMessage()
+
+
 # Permanent failures
 
 

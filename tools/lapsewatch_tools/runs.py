@@ -16,7 +16,7 @@ import os
 import socket
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,17 @@ from lapsewatch.domains import InvalidDomain, to_ascii
 from lapsewatch.sweep.records import Decision, DecisionState, RunRecord
 from lapsewatch.sweep.store import RunStore
 from lapsewatch.timefmt import rfc3339
-from lapsewatch_tools.report import key_values, table
+from lapsewatch_tools.decisions import domain_rows
+from lapsewatch_tools.local.environ import environment
+from lapsewatch_tools.progress import Ticker
+from lapsewatch_tools.report import (
+    domain_sections,
+    domains_table,
+    for_terminal,
+    key_values,
+    summary_table,
+    table,
+)
 
 EXIT_OK, EXIT_NOTHING_MATCHED, EXIT_USAGE = 0, 1, 2
 # The stack outputs the commands read (template.yaml's Outputs).
@@ -129,28 +139,24 @@ def _show(place: Place, args) -> int:
         print(f"lapsewatch runs: no run {args.run_id}", file=sys.stderr)
         return EXIT_NOTHING_MATCHED
     decisions = sorted(place.store.decisions(run.run_id), key=lambda d: d.domain)
+    rows = domain_rows(place.store, run.run_id)
     shown = {
         "run": run_line(run),
         "summary": run.summary,
         "waiting": [decision_line(d) for d in decisions if d.state == DecisionState.HELD],
         "decisions": [decision_line(d) for d in decisions],
+        # One row per domain the run decided about, and per notice (`lapsewatch run --json`'s).
+        "domains": rows,
     }
     if args.json:
         print(json.dumps(shown, ensure_ascii=False), flush=True)
         return EXIT_OK
-    print(_run_table(run))
-    waiting = shown["waiting"]
+    print(for_terminal(_run_table(run), sys.stdout))
     print()
-    if waiting:
-        print(f"waiting for approval ({len(waiting)}):")
-        print(_decisions_table(waiting))
-    else:
-        print("nothing waits for approval")
-    others = [line for line in shown["decisions"] if line["state"] != DecisionState.HELD]
-    if others:
-        print()
-        print("other decisions:")
-        print(_decisions_table(others))
+    if not any(row["kind"] == "decision" and row["state"] == DecisionState.HELD for row in rows):
+        print("nothing waits for approval\n")
+    if rows:
+        print(for_terminal(domain_sections(rows), sys.stdout))
     return EXIT_OK
 
 
@@ -173,8 +179,6 @@ def decision_line(decision: Decision) -> dict:
 
 def _run_table(run: RunRecord) -> str:
     if run.summary:
-        from lapsewatch_tools.local.run import summary_table
-
         return summary_table(dict(run.summary))
     return key_values(
         [
@@ -183,32 +187,6 @@ def _run_table(run: RunRecord) -> str:
             ("email domains listed", int(run.listed or 0)),
             ("shards", f"{int(run.shards_done or 0)} of {run.shard_count or '?'} done"),
         ]
-    )
-
-
-def _decisions_table(lines: list[dict]) -> str:
-    def evidence(line: dict) -> str:
-        found = line["evidence"]
-        parts = [", ".join(found.get("statuses") or []) or found.get("reason") or ""]
-        if found.get("expires_at"):
-            parts.append(f"expires {found['expires_at']}")
-        if found.get("source"):
-            parts.append(str(found["source"]))
-        return "; ".join(part for part in parts if part)
-
-    return table(
-        ("domain", "lifecycle", "addresses", "state", "why held", "evidence"),
-        [
-            (
-                line["domain"],
-                line["lifecycle"],
-                line["addresses"],
-                line["state"] + (f" by {line['operator']}" if line["operator"] else ""),
-                line["hold_reason"] or "",
-                evidence(line),
-            )
-            for line in lines
-        ],
     )
 
 
@@ -241,28 +219,34 @@ def _act(place: Place, args) -> int:
     event: dict[str, Any] = {f"{verb}_run": run.run_id, "by": place.operator()}
     if named is not None:
         event["domains"] = sorted(d.domain for d in chosen)
+    domains = {d.domain for d in chosen}
+
+    def settled() -> str:
+        states = [d.state for d in place.store.decisions(run.run_id) if d.domain in domains]
+        return f"{sum(state != DecisionState.HELD for state in states)} of {len(domains)} settled"
+
     try:
-        summary = place.invoke_final(event)
+        with Ticker(f"{_DOING[verb]} {len(domains)} decisions of {run.run_id}", sys.stderr, count=settled):
+            summary = place.invoke_final(event)
     except ActionFailed as exc:
         print(f"lapsewatch runs: {verb} failed: {exc}", file=sys.stderr)
         return EXIT_NOTHING_MATCHED
 
-    after = {d.domain: d for d in place.store.decisions(run.run_id)}
-    outcome = [decision_line(after[d.domain]) for d in chosen if d.domain in after]
-    # With --json, standard output holds JSON Lines alone; the tables go to standard error.
+    outcome = [row for row in domain_rows(place.store, run.run_id) if row["domain"] in domains]
+    # With --json, standard output holds JSON Lines alone (the domains' rows, then the run's
+    # summary); the tables go to standard error.
     tables = sys.stderr if args.json else sys.stdout
-    print(_decisions_table(outcome), file=tables)
+    print(for_terminal(domains_table(outcome), tables), file=tables)
     print(file=tables)
-    print(_run_table_from(summary), file=tables)
+    print(for_terminal(summary_table(summary), tables), file=tables)
     if args.json:
+        for row in outcome:
+            print(json.dumps(row, ensure_ascii=False))
         print(json.dumps(summary, ensure_ascii=False), flush=True)
     return EXIT_OK
 
 
-def _run_table_from(summary: dict) -> str:
-    from lapsewatch_tools.local.run import summary_table
-
-    return summary_table(summary)
+_DOING = {"approve": "approving", "discard": "discarding"}
 
 
 # The deployed stack -------------------------------------------------------------------------------
@@ -284,9 +268,6 @@ def _stack_place(stack: str, region: str | None) -> Iterator[Place]:
     if missing:
         raise RunsError(f"the stack {stack} has no output {', '.join(missing)}: is it a lapsewatch stack?")
 
-    # PynamoDB takes its region from the environment, as botocore does.
-    saved = os.environ.get("AWS_DEFAULT_REGION")
-    os.environ["AWS_DEFAULT_REGION"] = session.region_name
     invoke_final = final_invoker(session, outputs["FinalFunctionName"])
 
     def operator() -> str:
@@ -295,19 +276,18 @@ def _stack_place(stack: str, region: str | None) -> Iterator[Place]:
         except (BotoCoreError, ClientError):
             return f"{getpass.getuser()}@{socket.gethostname()}"
 
-    try:
-        yield Place(
-            store=RunStore(domains_table=outputs["DomainsTableName"], runs_table=outputs["RunsTableName"]),
-            invoke_final=invoke_final,
-            operator=operator,
-        )
-    except (BotoCoreError, ClientError, PynamoDBException) as exc:
-        raise RunsError(f"reading the stack's tables failed: {exc}") from None
-    finally:
-        if saved is None:
-            os.environ.pop("AWS_DEFAULT_REGION", None)
-        else:
-            os.environ["AWS_DEFAULT_REGION"] = saved
+    # PynamoDB takes its region from the environment, as botocore does.
+    with environment({"AWS_DEFAULT_REGION": session.region_name}):
+        try:
+            yield Place(
+                store=RunStore(
+                    domains_table=outputs["DomainsTableName"], runs_table=outputs["RunsTableName"]
+                ),
+                invoke_final=invoke_final,
+                operator=operator,
+            )
+        except (BotoCoreError, ClientError, PynamoDBException) as exc:
+            raise RunsError(f"reading the stack's tables failed: {exc}") from None
 
 
 def final_invoker(session, function_name: str) -> Callable[[dict], dict]:
@@ -349,30 +329,48 @@ def _local_place(args) -> Iterator[Place]:
     options = _local_options(args, state_dir)
     acting = args.runs_command in ("approve", "discard")
     try:
-        with local_functions(
-            options,
-            log_name=f"{args.runs_command}-{args.run_id}" if acting else "runs",
-            # Listing and discarding need no registry; an approval sends to one.
-            demo_must_exist=args.runs_command == "approve",
-            with_registry=args.runs_command == "approve",
-            capture_stdout=False,
-        ) as local:
-            final = local.functions["FinalFunction"]
-
-            def invoke_final(event: dict) -> dict:
-                try:
-                    with local.quietly():
-                        return final.invoke(event)
-                except Exception as exc:  # the handler's error, as Lambda would report it
-                    raise ActionFailed(f"{type(exc).__name__}: {exc}") from None
-
+        with ExitStack() as stack:
+            # Local AWS and the functions take seconds to start on a large state: not in silence.
+            with Ticker(f"starting local AWS on the state of {state_dir}", sys.stderr):
+                local = stack.enter_context(
+                    local_functions(
+                        options,
+                        retries=_say,
+                        log_name=f"{args.runs_command}-{args.run_id}" if acting else "runs",
+                        # Listing and discarding need no registry; an approval sends to one.
+                        demo_must_exist=args.runs_command == "approve",
+                        with_registry=args.runs_command == "approve",
+                        capture_stdout=False,
+                    )
+                )
             yield Place(
                 store=local.store(),
-                invoke_final=invoke_final,
+                invoke_final=_final_invoker(local),
                 operator=lambda: f"{getpass.getuser()}@{socket.gethostname()}",
             )
     except SweepError as exc:
         raise RunsError(str(exc)) from None
+
+
+def _final_invoker(local) -> Callable[[dict], dict]:
+    """The final function on local AWS, its log lines to the log file, its errors as Lambda's."""
+    final = local.functions["FinalFunction"]
+
+    def invoke_final(event: dict) -> dict:
+        try:
+            with local.quietly():
+                return final.invoke(event)
+        except Exception as exc:  # the handler's error, as Lambda would report it
+            raise ActionFailed(f"{type(exc).__name__}: {exc}") from None
+
+    return invoke_final
+
+
+def _say(line: str) -> None:
+    """A line for the operator (a registry call retried), on a line of its own: a live progress
+    line on the terminal is cleared first, and drawn again at its next tick."""
+    sys.stderr.write(("\r\033[K" if sys.stderr.isatty() else "") + line + "\n")
+    sys.stderr.flush()
 
 
 def _local_options(args, state_dir: Path | None):
@@ -420,12 +418,17 @@ def invoke_command(args) -> int:
     state_dir = Path(args.state) if args.state else None
     options = _local_options(args, state_dir)
     try:
-        with local_functions(
-            options,
-            log_name=f"invoke-{args.function}",
-            capture_stdout=False,
-            demo_must_exist=state_dir is not None,
-        ) as local:
+        with ExitStack() as stack:
+            with Ticker("starting local AWS and the functions", sys.stderr):
+                local = stack.enter_context(
+                    local_functions(
+                        options,
+                        log_name=f"invoke-{args.function}",
+                        retries=_say,
+                        capture_stdout=False,
+                        demo_must_exist=state_dir is not None,
+                    )
+                )
             print(f"the functions' log: {local.log_path}", file=sys.stderr)
             try:
                 with local.quietly():

@@ -6,15 +6,17 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 import urllib.request
 from collections.abc import Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
 import yaml
+
+from lapsewatch_tools.local.environ import environment
 
 REGION = "us-east-1"
 
@@ -64,7 +66,8 @@ class LocalAws:
         self.names: dict[str, str] = {}  # logical id -> physical name or URL (what !Ref gives)
         self.arns: dict[str, str] = {}
         self._server: Any = None
-        self._saved_env: dict[str, str | None] = {}
+        # The AWS_* environment this sets while it runs, put back on exit.
+        self._environment = ExitStack()
         self._state_loaded = False
 
     def __enter__(self) -> LocalAws:
@@ -75,14 +78,18 @@ class LocalAws:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
-        self._set_env(
-            AWS_ENDPOINT_URL=self.endpoint,
-            AWS_ACCESS_KEY_ID="local",
-            AWS_SECRET_ACCESS_KEY="local",
-            AWS_SESSION_TOKEN=None,
-            AWS_DEFAULT_REGION=REGION,
-            AWS_REGION=REGION,
-            AWS_PROFILE=None,
+        self._environment.enter_context(
+            environment(
+                {
+                    "AWS_ENDPOINT_URL": self.endpoint,
+                    "AWS_ACCESS_KEY_ID": "local",
+                    "AWS_SECRET_ACCESS_KEY": "local",
+                    "AWS_SESSION_TOKEN": None,
+                    "AWS_DEFAULT_REGION": REGION,
+                    "AWS_REGION": REGION,
+                    "AWS_PROFILE": None,
+                }
+            )
         )
         try:
             self._reset()
@@ -103,12 +110,7 @@ class LocalAws:
             self._reset()
             self._server.stop()
             self._server = None
-        for name, value in self._saved_env.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        self._saved_env.clear()
+        self._environment.close()
 
     def _reset(self) -> None:
         """Empty moto's backends: a threaded server keeps them in this process, shared with any
@@ -116,14 +118,6 @@ class LocalAws:
         request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
         with urllib.request.urlopen(request, timeout=10):
             pass
-
-    def _set_env(self, **values: str | None) -> None:
-        for name, value in values.items():
-            self._saved_env.setdefault(name, os.environ.get(name))
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
     # Resources ---------------------------------------------------------------------------------
     @property

@@ -3,6 +3,7 @@ and registrars send them, the status lists each lifecycle shows, and RDAP error 
 
 from __future__ import annotations
 
+import copy
 import json
 import zlib
 from collections.abc import Iterable
@@ -45,21 +46,34 @@ def rdap_domain_json(
     if shape == "nomulus":
         return _nomulus_domain_json(name, statuses, registered_at, expires_at)
     if shape == "cctld":
-        return {
-            "rdapConformance": ["rdap_level_0"],
-            "objectClassName": "domain",
-            "handle": name,
-            "ldhName": name,
-            "status": statuses,
-            "nameservers": [_nameserver(f"ns1.{name}"), _nameserver(f"ns2.{name}")],
-            "secureDNS": {"delegationSigned": False},
-            "notices": [
-                {
-                    "title": "Disclaimer",
-                    "description": ["This answer has no events: the registry publishes none."],
-                }
-            ],
-        }
+        return _cctld_domain_json(name, statuses)
+    events = _events(registered_at, expires_at, shape)
+    if shape == "registrar":
+        return _registrar_domain_json(name, statuses, events)
+    if shape != "thick":
+        raise ValueError(f"unknown RDAP shape {shape!r}: choose thick, cctld, registrar or nomulus")
+    return _thick_domain_json(name, statuses, events)
+
+
+def _cctld_domain_json(name: str, statuses: list[str]) -> dict:
+    return {
+        "rdapConformance": ["rdap_level_0"],
+        "objectClassName": "domain",
+        "handle": name,
+        "ldhName": name,
+        "status": statuses,
+        "nameservers": [_nameserver(f"ns1.{name}"), _nameserver(f"ns2.{name}")],
+        "secureDNS": {"delegationSigned": False},
+        "notices": [
+            {
+                "title": "Disclaimer",
+                "description": ["This answer has no events: the registry publishes none."],
+            }
+        ],
+    }
+
+
+def _events(registered_at: datetime | None, expires_at: datetime | None, shape: str) -> list[dict]:
     events = []
     if registered_at:
         events.append({"eventAction": "registration", "eventDate": rfc3339(registered_at)})
@@ -68,52 +82,58 @@ def rdap_domain_json(
         action = "registrar expiration" if shape == "registrar" else "expiration"
         events.append({"eventAction": action, "eventDate": rfc3339(expires_at)})
     events.append({"eventAction": "last update of RDAP database", "eventDate": rfc3339(datetime.now(UTC))})
-    registrar = {
-        "objectClassName": "entity",
-        "handle": "292",
-        "roles": ["registrar"],
-        "publicIds": [{"type": "IANA Registrar ID", "identifier": "292"}],
-        "vcardArray": [
-            "vcard",
-            [["version", {}, "text", "4.0"], ["fn", {}, "text", "Example Registrar Inc."]],
-        ],
+    return events
+
+
+_REGISTRAR = {
+    "objectClassName": "entity",
+    "handle": "292",
+    "roles": ["registrar"],
+    "publicIds": [{"type": "IANA Registrar ID", "identifier": "292"}],
+    "vcardArray": [
+        "vcard",
+        [["version", {}, "text", "4.0"], ["fn", {}, "text", "Example Registrar Inc."]],
+    ],
+    "entities": [
+        {
+            "objectClassName": "entity",
+            "roles": ["abuse"],
+            "vcardArray": [
+                "vcard",
+                [
+                    ["version", {}, "text", "4.0"],
+                    ["fn", {}, "text", ""],
+                    ["tel", {"type": "voice"}, "uri", "tel:+1.2083895740"],
+                    ["email", {}, "text", "abusecomplaints@registrar.example"],
+                ],
+            ],
+        }
+    ],
+}
+
+
+def _registrar_domain_json(name: str, statuses: list[str], events: list[dict]) -> dict:
+    return {
+        "rdapConformance": ["rdap_level_0", "icann_rdap_response_profile_1", "redacted"],
+        "objectClassName": "domain",
+        "handle": f"{name.upper()}-REGISTRAR",
+        "ldhName": name,
+        "status": statuses,
+        "events": events,
         "entities": [
+            copy.deepcopy(_REGISTRAR),
             {
                 "objectClassName": "entity",
-                "roles": ["abuse"],
-                "vcardArray": [
-                    "vcard",
-                    [
-                        ["version", {}, "text", "4.0"],
-                        ["fn", {}, "text", ""],
-                        ["tel", {"type": "voice"}, "uri", "tel:+1.2083895740"],
-                        ["email", {}, "text", "abusecomplaints@registrar.example"],
-                    ],
-                ],
-            }
+                "roles": ["registrant"],
+                "vcardArray": ["vcard", [["version", {}, "text", "4.0"], ["fn", {}, "text", ""]]],
+            },
         ],
+        "redacted": [{"name": {"type": "Registrant Name"}, "method": "emptyValue"}],
+        "nameservers": [_nameserver(f"ns1.{name}")],
     }
-    if shape == "registrar":
-        return {
-            "rdapConformance": ["rdap_level_0", "icann_rdap_response_profile_1", "redacted"],
-            "objectClassName": "domain",
-            "handle": f"{name.upper()}-REGISTRAR",
-            "ldhName": name,
-            "status": statuses,
-            "events": events,
-            "entities": [
-                registrar,
-                {
-                    "objectClassName": "entity",
-                    "roles": ["registrant"],
-                    "vcardArray": ["vcard", [["version", {}, "text", "4.0"], ["fn", {}, "text", ""]]],
-                },
-            ],
-            "redacted": [{"name": {"type": "Registrant Name"}, "method": "emptyValue"}],
-            "nameservers": [_nameserver(f"ns1.{name}")],
-        }
-    if shape != "thick":
-        raise ValueError(f"unknown RDAP shape {shape!r}: choose thick, cctld, registrar or nomulus")
+
+
+def _thick_domain_json(name: str, statuses: list[str], events: list[dict]) -> dict:
     upper = name.upper()
     tld = name.rsplit(".", 1)[-1]
     return {
@@ -135,7 +155,7 @@ def rdap_domain_json(
             },
         ],
         "status": statuses,
-        "entities": [registrar],
+        "entities": [copy.deepcopy(_REGISTRAR)],
         "events": events,
         "secureDNS": {"delegationSigned": False},
         "nameservers": [_nameserver(f"NS1.{upper}"), _nameserver(f"NS2.{upper}")],

@@ -3,13 +3,15 @@
 AWS is moto's server on loopback with the template's queues and tables; the dispatcher gets a
 schedule event, an event source mapping feeds the checkers SQS batches, and the final function
 runs when the shards are done. With no --registry-url the sweep runs on the demo: the reference
-registry with the demo data set, and (with no --rdap-bootstrap) a loopback RDAP server that
-answers for the demo's domains.
+registry with the demo data set, and (with no --rdap-bootstrap) loopback stand-ins for the RDAP,
+WHOIS and DNS servers the demo's domains would reach (`demo_world`).
 """
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
 import secrets
 import shlex
@@ -24,23 +26,23 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager, redire
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, cast
 
 import boto3
 
-from lapsewatch.domains import tld
+from lapsewatch.registry.retry import retries_log
 from lapsewatch.sweep.records import RunStatus, run_id_for
 from lapsewatch.sweep.store import RunStore
 from lapsewatch_tools.bundled import bundled
+from lapsewatch_tools.decisions import domain_rows
+from lapsewatch_tools.local import environ
 from lapsewatch_tools.local.aws import LocalAws
+from lapsewatch_tools.local.demo_world import DEMO_DATABASE, DemoWorld, demo_world
 from lapsewatch_tools.local.lambdas import EventSourceMapping, LocalFunction
-from lapsewatch_tools.report import for_terminal, key_values
+from lapsewatch_tools.progress import RunProgress
+from lapsewatch_tools.report import domain_sections, for_terminal, summary_table
 
-# Our own loopback RDAP server can take far more than a real registry's 5 requests a second.
-DEMO_RDAP_RATE = 200.0
 FINISHED = (RunStatus.DONE, RunStatus.HELD, RunStatus.DISCARDED)
-# The demo registry's database, in the state folder when there is one.
-DEMO_DATABASE = "registry.sqlite3"
 _STALL_SECONDS = 10.0
 
 
@@ -155,7 +157,30 @@ def next_steps(summary: dict, state_dir: Path) -> list[str]:
 
 def run_sweep_command(args) -> int:
     state_dir = Path(args.state) if args.state else default_state_dir()
-    options = SweepOptions(
+    options = _sweep_options(args, state_dir)
+    if (refusal := _whois_refusal(options)) is not None:
+        print(f"lapsewatch run: {refusal}", file=sys.stderr)
+        return 2
+    if not args.state:
+        shutil.rmtree(state_dir, ignore_errors=True)
+    progress = RunProgress(sys.stderr)
+    try:
+        finished = run_local_sweep(options, progress=progress.update, log=progress.log)
+    except SweepError as exc:
+        progress.done()
+        print(f"lapsewatch run: {exc}", file=sys.stderr)
+        return 1
+    except Backdated as exc:
+        progress.done()
+        print(f"lapsewatch run: error: {exc}", file=sys.stderr)
+        return 2
+    progress.done()
+    _report(finished, state_dir, as_json=args.json)
+    return 0
+
+
+def _sweep_options(args, state_dir: Path) -> SweepOptions:
+    return SweepOptions(
         registry_url=args.registry_url,
         registry_token=os.environ.get("LAPSEWATCH_REGISTRY_TOKEN"),
         rdap_bootstrap=Path(args.rdap_bootstrap) if args.rdap_bootstrap else None,
@@ -174,43 +199,40 @@ def run_sweep_command(args) -> int:
         whois_servers=tuple(args.whois_server or ()),
         **dns_options(args),
     )
-    if options.whois_table or options.whois_servers:
-        from lapsewatch.providers.factory import ProviderSettings
 
-        try:  # the functions would refuse them at their cold start: say so before the run
-            ProviderSettings.from_env(
-                {},
-                whois_table=options.whois_table,
-                whois_servers=options.whois_servers,
-                credentials_later=True,
-            )
-        except ValueError as exc:
-            print(f"lapsewatch run: {exc}", file=sys.stderr)
-            return 2
-    if not args.state:
-        shutil.rmtree(state_dir, ignore_errors=True)
-    progress = _Progress(sys.stderr)
+
+def _whois_refusal(options: SweepOptions) -> str | None:
+    """Why the WHOIS options are refused, said before the run: the functions would refuse them
+    at their cold start."""
+    if not (options.whois_table or options.whois_servers):
+        return None
+    from lapsewatch.providers.factory import ProviderSettings
+
     try:
-        summary = run_local_sweep(options, progress=progress.update, log=progress.log)
-    except SweepError as exc:
-        progress.done()
-        print(f"lapsewatch run: {exc}", file=sys.stderr)
-        return 1
-    except Backdated as exc:
-        progress.done()
-        print(f"lapsewatch run: error: {exc}", file=sys.stderr)
-        return 2
-    progress.done()
-    # With --json, standard output holds JSON Lines alone; the table goes to standard error.
-    tables = sys.stderr if args.json else sys.stdout
+        ProviderSettings.from_env(
+            {}, whois_table=options.whois_table, whois_servers=options.whois_servers, credentials_later=True
+        )
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _report(finished: FinishedRun, state_dir: Path, *, as_json: bool) -> None:
+    """The run's summary and its domains, one row each, then the commands to look at it. With
+    --json, standard output holds JSON Lines alone (the domains' rows, then the summary); the
+    tables go to standard error."""
+    summary, tables = finished.summary, sys.stderr if as_json else sys.stdout
     print(for_terminal(summary_table(summary), tables), file=tables)
+    if finished.domains:
+        print(f"\n{for_terminal(domain_sections(finished.domains), tables)}", file=tables)
     held = "HELD: it waits for an operator; " if summary["held"] else ""
     print(f"\n{held}the run's state is kept in {state_dir}; next:", file=tables)
     for step in next_steps(summary, state_dir):
         print(f"  {step}", file=tables)
-    if args.json:
+    if as_json:
+        for row in finished.domains:
+            print(json.dumps(row, ensure_ascii=False, separators=(",", ":")))
         print(json.dumps(summary, ensure_ascii=False, separators=(",", ":")), flush=True)
-    return 0
 
 
 def dns_options(args, remembered: dict | None = None) -> dict:
@@ -234,8 +256,8 @@ def run_local_sweep(
     progress: Callable[[int, int], None] = lambda done, total: None,
     log: Callable[[str], None] = lambda line: None,
     root: Path | None = None,
-) -> dict:
-    """Run one sweep and return its summary."""
+) -> FinishedRun:
+    """Run one sweep: its summary, and its domains' rows."""
     if options.now is not None:
         occurrence = options.now.astimezone(UTC).replace(microsecond=0)
     else:
@@ -254,13 +276,23 @@ def run_local_sweep(
         continuations = EventSourceMapping(
             sqs, local.aws.sqs_source("DispatcherFunction"), functions["DispatcherFunction"].invoke
         )
+        log("listing the registry's email domains")
         try:
             started = functions["DispatcherFunction"].invoke(_schedule_event(occurrence, options.check_all))
         except Exception as exc:
             raise SweepError(f"the dispatcher failed: {exc}") from exc
         run_id = started["run_id"]
         log(f"run {run_id}: {started.get('shards', 'more')} shards of domains to check")
-        return _drive(run_id, shards, [finals, continuations], progress)
+        summary = _drive(run_id, shards, [finals, continuations], progress)
+        return FinishedRun(summary, domain_rows(local.store(), run_id))
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedRun:
+    """A local run's summary, and a row for each domain it decided about (`decisions`)."""
+
+    summary: dict
+    domains: list[dict]
 
 
 def _check_the_day(store: RunStore, run_id: str, *, force: bool, log: Callable[[str], None]) -> None:
@@ -311,12 +343,64 @@ def local_functions(
     demo_must_exist: bool = False,
     with_registry: bool = True,
     capture_stdout: bool = True,
+    retries: Callable[[str], None] | None = None,
 ) -> Iterator[LocalFunctions]:
     """Local AWS (with the state of `options.state_dir`), the registry (the demo's unless
     `options.registry_url`; none without `with_registry`), and every function loaded with its
     deployed environment. The functions log as in CloudWatch, to `<log dir>/<log_name>.log`:
-    stdout is theirs meanwhile, or (without `capture_stdout`) inside `LocalFunctions.quietly()`."""
+    stdout is theirs meanwhile, or (without `capture_stdout`) inside `LocalFunctions.quietly()`.
+    Each retry of a registry call is told to `retries` (`log` by default) as it happens."""
     root = root or project_root()
+    _check_options(options, with_registry=with_registry, demo_must_exist=demo_must_exist)
+    with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lapsewatch-run-")))
+        world = _registry_world(stack, options, workdir, with_registry=with_registry, log=log)
+        log("starting local AWS and the functions")
+        aws = stack.enter_context(LocalAws(root / "template.yaml", state_dir=options.state_dir))
+        environment = aws.function_environment("DispatcherFunction")
+        # The demo's stand-ins first: what the command's own options say wins over them.
+        environment.update(world.environment)
+        environment.update(_options_environment(options, world))
+        stack.enter_context(environ.environment(environment))
+        log_path, log_file = _open_log(stack, options, workdir, log_name, log)
+        # The functions log (JSON lines, as in CloudWatch) to a file; the terminal shows progress.
+        if capture_stdout:
+            stack.enter_context(redirect_stdout(log_file))
+        stack.enter_context(warnings.catch_warnings())
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
+        functions = {name: LocalFunction(aws, name, root) for name in FUNCTIONS}
+        for function in functions.values():
+            function.load()
+        # After the loads: a function's cold start hands the package's loggers to Powertools.
+        stack.enter_context(_retries_told(retries or log))
+        yield LocalFunctions(
+            aws=aws,
+            functions=functions,
+            registry_url=world.registry_url,
+            log_path=log_path,
+            log_file=log_file,
+        )
+
+
+@contextmanager
+def _retries_told(log: Callable[[str], None]) -> Iterator[None]:
+    """Each retry of a registry call the functions make, as a line for the operator: an
+    unreachable registry is seconds of retries, never a silent wait."""
+
+    class Told(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            log(f"registry: {record.getMessage()}")
+
+    handler = Told(logging.INFO)
+    retries_log.addHandler(handler)
+    try:
+        yield
+    finally:
+        retries_log.removeHandler(handler)
+
+
+def _check_options(options: SweepOptions, *, with_registry: bool, demo_must_exist: bool) -> None:
+    """Refuse, before anything starts, what the functions could not run with."""
     if with_registry and options.registry_url and not options.registry_token:
         raise SweepError("with --registry-url, set LAPSEWATCH_REGISTRY_TOKEN to the registry's token")
     if options.rdap_bootstrap and not options.rdap_bootstrap.is_file():
@@ -330,98 +414,108 @@ def local_functions(
     if demo_must_exist and options.registry_url is None and not kept_demo:
         raise SweepError("give --registry-url: the state holds no demo registry to use")
 
-    with ExitStack() as stack:
-        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lapsewatch-run-")))
-        registry_url, token = options.registry_url, options.registry_token
-        bootstrap, rate, extra = options.rdap_bootstrap, options.rdap_rate, options.rdap_extra
-        whois_table: Path | None = None
-        dns_environment = _dns_environment(options)
-        if not with_registry:
-            # Nothing it runs calls the registry (a discard, a listing): a closed port stands in.
-            registry_url = "http://127.0.0.1:9"
-        elif registry_url is None:
-            registry_url, token, demo_bootstrap, demo_dns = stack.enter_context(
-                _demo(
-                    workdir,
-                    with_rdap=bootstrap is None,
-                    with_dns=bootstrap is None and options.dns_roots is None,
-                    state_dir=options.state_dir,
-                )
-            )
-            dns_environment.update(demo_dns)
-            if bootstrap is None:
-                bootstrap, rate = demo_bootstrap, rate or DEMO_RDAP_RATE
-                # The demo's loopback RDAP server serves the demo's own TLDs alone; the bundled
-                # extra file would send its .de and .io domains to the real registries.
-                if extra is None:
-                    extra = workdir / "rdap_extra.json"
-                    extra.write_text('{"services": []}')
-                # Nor may the WHOIS table send the demo's other TLDs (例え.jp) to real servers.
-                if not (
-                    options.whois_table or options.whois_servers or os.environ.get("LAPSEWATCH_WHOIS_TABLE")
-                ):
-                    whois_table = workdir / "whois.json"
-                    whois_table.write_text('{"tlds": {}}')
-            log(f"demo registry at {registry_url}")
 
-        aws = stack.enter_context(LocalAws(root / "template.yaml", state_dir=options.state_dir))
-        environment = aws.function_environment("DispatcherFunction")
-        environment.update(
-            LAPSEWATCH_REGISTRY_URL=registry_url,
-            LAPSEWATCH_REGISTRY_TOKEN=token or "",
-            LAPSEWATCH_REGISTRY_TOKEN_SECRET_ARN="",
-            LAPSEWATCH_DRY_RUN="true" if options.dry_run else "false",
-            # The demo's and the tests' servers speak plain http on loopback; deployed, never.
-            LAPSEWATCH_ALLOW_LOOPBACK_HTTP="true",
-            POWERTOOLS_TRACE_DISABLED="true",
-            POWERTOOLS_DEV="false",
+def _registry_world(
+    stack: ExitStack, options: SweepOptions, workdir: Path, *, with_registry: bool, log: Callable[[str], None]
+) -> DemoWorld:
+    """The registry the functions call: the one named, or the demo's with its stand-ins for
+    whatever the options do not name themselves."""
+    if not with_registry:
+        # Nothing it runs calls the registry (a discard, a listing): a closed port stands in.
+        return DemoWorld("http://127.0.0.1:9", "")
+    if options.registry_url is not None:
+        return DemoWorld(options.registry_url, options.registry_token or "")
+    own_rdap = options.rdap_bootstrap is not None
+    own_whois = bool(options.whois_table or options.whois_servers or os.environ.get("LAPSEWATCH_WHOIS_TABLE"))
+    world = stack.enter_context(
+        demo_world(
+            workdir,
+            state_dir=options.state_dir,
+            with_rdap=not own_rdap,
+            # The demo's names never reach a real WHOIS server: with the demo's RDAP, its WHOIS.
+            with_whois=not own_rdap and not own_whois,
+            with_dns=not own_rdap and options.dns_roots is None,
         )
-        if options.now is not None:
-            now = options.now.astimezone(UTC).replace(microsecond=0)
-            environment["LAPSEWATCH_LOCAL_NOW"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
-        if bootstrap is not None:
-            environment["LAPSEWATCH_RDAP_BOOTSTRAP"] = str(bootstrap)
-        if extra is not None:
-            environment["LAPSEWATCH_RDAP_EXTRA"] = str(extra)
-        whois_table = options.whois_table or whois_table
-        if whois_table is not None:
-            environment["LAPSEWATCH_WHOIS_TABLE"] = str(whois_table)
-        if options.whois_servers:
-            environment["LAPSEWATCH_WHOIS_SERVERS"] = ",".join(options.whois_servers)
-        environment.update(dns_environment)
-        if options.providers is not None:
-            environment["LAPSEWATCH_PROVIDERS"] = options.providers
-        if options.notice_stages is not None:
-            environment["LAPSEWATCH_NOTICE_STAGES"] = options.notice_stages
-        if rate is not None:
-            environment["LAPSEWATCH_RDAP_RATE"] = str(rate)
-        if options.max_unverify is not None:
-            environment["LAPSEWATCH_MAX_UNVERIFY"] = str(options.max_unverify)
-        if options.max_unverify_fraction is not None:
-            environment["LAPSEWATCH_MAX_UNVERIFY_FRACTION"] = str(options.max_unverify_fraction)
-        stack.enter_context(_environment(environment))
+    )
+    log(f"demo registry at {world.registry_url}")
+    return world
 
-        log_dir = options.log_dir or (options.state_dir / "logs" if options.state_dir else workdir)
-        try:
-            log_dir.mkdir(parents=True, exist_ok=True)
-            log_path = log_dir / f"{log_name}.log"
-            log_file = stack.enter_context(log_path.open("a", encoding="utf-8"))
-        except OSError as exc:
-            raise SweepError(f"cannot write the functions' log in {log_dir}: {exc.strerror}") from None
-        if log_dir != workdir:
-            log(f"the functions' log: {log_path}")
-        # The functions log (JSON lines, as in CloudWatch) to a file; the terminal shows progress.
-        if capture_stdout:
-            stack.enter_context(redirect_stdout(log_file))
-        stack.enter_context(warnings.catch_warnings())
-        warnings.filterwarnings("ignore", message="No application metrics to publish")
 
-        functions = {name: LocalFunction(aws, name, root) for name in FUNCTIONS}
-        for function in functions.values():
-            function.load()
-        yield LocalFunctions(
-            aws=aws, functions=functions, registry_url=registry_url, log_path=log_path, log_file=log_file
-        )
+def _options_environment(options: SweepOptions, world: DemoWorld) -> dict[str, str]:
+    """The functions' environment as the command's options set it."""
+    environment = {
+        "LAPSEWATCH_REGISTRY_URL": world.registry_url,
+        "LAPSEWATCH_REGISTRY_TOKEN": world.token,
+        "LAPSEWATCH_REGISTRY_TOKEN_SECRET_ARN": "",
+        "LAPSEWATCH_DRY_RUN": "true" if options.dry_run else "false",
+        # The demo's and the tests' servers speak plain http on loopback; deployed, never.
+        "LAPSEWATCH_ALLOW_LOOPBACK_HTTP": "true",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_DEV": "false",
+    }
+    if options.now is not None:
+        now = options.now.astimezone(UTC).replace(microsecond=0)
+        environment["LAPSEWATCH_LOCAL_NOW"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    named = {
+        "LAPSEWATCH_RDAP_BOOTSTRAP": options.rdap_bootstrap,
+        "LAPSEWATCH_RDAP_EXTRA": options.rdap_extra,
+        "LAPSEWATCH_RDAP_RATE": options.rdap_rate,
+        "LAPSEWATCH_WHOIS_TABLE": options.whois_table,
+        "LAPSEWATCH_WHOIS_SERVERS": ",".join(options.whois_servers) or None,
+        "LAPSEWATCH_PROVIDERS": options.providers,
+        "LAPSEWATCH_NOTICE_STAGES": options.notice_stages,
+        "LAPSEWATCH_MAX_UNVERIFY": options.max_unverify,
+        "LAPSEWATCH_MAX_UNVERIFY_FRACTION": options.max_unverify_fraction,
+    }
+    environment.update({name: str(value) for name, value in named.items() if value is not None})
+    environment.update(_dns_environment(options))
+    return environment
+
+
+def _open_log(
+    stack: ExitStack, options: SweepOptions, workdir: Path, log_name: str, log: Callable[[str], None]
+) -> tuple[Path, TextIO]:
+    """The functions' log file: in the state's logs/ (or `options.log_dir`), else the workdir's."""
+    log_dir = options.log_dir or (options.state_dir / "logs" if options.state_dir else workdir)
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SweepError(f"cannot write the functions' log in {log_dir}: {exc.strerror}") from None
+    if not os.access(log_dir, os.W_OK):
+        raise SweepError(f"cannot write the functions' log in {log_dir}: permission denied")
+    log_path = log_dir / f"{log_name}.log"
+    if log_dir != workdir:
+        log(f"the functions' log: {log_path}")
+    return log_path, cast(TextIO, stack.enter_context(_LazyLog(log_path)))
+
+
+class _LazyLog(io.TextIOBase):
+    """A log file created at its first line: a command that runs no function (asked about a run
+    that does not exist, say) leaves no empty log behind."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self._file: TextIO | None = None
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            if self._file is None:
+                self._file = self.path.open("a", encoding="utf-8")
+            return self._file.write(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+        super().close()
 
 
 def _drive(
@@ -430,30 +524,12 @@ def _drive(
     others: list[EventSourceMapping],
     progress: Callable[[int, int], None],
 ) -> dict:
+    """Feed the functions from their queues until the run is finished; its summary."""
     store = RunStore(
         domains_table=os.environ["LAPSEWATCH_DOMAINS_TABLE"], runs_table=os.environ["LAPSEWATCH_RUNS_TABLE"]
     )
-    stop = threading.Event()
-    errors: list[BaseException] = []
-
-    def poll(mapping: EventSourceMapping) -> None:
-        try:
-            while not stop.is_set():
-                if not mapping.poll_once():
-                    time.sleep(0.05)
-        except BaseException as exc:  # surfaced by the main thread
-            errors.append(exc)
-            stop.set()
-
-    pollers = [
-        threading.Thread(target=poll, args=(shards,), daemon=True)
-        for _ in range(shards.source.max_concurrency)
-    ]
-    pollers += [threading.Thread(target=poll, args=(mapping,), daemon=True) for mapping in others]
-    for poller in pollers:
-        poller.start()
-    idle_since = None
-    try:
+    with _Pollers(shards, others) as pollers:
+        idle = _IdleWatch(run_id)
         while True:
             run = store.get_run(run_id)
             if run is None:
@@ -461,19 +537,59 @@ def _drive(
             progress(int(run.shards_done or 0) + int(run.shards_dead or 0), int(run.shard_count or 0))
             if run.status in FINISHED and run.summary:
                 return dict(run.summary)
-            if errors:
-                raise SweepError(f"polling the queues failed: {errors[0]!r}")
-            if all(mapping.depth() == 0 for mapping in (shards, *others)):
-                idle_since = idle_since or time.monotonic()
-                if time.monotonic() - idle_since > _STALL_SECONDS:
-                    raise SweepError(f"run {run_id} stalled in state {run.status!r} with its queues empty")
-            else:
-                idle_since = None
+            pollers.raise_any()
+            idle.check(run.status, all(mapping.depth() == 0 for mapping in (shards, *others)))
             time.sleep(0.1)
-    finally:
-        stop.set()
-        for poller in pollers:
-            poller.join(timeout=60)
+
+
+class _Pollers:
+    """Threads polling the queues as Lambda's event source mappings do: as many on the shards'
+    queue as its maximum concurrency, one on each other queue."""
+
+    def __init__(self, shards: EventSourceMapping, others: list[EventSourceMapping]) -> None:
+        self._stop = threading.Event()
+        self._errors: list[BaseException] = []
+        mappings = [shards] * shards.source.max_concurrency + list(others)
+        self._threads = [threading.Thread(target=self._poll, args=(m,), daemon=True) for m in mappings]
+
+    def _poll(self, mapping: EventSourceMapping) -> None:
+        try:
+            while not self._stop.is_set():
+                if not mapping.poll_once():
+                    time.sleep(0.05)
+        except BaseException as exc:  # surfaced by the main thread
+            self._errors.append(exc)
+            self._stop.set()
+
+    def raise_any(self) -> None:
+        if self._errors:
+            raise SweepError(f"polling the queues failed: {self._errors[0]!r}")
+
+    def __enter__(self) -> _Pollers:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=60)
+
+
+class _IdleWatch:
+    """A run whose queues stay empty for _STALL_SECONDS without it finishing has stalled."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        self._since: float | None = None
+
+    def check(self, status: str, queues_empty: bool) -> None:
+        if not queues_empty:
+            self._since = None
+            return
+        self._since = self._since or time.monotonic()
+        if time.monotonic() - self._since > _STALL_SECONDS:
+            raise SweepError(f"run {self.run_id} stalled in state {status!r} with its queues empty")
 
 
 def _schedule_event(occurrence: datetime, check_all: bool) -> dict:
@@ -494,20 +610,6 @@ def _schedule_event(occurrence: datetime, check_all: bool) -> dict:
     return event
 
 
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def _dns_environment(options: SweepOptions) -> dict[str, str]:
     environment = {}
     if options.dns_witness is not None:
@@ -517,182 +619,3 @@ def _dns_environment(options: SweepOptions) -> dict[str, str]:
     if options.dns_trust_anchor is not None:
         environment["LAPSEWATCH_DNS_TRUST_ANCHOR"] = str(options.dns_trust_anchor)
     return environment
-
-
-@contextmanager
-def _demo(
-    workdir: Path, *, with_rdap: bool, with_dns: bool, state_dir: Path | None
-) -> Iterator[tuple[str, str, Path | None, dict[str, str]]]:
-    """The reference registry with the demo data set, and a loopback RDAP server for it, and a
-    loopback DNS (a root and the demo's TLDs) that delegates the demo's held domains and no
-    lapsed one. With a state folder the registry's database is kept there, seeded on the first
-    run only."""
-    from lapsewatch_tools.local.rdap_server import DomainAnswer, LoopbackRdap
-    from lapsewatch_tools.registry.app import RegistryApp
-    from lapsewatch_tools.registry.demo import demo_population
-    from lapsewatch_tools.registry.server import RegistryServer
-
-    population = demo_population()
-    db_path = (state_dir or workdir) / DEMO_DATABASE
-    token_path = (state_dir or workdir) / "registry-token"
-    first_run = not db_path.exists()
-    if first_run or not token_path.is_file():
-        token_path.write_text(secrets.token_urlsafe(24))
-    with ExitStack() as stack:
-        app = RegistryApp(db_path, token=token_path.read_text().strip(), address_reads=True)
-        registry = stack.enter_context(RegistryServer(app))
-        if first_run:
-            registry.load_seed(json.dumps(record) for record in population.records)
-        bootstrap = None
-        if with_rdap:
-            rdap = stack.enter_context(LoopbackRdap())
-            served = sorted({tld(d) for d, spec in population.domains.items() if spec.lifecycle != "unknown"})
-            # A name the data set does not know (example.com in a hand-made event) is a held name
-            # here: the demo must never call free what it was not told is free.
-            rdap.add_registry("demo", tlds=served, default=DomainAnswer.for_lifecycle("active"))
-            for domain, spec in population.domains.items():
-                if spec.lifecycle != "unknown":
-                    answer = DomainAnswer.for_lifecycle(
-                        spec.lifecycle, registered_at=spec.registered_at, expires_at=spec.expires_at
-                    )
-                    rdap.set_domain(domain, answer)
-            bootstrap = rdap.bootstrap_file(workdir / "dns.json")
-        dns_environment = {}
-        if with_dns:
-            dns_environment = stack.enter_context(_demo_dns(population, workdir))
-        yield registry.url, registry.token, bootstrap, dns_environment
-
-
-# Out of their TLD's zone: what the DNS witness must see denied for the demo's lapses.
-_OUT_OF_ZONE = ("redemption", "pending_delete", "unregistered", "unknown")
-
-
-@contextmanager
-def _demo_dns(population, workdir: Path) -> Iterator[dict[str, str]]:
-    from dns.name import from_text as dns_name
-
-    from lapsewatch_tools.local.dns_server import LoopbackDns
-
-    server = LoopbackDns()
-    server.add_zone(".")
-    for suffix in sorted({tld(domain) for domain in population.domains}):
-        server.add_zone(suffix, nsec3=True, opt_out=True)
-    # A public suffix below its TLD (co.uk) is a zone of its own, as in the real DNS: the witness
-    # finds its zone cut by the referrals.
-    for domain in population.domains:
-        suffix = domain.split(".", 1)[1]
-        if suffix != tld(domain) and dns_name(suffix) not in server.zones:
-            server.add_zone(suffix, signed=False)
-    for domain, spec in population.domains.items():
-        if spec.lifecycle not in _OUT_OF_ZONE:
-            server.delegate(domain)
-    with server:
-        yield server.environment(workdir / "dns-root.ds")
-
-
-def summary_table(summary: dict) -> str:
-    domains, unverify = summary["domains"], summary["unverify"]
-    rows: list[tuple[str, object]] = [
-        ("run", summary["run_id"]),
-        ("status", summary["status"] + (" (dry run)" if summary["dry_run"] else "")),
-    ]
-    rows += [("WARNING", warning) for warning in summary.get("warnings", [])]
-    # The counts add up: each indented group sums to the line above it.
-    rows += [
-        ("email domains listed", domains["listed"]),
-        ("  invalid", domains["invalid"]),
-        ("  merged into a listed domain", domains.get("merged", 0)),
-        ("  registrable domains", domains["distinct"]),
-        ("    not due", domains["skipped_not_due"]),
-        ("    checked", domains["checked"]),
-    ]
-    rows += [(f"      {lifecycle}", count) for lifecycle, count in summary["by_lifecycle"].items()]
-    rows += [
-        (f"    {label}", domains.get(key, 0))
-        for key, label in (
-            ("refused", "refused (not registrable)"),
-            ("dead_lettered", "in dead-lettered shards"),
-            ("not_checked", "never reported"),
-        )
-        if domains.get(key)
-    ]
-    withheld = summary["withheld"]
-    rows += [
-        ("unsafe domains", _some(summary["unsafe"], summary.get("unsafe_count")) or "none"),
-        ("unverify calls", unverify["requested"]),
-        ("addresses unverified", unverify["emails_unverified"]),
-        ("unverify calls failed", unverify["failed"]),
-        ("decisions cancelled (stale)", withheld["cancelled"]),
-        ("decisions deferred", withheld["deferred"]),
-    ]
-    rows += [
-        (label, withheld.get(key, 0))
-        for key, label in (
-            ("superseded", "decisions superseded (a later one sent)"),
-            ("held", "decisions held at sending"),
-            ("unsent", "decisions left for the next run (time)"),
-            ("errors", "decisions the final step failed on"),
-        )
-        if withheld.get(key)
-    ]
-    rows += [
-        ("held", "no" if not summary["held"] else _some(summary["held_domains"], summary.get("held_count"))),
-        ("unprotected domains", _unprotected(summary["unprotected"])),
-        ("unknown for days on end", summary["unknown_streaks"]["count"]),
-        ("notices", _notices(summary["notices"])),
-    ]
-    rows += [
-        ("  held because", f"{group['reason']} ({group.get('count', len(group['domains']))} domains)")
-        for group in summary["held_groups"]
-    ]
-    return key_values(rows)
-
-
-def _some(domains: list[str], count: int | None) -> str:
-    """A summary's bounded list of domains, and how many it leaves out."""
-    more = (count or len(domains)) - len(domains)
-    return ", ".join(domains) + (f" and {more} more (lapsewatch runs show)" if more > 0 else "")
-
-
-def _notices(notices: dict) -> str:
-    told = f"{notices['sent']} sent, {notices['failed']} failed"
-    return told + (", not supported by the registry" if notices["unsupported"] else "")
-
-
-def _unprotected(unprotected: dict) -> str:
-    if not unprotected["domains"]:
-        return "none"
-    tlds = ", ".join(f".{entry['tld']}" for entry in unprotected["top_tlds"])
-    return f"{unprotected['domains']} ({unprotected['addresses']} addresses; {tlds}): no provider serves them"
-
-
-class _Progress:
-    """A progress bar on a terminal; a line now and then otherwise."""
-
-    def __init__(self, stream) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
-        self._last = (-1, -1)
-
-    def update(self, done: int, total: int) -> None:
-        if (done, total) == self._last or total <= 0:
-            return
-        self._last = (done, total)
-        if self.tty:
-            width = 30
-            filled = width * done // total
-            bar = "#" * filled + "-" * (width - filled)
-            self.stream.write(f"\rchecking [{bar}] {done}/{total} shards")
-            self.stream.flush()
-        elif done == total or done % max(1, total // 10) == 0:
-            self.stream.write(f"checking: {done}/{total} shards\n")
-
-    def log(self, line: str) -> None:
-        if self.tty and self._last != (-1, -1):
-            self.stream.write("\n")
-        self.stream.write(line + "\n")
-
-    def done(self) -> None:
-        if self.tty and self._last != (-1, -1):
-            self.stream.write("\n")
-        self.stream.flush()

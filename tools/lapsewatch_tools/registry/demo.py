@@ -1,9 +1,13 @@
-"""The demo data set: a registry's users and what each of their domains' RDAP shows.
+"""The demo data set: a registry's users and what each of their domains' registry shows.
 
-`make run` sweeps it offline: the reference registry is seeded with `records`, and a loopback
-RDAP server answers for each domain as `domains` says. It looks like a real registry: most users
-at big mailbox providers, the rest at a few hundred company domains, with subdomain, Unicode,
-mixed-case and junk addresses, a few unverified ones, and a handful of domains in each lifecycle.
+`make run` sweeps it offline: the reference registry is seeded with `records`, and loopback
+stand-ins answer for each domain as `domains` says: an RDAP server for the TLDs of IANA's
+bootstrap and of the bundled extra file (.de, .io, .me), a WHOIS server for the TLDs of the
+bundled WHOIS table (.it, .jp). A TLD none of them serves (.gr) is unprotected, as it would be.
+
+It looks like a real registry: most users at big mailbox providers, the rest at a few hundred
+company domains, with subdomain, Unicode, mixed-case and junk addresses, a few unverified ones,
+and a handful of domains in each lifecycle.
 
 Everything follows from the seed and `now` (by default, today's midnight UTC), so every call on
 the same day sees the same data.
@@ -75,8 +79,8 @@ _COMPANY_SUFFIXES = (
     "studio",
     "group",
 )
-# Company top-level domains and their weights; io and de have no RDAP server, so their domains
-# answer `unknown`.
+# Company top-level domains and their weights; io and de have no RDAP server in IANA's
+# bootstrap: the bundled extra file serves them.
 _COMPANY_SUFFIX_WEIGHTS = {
     "com": 40,
     "org": 8,
@@ -105,9 +109,13 @@ _LAST_NAMES = """
     schmidt lopez martin brown wilson taylor moreau kowalski andersen nakamura patel singh cohen
 """.split()  # noqa: SIM905
 
-# The domains that are not simply active, with the addresses at each (local part, or a full
-# address when it sits on a subdomain or is spelt oddly). All have RDAP servers except `unknown`.
-_NOT_ACTIVE = {
+# The domains the demo names, with the addresses at each (local part, or a full address when
+# it sits on a subdomain or is spelt oddly). `unknown`: the registry's server refuses their
+# lookups (a firewall's error page), or no provider serves their TLD at all (.gr: unprotected).
+_NAMED = {
+    Lifecycle.ACTIVE: {
+        "例え.jp": ["taro"],
+    },
     Lifecycle.GRACE: {
         "brightside-dental.com": ["reception", "dr.lee"],
         "kestrel-analytics.net": ["team", "ops", "jo"],
@@ -121,6 +129,7 @@ _NOT_ACTIVE = {
         "corp.co.uk": ["admin", "dev@mail.corp.co.uk", "build@ci.eng.corp.co.uk", "Ops@MAIL.Corp.co.uk"],
         "pixelforge.com": ["maintainer", "releases"],
         "bäckerei-müller.com": ["info", "anna@Bäckerei-Müller.COM"],
+        "vecchia-trattoria.it": ["prenotazioni"],
     },
     Lifecycle.PENDING_DELETE: {
         "sunset-startup.com": ["cto", "eng"],
@@ -139,9 +148,9 @@ _NOT_ACTIVE = {
     },
     Lifecycle.UNKNOWN: {
         "bücher.de": ["kunde", "service@mail.bücher.de"],
-        "例え.jp": ["taro"],
         "beispiel-gmbh.de": ["it"],
         "startup.io": ["hi"],
+        "kafeneio.gr": ["info"],
     },
 }
 # How long ago the lapsed domains expired: typical points in each stage (grace up to 45 days,
@@ -176,10 +185,11 @@ _ODD_SPELLINGS = [
 
 @dataclass(frozen=True, slots=True)
 class DemoDomain:
-    """What a registrable domain's RDAP shows.
+    """What a registrable domain's registry shows (through RDAP or WHOIS).
 
-    `reregistered`: registered_at falls after its addresses were verified. `unknown`: its TLD
-    has no RDAP server. `unregistered`: RDAP answers 404 (no dates).
+    `reregistered`: registered_at falls after its addresses were verified. `unknown`: its
+    registry refuses the lookup, or no provider serves its TLD. `unregistered`: the registry has
+    no record (RDAP's 404, WHOIS's "no match"; no dates).
     """
 
     lifecycle: Lifecycle
@@ -215,7 +225,7 @@ def demo_population(seed: int = 7, now: datetime | None = None) -> DemoPopulatio
                 domain = rng.choice(companies)
             people.add(user, f"{people.local_part(user)}@{domain}")
 
-    for lifecycle, domains in _NOT_ACTIVE.items():
+    for lifecycle, domains in _NAMED.items():
         for domain, addresses in domains.items():
             for address in addresses:
                 email = address if "@" in address else f"{address}@{domain}"
@@ -293,16 +303,14 @@ def _company_domains(rng: random.Random) -> list[str]:
 
 def _domain_states(rng: random.Random, now: datetime, records: list[dict]) -> dict[str, DemoDomain]:
     planned = {
-        parse_target(domain).domain: lifecycle
-        for lifecycle, domains in _NOT_ACTIVE.items()
-        for domain in domains
+        parse_target(domain).domain: lifecycle for lifecycle, domains in _NAMED.items() for domain in domains
     }
     registrable = sorted({target for r in records if (target := parse_target(r["email"]).domain)})
     states = {}
     for domain in registrable:
         lifecycle = planned.get(domain)
         if lifecycle is None:
-            lifecycle = Lifecycle.ACTIVE if tld(domain) in _rdap_tlds() else Lifecycle.UNKNOWN
+            lifecycle = Lifecycle.ACTIVE if served(domain) else Lifecycle.UNKNOWN
         states[domain] = _state(rng, now, lifecycle)
     return states
 
@@ -319,10 +327,36 @@ def _state(rng: random.Random, now: datetime, lifecycle: Lifecycle) -> DemoDomai
 
 
 @cache
-def _rdap_tlds() -> frozenset[str]:
-    """The TLDs with an RDAP server in the bundled IANA bootstrap."""
-    bootstrap = json.loads((resources.files("lapsewatch") / "data" / "rdap_dns.json").read_text("utf-8"))
-    return frozenset(name for names, _urls in bootstrap["services"] for name in names)
+def _bootstrap_tlds(name: str) -> frozenset[str]:
+    """The TLDs with an RDAP server in a bundled bootstrap file (IANA's, or the extra one)."""
+    bootstrap = json.loads((resources.files("lapsewatch") / "data" / name).read_text("utf-8"))
+    return frozenset(suffix for names, _urls in bootstrap["services"] for suffix in names)
+
+
+def rdap_tlds() -> frozenset[str]:
+    """The TLDs IANA's bootstrap gives an RDAP server."""
+    return _bootstrap_tlds("rdap_dns.json")
+
+
+def extra_rdap_tlds() -> frozenset[str]:
+    """The TLDs only the bundled extra file gives an RDAP server (.de, .io, .me, …)."""
+    return _bootstrap_tlds("rdap_extra.json") - rdap_tlds()
+
+
+@cache
+def whois_table() -> dict:
+    """The bundled WHOIS table, as its file holds it."""
+    return json.loads((resources.files("lapsewatch") / "data" / "whois.json").read_text("utf-8"))
+
+
+def whois_tlds() -> frozenset[str]:
+    """The TLDs no RDAP server serves and the bundled WHOIS table does (.it, .jp, …)."""
+    return frozenset(whois_table()["tlds"]) - rdap_tlds() - extra_rdap_tlds()
+
+
+def served(domain: str) -> bool:
+    """Whether the default chain (rdap, whois) with the bundled files serves the domain's TLD."""
+    return tld(domain) in rdap_tlds() | extra_rdap_tlds() | whois_tlds()
 
 
 def _text(moment: datetime) -> str:

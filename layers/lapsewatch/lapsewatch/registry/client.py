@@ -4,7 +4,9 @@ errors. What goes out and comes back is in `models`, `keys`, `answers` and `erro
 Transient failures (429, 5xx, dropped connections, timeouts) are retried here, with urllib3's
 Retry: exponential backoff, and Retry-After honoured up to a cap. Unverify calls are retried
 too, because each carries an Idempotency-Key derived from the decision: a retry, or the same
-decision sent again tomorrow, replays instead of acting twice.
+decision sent again tomorrow, replays instead of acting twice. Each retry is told as it is
+decided, with its reason (`on_retry`; by default a warning on the `lapsewatch.registry.retries`
+logger, which the functions log and `lapsewatch run` shows), so that no wait is a silent one.
 
 Answers are checked against the contract strictly: an answer of the wrong shape is an error,
 never a guess; so is a page longer than the `limit` asked for, or a listing that does not end
@@ -26,18 +28,13 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
-from urllib3.connectionpool import ConnectionPool
-from urllib3.exceptions import InvalidHeader, MaxRetryError
-from urllib3.response import BaseHTTPResponse
-from urllib3.util.retry import Retry
 
-from lapsewatch.net.failures import network_failure, unresolvable
+from lapsewatch.net.failures import network_failure
 from lapsewatch.net.urls import UnsafeUrl, is_loopback, parse_url, url_allowed
 from lapsewatch.registry.answers import error_message, parse_notice_result, parse_page, parse_unverify_result
 from lapsewatch.registry.contract import DEFAULT_LIMIT, MAX_LIMIT
@@ -57,52 +54,12 @@ from lapsewatch.registry.models import (
     UnverifyRequest,
     UnverifyResult,
 )
+from lapsewatch.registry.retry import RETRY_STATUSES, CappedRetry, RetryNote, log_retry
 
 log = logging.getLogger(__name__)
 
 # Ten million domains at 500 a page: a listing still handing out cursors after that is looping.
 DEFAULT_MAX_PAGES = 20_000
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-
-
-class CappedRetry(Retry):
-    """urllib3's Retry, with Retry-After honoured up to a cap.
-
-    A registry asking for an hour's pause must not hold a Lambda until it times out; and an
-    unreadable Retry-After falls back to the backoff instead of failing the call.
-    """
-
-    def __init__(self, *args: Any, retry_after_cap: float = 60.0, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.retry_after_cap = retry_after_cap
-
-    def new(self, **kwargs: Any) -> CappedRetry:
-        retry = super().new(**kwargs)
-        retry.retry_after_cap = self.retry_after_cap
-        return retry
-
-    def increment(
-        self,
-        method: str | None = None,
-        url: str | None = None,
-        response: BaseHTTPResponse | None = None,
-        error: Exception | None = None,
-        _pool: ConnectionPool | None = None,
-        _stacktrace: TracebackType | None = None,
-    ) -> Self:
-        """As Retry's, except that a name that does not resolve is not tried again: urllib3
-        counts it as a failure to connect, like a refused one, but a name the resolver says does
-        not exist will not exist a second later either."""
-        if error is not None and unresolvable(error):
-            raise MaxRetryError(_pool, url, error) from error  # type: ignore[arg-type]  # as Retry does
-        return super().increment(method, url, response, error, _pool, _stacktrace)
-
-    def parse_retry_after(self, retry_after: str) -> float:
-        try:
-            seconds = super().parse_retry_after(retry_after)
-        except InvalidHeader:
-            return 0.0  # no wait from the header: the backoff applies
-        return min(seconds, self.retry_after_cap)
 
 
 def _check_url(base_url: str, allow_loopback_http: bool) -> None:
@@ -185,6 +142,7 @@ class RegistryClient:
         backoff_factor: float = 0.5,
         retry_after_cap: float = 60.0,
         allow_loopback_http: bool = False,
+        on_retry: Callable[[RetryNote], None] | None = log_retry,
     ) -> None:
         _check_url(base_url, allow_loopback_http)
         current = token if callable(token) else lambda: token
@@ -194,6 +152,7 @@ class RegistryClient:
         self.timeout = timeout
         self.retries = retries
         self.backoff_factor = backoff_factor
+        self.on_retry = on_retry
         # The token lives in the auth object alone, whose repr hides it. `token` may be a
         # callable, asked at each request; `fresh_token` reads it past any cache, once, when the
         # registry answers 401 (the secret was rotated).
@@ -211,6 +170,8 @@ class RegistryClient:
             retry_after_cap=retry_after_cap,
             # The last 429 or 5xx comes back as a response, for an error with the server's message.
             raise_on_status=False,
+            on_retry=on_retry,
+            base_url=self.base_url,
         )
         # Mounted for this registry only: a session the caller shares keeps its other adapters.
         self._session.mount(self.base_url + "/", HTTPAdapter(max_retries=retry))
@@ -341,8 +302,11 @@ class RegistryClient:
                         self._auth.redact(f"{what} failed reading the answer: {self._network_failure(exc)}"),
                         status=response.status_code,
                     ) from exc
-                log.warning("%s: the answer was cut short (%s); retrying", what, type(exc).__name__)
-                time.sleep(self.backoff_factor * 2 ** (sent - 1))
+                wait = self.backoff_factor * 2 ** (sent - 1)
+                if self.on_retry is not None:
+                    why = f"the answer was cut short ({type(exc).__name__})"
+                    self.on_retry(RetryNote(what, why, retry=sent, retries=self.retries, wait=wait))
+                time.sleep(wait)
                 continue
             finally:
                 response.close()
