@@ -32,6 +32,7 @@ import boto3
 
 from lapsewatch.registry.retry import retries_log
 from lapsewatch.sweep.records import RunStatus, run_id_for
+from lapsewatch.sweep.settings import SettingsError, SweepSettings
 from lapsewatch.sweep.store import RunStore
 from lapsewatch_tools.bundled import bundled
 from lapsewatch_tools.decisions import domain_rows
@@ -361,6 +362,7 @@ def local_functions(
         # The demo's stand-ins first: what the command's own options say wins over them.
         environment.update(world.environment)
         environment.update(_options_environment(options, world))
+        environment.update(_settings_environment(environment))
         stack.enter_context(environ.environment(environment))
         log_path, log_file = _open_log(stack, options, workdir, log_name, log)
         # The functions log (JSON lines, as in CloudWatch) to a file; the terminal shows progress.
@@ -470,6 +472,17 @@ def _options_environment(options: SweepOptions, world: DemoWorld) -> dict[str, s
     environment.update({name: str(value) for name, value in named.items() if value is not None})
     environment.update(_dns_environment(options))
     return environment
+
+
+def _settings_environment(environment: dict[str, str]) -> dict[str, str]:
+    """The sweep's settings as the functions will read them, written back from their one
+    declaration: a value they would refuse stops the run here, before any function starts."""
+    try:
+        # The functions inherit this process's environment (a provider's key, say) beneath it.
+        settings = SweepSettings.from_env({**os.environ, **environment})
+    except SettingsError as exc:
+        raise SweepError(f"the functions' settings: {exc}") from None
+    return settings.to_env()
 
 
 def _open_log(
