@@ -18,6 +18,7 @@ from lapsewatch_tools.errors import EXIT_USAGE, UsageError
 from lapsewatch_tools.options import (
     FROM_STATE,
     FROM_TEMPLATE,
+    SweepSettingOption,
     add_dns_options,
     add_local_now_option,
     add_provider_option,
@@ -163,8 +164,9 @@ def _add_run_decision_options(run: argparse.ArgumentParser) -> None:
         type=whole_number,
         default=None,
         help="circuit breaker: a run that finds more unsafe domains than the larger of N and "
-        "--max-unverify-fraction of the domains checked waits for approval "
-        "(default: template.yaml's MaxUnverify, 50)",
+        "--max-unverify-fraction of the domains checked waits for approval",
+        action=SweepSettingOption,
+        setting="max_unverify",
     )
     run.add_argument(
         "--max-unverify-fraction",
@@ -172,7 +174,9 @@ def _add_run_decision_options(run: argparse.ArgumentParser) -> None:
         type=fraction,
         default=None,
         help="circuit breaker, relative part: a fraction of the domains checked, from 0 to 1; 0 leaves "
-        "--max-unverify alone as the limit (default: template.yaml's MaxUnverifyFraction, 0.01)",
+        "--max-unverify alone as the limit",
+        action=SweepSettingOption,
+        setting="max_unverify_fraction",
     )
     run.add_argument("--all", action="store_true", help="check every domain, due or not")
     run.add_argument(
@@ -180,8 +184,9 @@ def _add_run_decision_options(run: argparse.ArgumentParser) -> None:
         metavar="STAGES",
         type=notice_stages_list,
         default=None,
-        help='stages that earn an early-warning notice; "" turns notices off '
-        "(default: template.yaml's NoticeStages, grace,hold)",
+        help='stages that earn an early-warning notice; "" turns notices off',
+        action=SweepSettingOption,
+        setting="notice_stages",
     )
 
 

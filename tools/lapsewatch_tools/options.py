@@ -6,6 +6,7 @@ import argparse
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from lapsewatch.providers.factory import ProviderSettings, parse_switch
 from lapsewatch.setting import declaration, from_env_words, from_template_words, shown_default
@@ -257,3 +258,25 @@ def dns_arguments(args: argparse.Namespace) -> dict:
         "dns_roots": args.dns_root,
         "dns_trust_anchor": args.dns_trust_anchor,
     }
+
+
+class SweepSettingOption(argparse._StoreAction):
+    """An option of `lapsewatch run` whose help ends with its sweep setting's declared default.
+    The declaration is looked up only when the help is shown: its module imports what the
+    functions need, too slow for every command's start."""
+
+    def __init__(self, *args: Any, setting: str, **kwargs: Any) -> None:
+        self._setting = setting
+        super().__init__(*args, **kwargs)
+
+    @property  # type: ignore[override]
+    def help(self) -> str | None:
+        if self._help is None:
+            return None
+        from lapsewatch.sweep.settings import SweepSettings
+
+        return f"{self._help} (default: {from_template_words(SweepSettings, self._setting)})"
+
+    @help.setter
+    def help(self, value: str | None) -> None:
+        self._help = value

@@ -35,14 +35,15 @@ from lapsewatch.providers.domainr import (
     quoted,
     status_doubt,
 )
+from lapsewatch.providers.factory import DEFAULT_FASTLY_RATE
 from lapsewatch.ratelimit import RateLimiter, shared_limiter
 
 log = logging.getLogger(__name__)
 
 STATUS_URL = "https://api.fastly.com/domain-management/v1/tools/status"
 KEY_HEADER = "Fastly-Key"
-# Requests a second, per process and per host: config's DEFAULT_FASTLY_RATE.
-DEFAULT_RATE = 10.0
+# Requests a second, per process and per host: declared once, in the provider factory.
+DEFAULT_RATE = DEFAULT_FASTLY_RATE
 _REFUSED = frozenset({401, 403})
 
 
