@@ -38,6 +38,8 @@ from itertools import batched
 from pathlib import Path
 
 from bench import AwsRequests, MotoProcess, Result, Table, Target, command, run_child
+from lapsewatch.setting import default_of
+from lapsewatch.sweep.settings import SweepSettings
 
 LATENCY = 0.05
 LIMIT = 100.0  # requests a second each registry allows
@@ -50,8 +52,8 @@ REGISTRIES = {"verisign": ["com"], "pir": ["org"], "denic": ["de"], "nominet": [
 BASELINE_LOOKUPS = 100
 CONCURRENT_LOOKUPS = 12_000  # long enough that start and finish weigh little
 STRICT_LOOKUPS = 2000
-SHARD_SIZE = 25
-SHARD_WORKERS = 16  # SweepSettings.check_workers' default
+SHARD_SIZE: int = default_of(SweepSettings, "shard_size")
+SHARD_WORKERS: int = default_of(SweepSettings, "check_workers")
 STORAGE_SHARDS = 40
 # The checker function's own phase. It spends some 3 ms of CPU a domain (the lookup, and
 # PynamoDB writing the domain's state), so one Python process keeps up with about 300 lookups a
