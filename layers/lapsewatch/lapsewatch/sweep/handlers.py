@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from lapsewatch.sweep.dispatch import DispatchResult
 from lapsewatch.sweep.events import BadEvent, operator_choice, run_id_in
 from lapsewatch.sweep.messages import Shard, parse_dispatch_body, parse_final_body
 from lapsewatch.sweep.observability import MetricUnit, logger, metrics
@@ -21,7 +22,9 @@ from lapsewatch.sweep.runtime import Runtime
 from lapsewatch.timefmt import parse_time
 
 
-def dispatch(event: dict, runtime: Runtime, context: LambdaContext | None = None) -> dict | list[dict]:
+def dispatch(
+    event: dict, runtime: Runtime, context: LambdaContext | None = None
+) -> DispatchResult | list[DispatchResult]:
     """A schedule event (`time`), or an operator's `{"domains": [...]}`; both may carry
     `"dry_run": true` and `"check_all": true`. From SQS: a run to continue, handed over by an
     invocation that ran out of time."""
@@ -74,7 +77,7 @@ def _time_left(context: LambdaContext | None) -> Callable[[], float]:
     return lambda: context.get_remaining_time_in_millis() / 1000
 
 
-def _started(started: dict) -> dict:
+def _started(started: DispatchResult) -> DispatchResult:
     metrics.add_metric("RunsStarted", MetricUnit.Count, 0 if started.get("duplicate") else 1)
     metrics.add_metric("DomainsListed", MetricUnit.Count, started.get("listed", 0))
     metrics.add_metric("ShardsSent", MetricUnit.Count, started.get("shards", 0))

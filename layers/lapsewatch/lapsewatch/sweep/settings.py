@@ -18,8 +18,9 @@ from lapsewatch.lifecycle import DEFAULT_UNSAFE, Lifecycle, parse_unsafe
 from lapsewatch.registry.client import DEFAULT_MAX_PAGES
 from lapsewatch.registry.contract import NOTICE_STAGES
 from lapsewatch.secrets import SECRET_MAX_AGE
+from lapsewatch.sweep.bounds import MAX_TEXT_CHARS, MAX_TOKEN_CHARS, MAX_TOKENS
 from lapsewatch.sweep.notices import EVIDENCE_LIST_LIMIT, EVIDENCE_TEXT_LIMIT, NOTICE_INTERVAL
-from lapsewatch.sweep.records import MAX_TEXT_CHARS, MAX_TOKEN_CHARS, MAX_TOKENS, SUMMARY_DOMAINS
+from lapsewatch.sweep.records import SUMMARY_DOMAINS
 from lapsewatch.timefmt import parse_time
 
 # Set in every Lambda function's environment by the Lambda runtime itself.
