@@ -133,8 +133,10 @@ class DomainCollector:
                         self.skipped_not_due += 1
             for domain in sorted(entries):
                 earliest, email_domains, addresses = entries[domain]
-                when = None if earliest is None else _EPOCH + earliest * _SECOND
-                yield PlannedDomain(domain, when, tuple(sorted(email_domains)), addresses)
+                when = None if earliest is None else datetime.fromtimestamp(earliest, UTC)
+                if len(email_domains) > 1:
+                    email_domains.sort()
+                yield PlannedDomain(domain, when, tuple(email_domains), addresses)
 
     def to_bytes(self) -> bytes:
         """The collector's state for a dispatcher that continues in a new invocation: a header
