@@ -204,6 +204,12 @@ def run(addresses: int = ADDRESSES) -> Result:
                 environment,
                 timeout=timeout,
             )
+            runs["index"] = run_child(
+                "bench.dispatcher",
+                ["--child", "--run-id", "run-bench-index", "--schedule", "index", *size],
+                environment,
+                timeout=timeout,
+            )
     return report(runs, time.perf_counter() - started)
 
 
