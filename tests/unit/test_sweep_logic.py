@@ -422,3 +422,17 @@ def test_the_collector_keeps_the_first_email_domains_of_the_listing_up_to_the_li
     (planned,) = collector.planned()
     assert planned.email_domains == tuple(sorted(names[-EMAIL_DOMAIN_LIMIT:]))
     assert planned.addresses == len(names)
+
+
+def test_a_rendered_shard_sends_the_body_and_digest_the_checker_recomputes():
+    from lapsewatch.sweep.dispatch import RenderedShard
+
+    domains = (
+        PlannedDomain("xn--bcher-kva.de", NOW, ("Bücher.de", "mail.bücher.de"), 3),
+        PlannedDomain("example.com", None, ("\texample.com",), 1),
+    )
+    shard = Shard("run-1", 7, domains)
+    rendered = RenderedShard.of(shard)
+    received = Shard.from_body(rendered.to_body())
+    assert rendered.to_body() == shard.to_body() == received.to_body()
+    assert rendered.digest() == received.digest()

@@ -68,7 +68,8 @@ class Dispatcher:
     A very large registry may not fit one invocation. When `time_left()` falls below the
     reserve, the dispatcher saves what it has (the distinct domains so far, the registry's
     cursor, the shards already sent) and hands over to a new invocation through
-    `dispatch_later`. The domains due are settled, and saved, before the first shard is sent:
+    `dispatch_later`. The domains due are settled, and saved (the listing and the names not
+    due, from which the shards are cut), before the first shard is sent:
     whoever sends the rest (a continuation, or a retry after a crash) cuts exactly the same
     shards, and the checkers count a shard sent twice once.
     """
