@@ -64,11 +64,9 @@ class ScanProxy(ThreadingHTTPServer):
         if request.get("ExclusiveStartKey"):
             start = self.position[request["ExclusiveStartKey"]["domain"]["S"]] + 1
         page = self.schedule[start : min(end, start + self.per_page)]
-        answer: dict = {
-            "Items": [{"domain": {"S": domain}, "next_check_at": {"S": due}} for domain, due in page],
-            "Count": len(page),
-            "ScannedCount": len(page),
-        }
+        items = [{"domain": {"S": domain}, "next_check_at": {"S": due}} for domain, due in page]
+        items = _projected(_filtered(items, request), request)
+        answer: dict = {"Items": items, "Count": len(items), "ScannedCount": len(page)}
         if start + len(page) < end:
             answer["LastEvaluatedKey"] = {"domain": {"S": page[-1][0]}}
         return answer
@@ -99,6 +97,29 @@ class ScanProxy(ThreadingHTTPServer):
                 "due_partition": {"S": DUE_PARTITION},
             }
         return answer
+
+
+def _filtered(items: list[dict], request: dict) -> list[dict]:
+    """The items a Scan's FilterExpression keeps, for the one filter the store sends:
+    `next_check_at > :value` (its names and values as placeholders)."""
+    expression = request.get("FilterExpression")
+    if not expression:
+        return items
+    names = request.get("ExpressionAttributeNames", {})
+    name, operator, value = expression.split()
+    if names.get(name, name) != "next_check_at" or operator != ">":
+        raise ValueError(f"the proxy answers no filter {expression!r}")
+    cutoff = request["ExpressionAttributeValues"][value]["S"]
+    return [item for item in items if item.get("next_check_at", {}).get("S", "") > cutoff]
+
+
+def _projected(items: list[dict], request: dict) -> list[dict]:
+    expression = request.get("ProjectionExpression")
+    if not expression:
+        return items
+    names = request.get("ExpressionAttributeNames", {})
+    wanted = [names.get(part.strip(), part.strip()) for part in expression.split(",")]
+    return [{name: item[name] for name in wanted if name in item} for item in items]
 
 
 class _ProxyHandler(BaseHTTPRequestHandler):

@@ -390,7 +390,7 @@ def test_the_collector_plans_in_one_sorted_order_across_its_partitions_and_blobs
     import lapsewatch.sweep.collector as collector_module
 
     # Small blobs, so that a partition's domains come from several of them and the buffer.
-    monkeypatch.setattr(collector_module, "FLUSH_LINES", 7)
+    monkeypatch.setattr(collector_module, "FLUSH_BYTES", 100)
     names = [f"{letter}{i}-shop.net" for i in range(40) for letter in "zab9x"]
     collector = DomainCollector()
     collector.add_all(EmailDomain(name, 1, NOW - timedelta(days=i)) for i, name in enumerate(names))

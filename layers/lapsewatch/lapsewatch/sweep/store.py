@@ -7,7 +7,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.attributes import UTCDateTimeAttribute
 from pynamodb.constants import NONE
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.expressions.update import Action
@@ -364,27 +363,26 @@ class RunStore:
 
     def not_due(self, run_at: datetime, *, segments: int = SCHEDULE_SEGMENTS) -> Iterator[str]:
         """The known domains not due by `run_at`, from one parallel Scan of the domain table
-        (its keys and next_check_at only; no per-domain reads).
+        (no per-domain reads).
 
-        Raw items, and times compared as PynamoDB writes them (fixed-width UTC text, which
-        sorts as the times do): at millions of domains a model object, or a parsed time, for
-        each would cost the dispatcher more than everything else it does."""
-        cutoff = UTCDateTimeAttribute().serialize(run_at)
+        DynamoDB leaves out the due ones and sends the names alone (a filter and a projection:
+        the read units are those of the whole table either way), and the names come as raw
+        items: at millions of domains a model object, or even a parsed time, for each would
+        cost the dispatcher more than everything else it does."""
         connection = self._domains._get_connection()
+        not_due = DomainState.next_check_at > run_at
 
         def read_page(segment: int, start_key: Any) -> tuple[list[str], Any]:
             page = connection.scan(
-                attributes_to_get=["domain", "next_check_at"],
+                filter_condition=not_due,
+                attributes_to_get=["domain"],
                 segment=segment,
                 total_segments=segments,
                 exclusive_start_key=start_key,
             )
-            names = [
-                item["domain"]["S"]
-                for item in page.get("Items", [])
-                if item.get("next_check_at", {}).get("S", "") > cutoff
-            ]
-            return names, page.get("LastEvaluatedKey") or None
+            return [item["domain"]["S"] for item in page.get("Items", [])], page.get(
+                "LastEvaluatedKey"
+            ) or None
 
         for names in parallel_pages(read_page, segments):
             yield from names
