@@ -112,18 +112,21 @@ def _host_part(text: str) -> str:
     candidate = FULL_STOPS.sub(".", candidate)
     if candidate.endswith("."):
         candidate = candidate[:-1]
+    _refuse_ip_address(candidate)
+    if not candidate:
+        raise InvalidDomain("the domain part is empty", "empty")
+    return candidate
+
+
+def _refuse_ip_address(candidate: str) -> None:
     # An IPv4 address ends with a digit and an IPv6 one holds a colon: only those are parsed
     # (the dispatcher reduces millions of names, almost none of them addresses).
     if candidate[-1:].isdigit() or ":" in candidate:
         try:
             ipaddress.ip_address(candidate)
         except ValueError:
-            pass
-        else:
-            raise InvalidDomain("IP address, not a domain", "ip-address")
-    if not candidate:
-        raise InvalidDomain("the domain part is empty", "empty")
-    return candidate
+            return
+        raise InvalidDomain("IP address, not a domain", "ip-address")
 
 
 def to_ascii(host: str) -> str:
