@@ -455,7 +455,8 @@ def _notes(addresses: int) -> list[str]:
         "variants, Unicode and junk); its CPU time is measured and shown apart. The dispatcher is "
         "the real one, built by the sweep's Runtime from template.yaml's environment, in a process "
         "of its own: moto's server runs in another, so the CPU time and peak RSS are the "
-        "dispatcher's process alone, Python's imports included.",
+        "dispatcher's process alone, Python's imports included (peak RSS: its VmHWM, which, unlike "
+        "ru_maxrss, Linux does not carry over from the runner that started it).",
         "AWS requests are counted in the dispatcher's process with botocore's events: "
         "`before-parameter-build` once per API call (with its parameters: message sizes, items) and "
         "`before-send` once per HTTP attempt (retries included; no retry happened), registered on "
