@@ -27,7 +27,7 @@ export AWS_SECRET_ACCESS_KEY ?= testing
 # The SAM build needs python3.13 on PATH; the venv provides it.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help install lock test test-unit run check lint validate build bench installed-check docs docs-serve clean python313
+.PHONY: help install lock test test-unit run check lint validate build bench bench-scale installed-check docs docs-serve clean python313
 
 help:
 	@echo "make run        one whole daily sweep, offline, on the demo registry"
@@ -41,6 +41,7 @@ help:
 	@echo "make bench      the benchmarks, written to docs/benchmarks.md"
 	@echo "make docs       the documentation site (mkdocs.yml, docs/) into site/, strictly: a broken link fails"
 	@echo "make docs-serve the same, served at http://127.0.0.1:8000 with live reload"
+	@echo "make bench-scale   only the dispatcher and cost benchmarks at 10,000,000 addresses"
 	@echo "make installed-check   the wheel in a fresh venv, its first commands run outside the checkout"
 	@echo "make install    .venv from $(LOCK) (pinned, hashed), then this package, editable"
 	@echo "make lock       re-pin $(LOCK) from pyproject.toml (keeps current pins; to upgrade:"
@@ -150,6 +151,11 @@ docs: $(STAMP)
 
 docs-serve: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --strict
+
+# Benchmarks 6 and 7 alone: the dispatcher and the cost at 10,000,000 addresses (make bench runs
+# them too, after the others).
+bench-scale: $(STAMP)
+	$(BIN)/python -m bench dispatcher cost --addresses 10000000
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache site

@@ -7,6 +7,7 @@ types the runner turns into tables.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -229,7 +230,10 @@ class AwsRequests:
     `before-send` once per HTTP attempt, retries included (what AWS bills).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, shard_digest: bool = False) -> None:
+        # With `shard_digest`, a digest of every shard message sent, in order, its run id left out:
+        # two runs that send the same shards have the same digest.
+        self._shard_digest = hashlib.sha256() if shard_digest else None
         self.calls: Counter[str] = Counter()
         self.attempts: Counter[str] = Counter()
         self.sqs_messages = 0
@@ -271,6 +275,8 @@ class AwsRequests:
             self.entries_per_batch[len(sizes)] += 1
             for entry in params["Entries"]:
                 self.domains_per_message[entry["MessageBody"].count('"domain":')] += 1
+                if self._shard_digest is not None:
+                    self._shard_digest.update(_without_run_id(entry["MessageBody"]).encode())
             self.sqs_messages += len(sizes)
             self.sqs_bytes += sum(sizes)
             self.sqs_chunks += max(1, math.ceil(sum(sizes) / 65536))
@@ -327,7 +333,17 @@ class AwsRequests:
             "dynamodb_read_units": self.read_units,
             "dynamodb_put_items": self.put_items,
             "dynamodb_put_bytes": self.put_bytes,
+            "shard_digest": self._shard_digest.hexdigest() if self._shard_digest is not None else None,
         }
+
+
+def _without_run_id(body: str) -> str:
+    """A shard message with its run id cut out (`"run_id":"..."`, the body's second field)."""
+    start = body.find('"run_id":"')
+    if start < 0:
+        return body
+    end = body.index('"', start + len('"run_id":"'))
+    return body[:start] + body[end + 1 :]
 
 
 def item_size(item: dict) -> int:
@@ -355,7 +371,18 @@ def _value_size(value: dict) -> int:
 
 
 def peak_rss_mb() -> float:
+    """This process's peak resident memory, in MB.
+
+    VmHWM, the high-water mark of this program's own memory: ru_maxrss is not, since Linux
+    carries it over exec from the process that forked it, so that a measured process started by
+    a runner holding a large domain table would report the runner's memory."""
     import resource
 
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     # Linux reports ru_maxrss in KiB.
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench                      # all of them (what `make bench` runs)
     .venv/bin/python -m bench dispatcher|checker|cost|simulator|seed ...
+    .venv/bin/python -m bench dispatcher cost --addresses 10000000   # benchmarks 6 and 7
 
 Each benchmark prints its figures as it finishes. docs/benchmarks.md is rewritten whole; a
 benchmark not run this time keeps its section (and its date) from the file as it was, read back
@@ -26,8 +27,12 @@ from pathlib import Path
 from bench import ROOT, Result, Target, command
 
 DOC = ROOT / "docs" / "benchmarks.md"
-ORDER = ["dispatcher", "checker", "cost", "simulator", "seed"]
+ORDER = ["dispatcher", "checker", "cost", "simulator", "seed", "dispatcher-10m", "cost-10m"]
 NUMBERS = {name: number for number, name in enumerate(ORDER, start=1)}
+ADDRESSES = 1_000_000
+# The benchmarks that run at another size (`--addresses N`), and the names their results take.
+SCALABLE = ("dispatcher", "cost")
+SCALED = {"dispatcher-10m": ("dispatcher", 10_000_000), "cost-10m": ("cost", 10_000_000)}
 _RESULTS = re.compile(r"<!-- bench-results\n(.*?)\n-->", re.S)
 SIMULATED_DOMAINS = 10_000
 SIMULATED_DAYS = 365
@@ -73,12 +78,23 @@ def simulator() -> Result:
     )
 
 
-def run(name: str, results: dict[str, Result]) -> Result:
+def scaled_name(name: str, addresses: int) -> str:
+    """The result's name for benchmark `name` run at `addresses`: "dispatcher-10m" at ten million."""
+    if addresses == ADDRESSES or name not in SCALABLE:
+        return name
+    for scaled, (base, size) in SCALED.items():
+        if (base, size) == (name, addresses):
+            return scaled
+    raise SystemExit(f"no benchmark {name} at {addresses:,} addresses: choose 1000000 or 10000000")
+
+
+def run(key: str, results: dict[str, Result]) -> Result:
     started = time.perf_counter()
+    name, addresses = SCALED.get(key, (key, ADDRESSES))
     if name == "dispatcher":
         from bench import dispatcher
 
-        result = dispatcher.run()
+        result = dispatcher.run(addresses)
     elif name == "checker":
         from bench import checker
 
@@ -94,7 +110,7 @@ def run(name: str, results: dict[str, Result]) -> Result:
 
         simulated = results.get("simulator")
         result = cost.run(
-            results["dispatcher"].figures,
+            results[scaled_name("dispatcher", addresses)].figures,
             results["checker"].figures,
             None if simulated is None or simulated.figures.get("skipped") else simulated.figures,
         )
@@ -235,18 +251,27 @@ def main() -> int:
     parser.add_argument(
         "names", nargs="*", metavar="benchmark", help=f"any of {', '.join(ORDER)} (default: all)"
     )
+    parser.add_argument(
+        "--addresses",
+        type=int,
+        default=ADDRESSES,
+        help="run dispatcher and cost at this many addresses (1000000, the default, or 10000000)",
+    )
     args = parser.parse_args()
     unknown = sorted(set(args.names) - set(ORDER))
     if unknown:
         parser.error(f"no benchmark {', '.join(unknown)}: choose from {', '.join(ORDER)}")
-    wanted = args.names or ORDER
+    wanted = [scaled_name(name, args.addresses) for name in args.names or ORDER]
     results = previous()
-    # The cost needs benchmarks 1 and 2; on a full run it waits for the simulator too.
-    if "cost" in wanted:
-        wanted = [name for name in wanted if name != "cost"]
-        wanted += [name for name in ("dispatcher", "checker") if name not in results and name not in wanted]
-        wanted.append("cost")
-    todo = sorted(wanted, key=lambda name: (name == "cost", ORDER.index(name)))
+    # A cost needs its dispatcher benchmark and benchmark 2; on a full run it waits for the
+    # simulator too.
+    for cost in ("cost", "cost-10m"):
+        if cost in wanted:
+            dispatcher = "dispatcher" if cost == "cost" else "dispatcher-10m"
+            wanted = [name for name in wanted if name != cost]
+            wanted += [name for name in (dispatcher, "checker") if name not in results and name not in wanted]
+            wanted.append(cost)
+    todo = sorted(wanted, key=lambda name: (name.startswith("cost"), ORDER.index(name)))
 
     for name in todo:
         print(f"running benchmark {NUMBERS[name]}: {name} …", file=sys.stderr, flush=True)

@@ -1,4 +1,4 @@
-"""Benchmark 3: what one daily sweep at 1,000,000 addresses costs on AWS.
+"""Benchmark 3 (and 7): what one daily sweep at 1,000,000 addresses (10,000,000) costs on AWS.
 
 A model, not a bill: the request counts, sizes and durations measured by benchmarks 1 and 2,
 the template's own settings (memory sizes, batch size, event sources), and us-east-1 list
@@ -6,6 +6,7 @@ prices. Free tiers are left out. Two days are priced: one that checks every doma
 sweep, or `check_all`), and a typical day under the expiry-aware schedule.
 
     .venv/bin/python -m bench cost
+    .venv/bin/python -m bench cost --addresses 10000000   # from benchmark 6's dispatcher
 """
 
 from __future__ import annotations
@@ -52,7 +53,13 @@ METRICS_WHILE_CHECKING = 2  # ShardsReceived, DomainsLookedUp: every hour the ch
 SHARD_RECORD_BYTES = 300
 SECRETS_CALLS = 2  # the registry token, read by the dispatcher and by the final step (RDAP needs none)
 DEFAULT_DUE_FRACTION = 1 / 7
-BUDGET_PER_DAY = 0.50
+# The most a day may cost, by the registry's size: (every domain checked, a typical day).
+BUDGETS = {1_000_000: (0.50, 0.50), 10_000_000: (3.00, 0.75)}
+# How long a day's checks may take, to recommend a CheckerMaxConcurrency: a typical day within
+# an hour of the dispatch, a day that checks every domain (the first, or check_all) within half
+# a day, both well inside the daily cycle and the check queue's retention.
+TYPICAL_DAY_CHECKS_SECONDS = 3600
+EVERY_DOMAIN_CHECKS_SECONDS = 12 * 3600
 
 
 @dataclass(frozen=True)
@@ -215,136 +222,240 @@ def price_day(
     return lines
 
 
+@dataclass(frozen=True)
+class Checker:
+    """How fast one checker instance goes, from benchmark 2, and what holds it."""
+
+    budget: float  # the share of its per-server rate budget the checker function reaches
+    rate: float  # domains/s against benchmark 2's registries
+    cpu_per_domain: float  # seconds, on moto, with a whole core
+    per_domain: float  # seconds an instance spends a domain: lookups or CPU, the slower
+    cpu_share: float  # of a vCPU, for the checker's memory
+
+
+def checker_speed(checker: dict, template: Template) -> Checker:
+    """A checker is held by whichever is slower: its lookups, at the share of its rate budget its
+    function reaches in benchmark 2 (its DynamoDB writes made meanwhile, by the same pool), or
+    its CPU time on moto, stretched to the share of a vCPU its memory buys."""
+    storage, function = checker["storage"], checker["phases"]["function"]
+    share = min(1.0, template.checker_mb / MB_PER_VCPU)
+    budget = function["share_of_budget"]
+    rate = budget * checker["client_rate"] * checker["registries"]
+    cpu_per_domain = storage["cpu_seconds"] / storage["domains"]
+    return Checker(budget, rate, cpu_per_domain, max(1 / rate, cpu_per_domain / share), share)
+
+
+def _due(simulator: dict | None) -> tuple[float, str]:
+    if simulator is None:
+        return DEFAULT_DUE_FRACTION, "assumed (the simulator was not run)"
+    return simulator["lapsewatch"]["lookups_of_daily"], (
+        f"the lifecycle simulator's figure ({simulator['parameters']['domains']:,} domains over "
+        f"{simulator['parameters']['days']} days: lookups / (domains x days))"
+    )
+
+
 def run(dispatcher: dict, checker: dict, simulator: dict | None = None) -> Result:
     template = Template.load()
     distinct = dispatcher["first"]["started"]["distinct"]
-    storage = checker["storage"]
-    function = checker["phases"]["function"]
-    share = min(1.0, template.checker_mb / MB_PER_VCPU)
-    # A checker is held by whichever is slower: its lookups, at the share of its rate budget its
-    # function reaches in benchmark 2 (its DynamoDB writes made meanwhile, by the same pool), or
-    # its CPU time on moto, stretched to the share of a vCPU its memory buys.
-    budget = function["share_of_budget"]
-    rate = budget * checker["client_rate"] * checker["registries"]
-    wall_per_domain = 1 / rate
-    cpu_per_domain = storage["cpu_seconds"] / storage["domains"]
-    per_domain = max(wall_per_domain, cpu_per_domain / share)
-
-    if simulator is not None:
-        due = simulator["lapsewatch"]["lookups_of_daily"]
-        due_source = (
-            f"the lifecycle simulator's figure ({simulator['parameters']['domains']:,} domains over "
-            f"{simulator['parameters']['days']} days: lookups / (domains x days))"
-        )
-    else:
-        due, due_source = DEFAULT_DUE_FRACTION, "assumed (the simulator was not run)"
+    addresses = dispatcher["first"]["addresses"]
+    speed = checker_speed(checker, template)
+    due, due_source = _due(simulator)
     days = [
-        Day("every domain", distinct, per_domain, "first"),
-        Day(f"expiry-aware ({due:.1%} due)", round(distinct * due), per_domain, "steady"),
+        Day("every domain", distinct, speed.per_domain, "first"),
+        Day(f"expiry-aware ({due:.1%} due)", round(distinct * due), speed.per_domain, "steady"),
     ]
     priced = [price_day(day, dispatcher=dispatcher, checker=checker, template=template) for day in days]
     totals = [sum(dollars for _, _, dollars in lines) for lines in priced]
-
-    rows = []
-    for index, (service, item, _) in enumerate(priced[0]):
-        rows.append([service, item, *(f"${lines[index][2]:.4f}" for lines in priced), priced[1][index][1]])
-    rows.append(["**total**", "", *(f"**${total:.3f}**" for total in totals), ""])
-    headers = [
-        "service",
-        f"item ({days[0].name})",
-        *(f"{day.name}" for day in days),
-        f"item ({days[1].name})",
-    ]
-
     # At the template's default RDAP rate a checker waits on the busiest registry instead: .com
     # holds `com_share` of the domains and is asked at `rdap_rate` a second per checker (of which
     # the function uses `budget`).
-    com_share = _com_share()
-    slow = com_share / (template.rdap_rate * budget)
-    slow_days = [Day(day.name, day.checked, max(per_domain, slow), day.dispatcher_run) for day in days]
+    slow = _com_share() / (template.rdap_rate * speed.budget)
+    slow_days = [Day(day.name, day.checked, max(speed.per_domain, slow), day.dispatcher_run) for day in days]
     slow_totals = [
         sum(d for _, _, d in price_day(day, dispatcher=dispatcher, checker=checker, template=template))
         for day in slow_days
     ]
-    sensitivity = [
-        [
-            f"benchmark 2's registries: {checker['registries']} at {checker['client_rate']:g}/s each, "
-            f"{budget:.0%} of it used",
-            f"{1 / per_domain:.0f}",
-            *(f"${t:.3f}" for t in totals),
-        ],
-        [
-            f"template default: RdapRatePerServer {template.rdap_rate:g}/s, .com {com_share:.0%} of domains",
-            f"{1 / max(per_domain, slow):.1f}",
-            *(f"${t:.3f}" for t in slow_totals),
-        ],
-    ]
     witness_table, witness_note, witness_figures = dns_witness_cost(distinct, due)
+    fleet_table, fleet_figures = fleet(slow_days, template, speed)
+    budgets = dict(zip([d.name for d in days], BUDGETS.get(addresses, BUDGETS[min(BUDGETS)]), strict=True))
+    scaled = addresses != min(BUDGETS)
     return Result(
-        name="cost",
-        title="Cost per daily sweep at 1,000,000 addresses",
-        command=command("cost"),
+        name="cost" if not scaled else f"cost-{addresses // 1_000_000}m",
+        title=f"Cost per daily sweep at {addresses:,} addresses",
+        command=command("cost") + (f" --addresses {addresses}" if scaled else ""),
         tables=[
-            Table(headers, rows),
-            Table(
-                ["checker", "domains/s per instance", *(day.name for day in days)],
-                sensitivity,
-                title="Total per day, by what holds the checker",
-            ),
+            _bill(days, priced, totals),
+            _sensitivity(checker, template, speed, slow, totals, slow_totals, days),
+            fleet_table,
             witness_table,
         ],
         targets=[
             Target(
                 f"cost per day, {day.name}",
                 f"${total:.3f}",
-                f"≤ ${BUDGET_PER_DAY:.2f}",
-                total <= BUDGET_PER_DAY,
+                f"≤ ${budgets[day.name]:.2f}",
+                total <= budgets[day.name],
             )
             for day, total in zip(days, totals, strict=True)
         ],
-        notes=[
-            f"Prices: us-east-1 list prices as of {PRICES_AS_OF}: Lambda (x86) $0.0000166667 a GB-s and "
-            "$0.20 a million requests; SQS $0.40 a million requests (64 KB chunks); DynamoDB on-demand "
-            "$0.625 a million write and $0.125 a million read request units (the prices after the "
-            "1 November 2024 cut); Secrets Manager $0.05 per 10,000 calls and $0.40 a secret a month; "
-            "CloudWatch Logs $0.50 a GB ingested and $0.30 a custom metric a month, metered by the hour; "
-            "X-Ray $5 a million traces. Free tiers are not subtracted.",
-            f"Domains checked: all {distinct:,} distinct domains of benchmark 1, or {due:.1%} of them: "
-            f"{due_source}.",
-            f"Dispatcher: benchmark 1's CPU time stretched to the share of a vCPU that "
-            f"{template.dispatcher_mb} MB buys ({min(1, template.dispatcher_mb / MB_PER_VCPU):.2f}), "
-            "plus its time waiting on SQS and DynamoDB; the first run for the day that checks every "
-            "domain, the steady-state run (its scan included) for the typical day, its SQS sends scaled "
-            "to the domains due.",
-            f"Checker: {per_domain * 1000:.1f} ms a domain, the slower of its lookups and its CPU time. "
-            f"Lookups: benchmark 2's checker function uses {budget:.1%} of its per-server rate budget "
-            f"({function['batch_size']} shards an invocation in one pool), here "
-            f"{checker['registries']} registries at {checker['client_rate']:g}/s each: {rate:.0f} domains/s, "
-            f"{wall_per_domain * 1000:.2f} ms a domain, its DynamoDB writes made meanwhile. CPU: "
-            f"{cpu_per_domain * 1000:.2f} ms a domain (the function on moto, its writes included) on the "
-            f"{share:.2f} vCPU that {template.checker_mb} MB buys. {template.batch_size} shards an "
-            "invocation (BatchSize).",
-            "DynamoDB: benchmark 2's write and read units a shard, and a daily scan of every domain item "
-            f"({storage['domain_item_bytes']:.0f} bytes on average, as the checker writes them) on both "
-            "days.",
-            f"Assumed, not measured: the final step ({FINAL_SECONDS:g} s, its shard records read), "
-            "the dispatcher's and final "
-            f"step's log bytes, {IDLE_POLLERS} idle long-pollers per SQS event source, and X-Ray tracing "
-            "every invocation (its default sampling traces fewer).",
-            f"The second table prices the same days with the template's default RdapRatePerServer "
-            f"({template.rdap_rate:g}/s per server per checker): a checker then waits on the busiest "
-            f"registry, .com with {com_share:.0%} of the domains (benchmark 1's mix), of whose budget "
-            f"it uses {budget:.0%}: about {slow * 1000:.0f} ms a domain.",
-            witness_note,
-        ],
+        notes=[*_notes(template, checker, speed, distinct, due, due_source, slow), witness_note],
         figures={
             "due_fraction": due,
             "totals": dict(zip([d.name for d in days], totals, strict=True)),
-            "checker_seconds_per_domain": per_domain,
+            "checker_seconds_per_domain": speed.per_domain,
             "default_rate_totals": dict(zip([d.name for d in days], slow_totals, strict=True)),
             "dns_witness": witness_figures,
+            "fleet": fleet_figures,
         },
     )
+
+
+def _bill(days: list[Day], priced: list[list[tuple[str, str, float]]], totals: list[float]) -> Table:
+    rows = []
+    for index, (service, item, _) in enumerate(priced[0]):
+        rows.append([service, item, *(f"${lines[index][2]:.4f}" for lines in priced), priced[1][index][1]])
+    rows.append(["**total**", "", *(f"**${total:.3f}**" for total in totals), ""])
+    headers = ["service", f"item ({days[0].name})", *(day.name for day in days), f"item ({days[1].name})"]
+    return Table(headers, rows)
+
+
+def _sensitivity(
+    checker: dict,
+    template: Template,
+    speed: Checker,
+    slow: float,
+    totals: list[float],
+    slow_totals: list[float],
+    days: list[Day],
+) -> Table:
+    rows = [
+        [
+            f"benchmark 2's registries: {checker['registries']} at {checker['client_rate']:g}/s each, "
+            f"{speed.budget:.0%} of it used",
+            f"{1 / speed.per_domain:.0f}",
+            *(f"${t:.3f}" for t in totals),
+        ],
+        [
+            f"template default: RdapRatePerServer {template.rdap_rate:g}/s, "
+            f".com {_com_share():.0%} of domains",
+            f"{1 / max(speed.per_domain, slow):.1f}",
+            *(f"${t:.3f}" for t in slow_totals),
+        ],
+    ]
+    return Table(
+        ["checker", "domains/s per instance", *(day.name for day in days)],
+        rows,
+        title="Total per day, by what holds the checker",
+    )
+
+
+def fleet(days: list[Day], template: Template, speed: Checker) -> tuple[Table, dict]:
+    """How long a day's checks take with the checker fleet at the template's defaults, against
+    the RDAP servers' limits, and the CheckerMaxConcurrency that would end them in time.
+
+    Every instance asks each RDAP server at most RdapRatePerServer a second, so the fleet asks
+    one server at most CheckerMaxConcurrency times that: the summed limit. The busiest server
+    (.com) holds `com_share` of the domains and reaches its limit first; the fleet then checks
+    `concurrency x rate / com_share` domains a second (of which each instance uses `budget`)."""
+    com_share = _com_share()
+
+    def seconds(day: Day, concurrency: int) -> float:
+        return day.checked * day.checker_seconds_per_domain / concurrency
+
+    limits = (TYPICAL_DAY_CHECKS_SECONDS, EVERY_DOMAIN_CHECKS_SECONDS)
+    every, typical = days
+    needed = max(math.ceil(seconds(typical, 1) / limits[0]), math.ceil(seconds(every, 1) / limits[1]), 2)
+    rows = []
+    for concurrency in sorted({template.checker_concurrency, needed, 2 * needed}):
+        com_load = concurrency * template.rdap_rate * speed.budget
+        rows.append(
+            [
+                f"{concurrency}"
+                + (" (template default)" if concurrency == template.checker_concurrency else "")
+                + (" (recommended)" if concurrency == needed else ""),
+                f"{concurrency * template.rdap_rate:g}/s",
+                f"{com_load:.1f}/s ({speed.budget:.0%})",
+                f"{com_load / com_share:.0f}/s",
+                *(_duration(seconds(day, concurrency)) for day in (typical, every)),
+            ]
+        )
+    table = Table(
+        [
+            "CheckerMaxConcurrency",
+            "summed limit, per RDAP server",
+            "lookups/s at .com (of the limit)",
+            "domains/s, fleet",
+            f"{typical.name}: {typical.checked:,} checks",
+            f"{every.name}: {every.checked:,} checks",
+        ],
+        rows,
+        title=f"A day's checks with the template's RdapRatePerServer ({template.rdap_rate:g}/s per checker)",
+    )
+    figures = {
+        "recommended_concurrency": needed,
+        "default_concurrency": template.checker_concurrency,
+        "typical_seconds_at_default": seconds(typical, template.checker_concurrency),
+        "every_domain_seconds_at_default": seconds(every, template.checker_concurrency),
+    }
+    return table, figures
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
+
+
+def _notes(
+    template: Template,
+    checker: dict,
+    speed: Checker,
+    distinct: int,
+    due: float,
+    due_source: str,
+    slow: float,
+) -> list[str]:
+    storage, function = checker["storage"], checker["phases"]["function"]
+    return [
+        f"Prices: us-east-1 list prices as of {PRICES_AS_OF}: Lambda (x86) $0.0000166667 a GB-s and "
+        "$0.20 a million requests; SQS $0.40 a million requests (64 KB chunks); DynamoDB on-demand "
+        "$0.625 a million write and $0.125 a million read request units (the prices after the "
+        "1 November 2024 cut); Secrets Manager $0.05 per 10,000 calls and $0.40 a secret a month; "
+        "CloudWatch Logs $0.50 a GB ingested and $0.30 a custom metric a month, metered by the hour; "
+        "X-Ray $5 a million traces. Free tiers are not subtracted.",
+        f"Domains checked: all {distinct:,} distinct domains of the dispatcher benchmark, or {due:.1%} "
+        f"of them: {due_source}.",
+        f"Dispatcher: the dispatcher benchmark's CPU time stretched to the share of a vCPU that "
+        f"{template.dispatcher_mb} MB buys ({min(1, template.dispatcher_mb / MB_PER_VCPU):.2f}), "
+        "plus its time waiting on SQS and DynamoDB; the first run for the day that checks every "
+        "domain, the steady-state run (its scan included) for the typical day, its SQS sends scaled "
+        "to the domains due.",
+        f"Checker: {speed.per_domain * 1000:.1f} ms a domain, the slower of its lookups and its CPU "
+        f"time. Lookups: benchmark 2's checker function uses {speed.budget:.1%} of its per-server rate "
+        f"budget ({function['batch_size']} shards an invocation in one pool), here "
+        f"{checker['registries']} registries at {checker['client_rate']:g}/s each: {speed.rate:.0f} "
+        f"domains/s, {1000 / speed.rate:.2f} ms a domain, its DynamoDB writes made meanwhile. CPU: "
+        f"{speed.cpu_per_domain * 1000:.2f} ms a domain (the function on moto, its writes included) on "
+        f"the {speed.cpu_share:.2f} vCPU that {template.checker_mb} MB buys. {template.batch_size} "
+        "shards an invocation (BatchSize).",
+        "DynamoDB: benchmark 2's write and read units a shard, and a daily scan of every domain item "
+        f"({storage['domain_item_bytes']:.0f} bytes on average, as the checker writes them) on both "
+        "days.",
+        f"Assumed, not measured: the final step ({FINAL_SECONDS:g} s, its shard records read), "
+        f"the dispatcher's and final step's log bytes, {IDLE_POLLERS} idle long-pollers per SQS event "
+        "source, and X-Ray tracing every invocation (its default sampling traces fewer).",
+        f"The second table prices the same days with the template's default RdapRatePerServer "
+        f"({template.rdap_rate:g}/s per server per checker): a checker then waits on the busiest "
+        f"registry, .com with {_com_share():.0%} of the domains (the dispatcher benchmark's mix), of "
+        f"whose budget it uses {speed.budget:.0%}: about {slow * 1000:.0f} ms a domain.",
+        "The third table: the checker fleet at the template's RdapRatePerServer, at the template's "
+        "CheckerMaxConcurrency and at the smallest that ends a typical day's checks within "
+        f"{TYPICAL_DAY_CHECKS_SECONDS // 3600} h and a day that checks every domain within "
+        f"{EVERY_DOMAIN_CHECKS_SECONDS // 3600} h (recommended; and twice that). The summed limit is "
+        "what the fleet may ask of one RDAP server (instances x rate); .com, the busiest, reaches it "
+        "first and holds the fleet, the other servers staying under theirs. More instances shorten "
+        "the day without changing its cost (each domain takes an instance as long), but multiply the "
+        "load on every server: raise CheckerMaxConcurrency only as far as the registries' published "
+        "limits allow.",
+    ]
 
 
 def dns_witness_cost(distinct: int, due: float) -> tuple[Table, str, dict]:

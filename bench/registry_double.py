@@ -168,12 +168,12 @@ class RegistryDouble:
         self.seed = seed
         self._providers = list(PROVIDERS.items())
         self._tail_start = len(self._providers) + 1  # row 0 is gmail.com
-        tail = sum(self._tail_count(i) for i in range(self._tail_start, rows))
-        self.gmail = addresses - sum(PROVIDERS.values()) - tail
+        self.gmail = addresses - sum(PROVIDERS.values()) - self._tail_total()
         if self.gmail < 1:
             raise ValueError("the long tail alone holds more than the addresses asked for")
         self.addresses = addresses
         self.generate_seconds = 0.0  # CPU spent making rows, to subtract from the dispatcher's
+        self.served = 0  # rows served so far: where the listing has got to
 
     # The RegistryClient surface the dispatcher uses ----------------------------------------------
     def page(self, cursor: str | None = None, limit: int = 500):
@@ -183,6 +183,7 @@ class RegistryDouble:
         start = int(cursor or 0)
         end = min(start + limit, self.rows)
         items = [self.row(i) for i in range(start, end)]
+        self.served = end
         self.generate_seconds += time.process_time() - started
         return Page(items, str(end) if end < self.rows else None)
 
@@ -211,6 +212,17 @@ class RegistryDouble:
             name, count = self._providers[index - 1]
             return self._email_domain(name, count, verified)
         return self._email_domain(self._tail_name(index, bits), self._tail_count(index), verified)
+
+    def _tail_total(self) -> int:
+        """The addresses of every tail row: row by row while the counts fall, then one each
+        (the count never rises again), so that ten million rows are not counted one by one."""
+        total = 0
+        for index in range(self._tail_start, self.rows):
+            count = self._tail_count(index)
+            if count == 1:
+                return total + self.rows - index
+            total += count
+        return total
 
     def _tail_count(self, index: int) -> int:
         rank = index - self._tail_start + 1

@@ -9,10 +9,9 @@ import pytest
 
 from lapsewatch.sweep import handlers
 from lapsewatch.sweep.apply import ApplyCounts
+from lapsewatch.sweep.bounds import MAX_TEXT_CHARS, MAX_TOKENS
 from lapsewatch.sweep.breaker import Tally
 from lapsewatch.sweep.records import (
-    MAX_TEXT_CHARS,
-    MAX_TOKENS,
     Decision,
     DecisionState,
     DomainState,

@@ -13,22 +13,20 @@ from hypothesis import strategies as st
 from lapsewatch.lifecycle import DEFAULT_UNSAFE, Lifecycle
 from lapsewatch.registry import EmailDomain
 from lapsewatch.sweep.apply import ApplyCounts
-from lapsewatch.sweep.breaker import BreakerLimits, Tally, hold_reasons, place
-from lapsewatch.sweep.dispatch import DomainCollector, plan_shards
-from lapsewatch.sweep.messages import MessageError, PlannedDomain, Shard, final_body, parse_final_body
-from lapsewatch.sweep.records import (
+from lapsewatch.sweep.bounds import (
     MAX_EVIDENCE_KEYS,
     MAX_TEXT_CHARS,
     MAX_TOKEN_CHARS,
     MAX_TOKENS,
-    SUMMARY_DOMAINS,
-    SUMMARY_GROUP_DOMAINS,
-    SUMMARY_GROUPS,
     bounded_json,
     bounded_text,
     bounded_tokens,
-    run_id_for,
 )
+from lapsewatch.sweep.breaker import BreakerLimits, Tally, hold_reasons, place
+from lapsewatch.sweep.collector import DomainCollector
+from lapsewatch.sweep.dispatch import plan_shards
+from lapsewatch.sweep.messages import MessageError, PlannedDomain, Shard, final_body, parse_final_body
+from lapsewatch.sweep.records import SUMMARY_DOMAINS, SUMMARY_GROUP_DOMAINS, SUMMARY_GROUPS, run_id_for
 from lapsewatch.sweep.schedule import MAX_INTERVAL, RUN_SLACK, is_due, next_check_at
 from lapsewatch.sweep.summary import summarize
 
@@ -255,18 +253,22 @@ def test_collector_reduces_dedupes_and_keeps_the_earliest_verification():
 def test_only_due_domains_are_cut_into_shards():
     collector = DomainCollector()
     collector.add_all(EmailDomain(f"d{i:03d}.com", 1, None) for i in range(55))
-    schedule = {"d000.com": NOW + timedelta(days=3), "d001.com": NOW - timedelta(hours=1)}
-    assert collector.keep_due(schedule.items(), NOW) == 1
+    collector.leave_out(["d000.com", "unlisted.com"])
     shards = list(plan_shards("run-1", collector.planned(), shard_size=25))
     assert [len(s.domains) for s in shards] == [25, 25, 4]
     assert [s.number for s in shards] == [0, 1, 2]
+    assert "d000.com" not in {d.domain for s in shards for d in s.domains}
+    assert (collector.distinct, collector.skipped_not_due) == (55, 1)
 
 
 def test_a_collector_survives_a_checkpoint():
     collector = DomainCollector()
     collector.add_all([EmailDomain("mail.example.com", 3, NOW), EmailDomain("[1.2.3.4]", 1, NOW)])
+    collector.add_all(EmailDomain(f"d{i}.org", 1, NOW) for i in range(10))
+    collector.leave_out(["d3.org"])
     restored = DomainCollector.from_bytes(collector.to_bytes())
     assert list(restored.planned()) == list(collector.planned())
+    assert len(list(restored.planned())) == 10
     assert (restored.listed, restored.invalid) == (collector.listed, collector.invalid)
 
 
@@ -389,3 +391,55 @@ def test_a_shards_digest_changes_with_anything_in_it():
         Shard("run-x", 3, ()),
     ):
         assert other.digest() != shard.digest()
+
+
+def test_the_collector_plans_in_one_sorted_order_across_its_partitions_and_blobs(monkeypatch):
+    import lapsewatch.sweep.collector as collector_module
+
+    # Small blobs, so that a partition's domains come from several of them and the buffer.
+    monkeypatch.setattr(collector_module, "FLUSH_BYTES", 100)
+    names = [f"{letter}{i}-shop.net" for i in range(40) for letter in "zab9x"]
+    collector = DomainCollector()
+    collector.add_all(EmailDomain(name, 1, NOW - timedelta(days=i)) for i, name in enumerate(names))
+    collector.add_all(EmailDomain(f"Mail.{name}", 2, NOW - timedelta(days=900)) for name in names[:30])
+    planned = list(collector.planned())
+    assert [p.domain for p in planned] == sorted(set(names))
+    by_name = {p.domain: p for p in planned}
+    assert by_name[names[0]].addresses == 3 and by_name[names[-1]].addresses == 1
+    assert by_name[names[0]].oldest_verified_at == NOW - timedelta(days=900)
+    assert by_name[names[0]].email_domains == tuple(sorted([names[0], f"Mail.{names[0]}"]))
+
+
+def test_the_collector_keeps_email_domains_with_its_separators_in_them():
+    collector = DomainCollector()
+    collector.add_all([EmailDomain("\texample.com\n", 1, None), EmailDomain("a\\b@example.com", 1, None)])
+    restored = DomainCollector.from_bytes(collector.to_bytes())
+    (planned,) = restored.planned()
+    assert planned.domain == "example.com"
+    assert planned.email_domains == ("\texample.com\n", "a\\b@example.com")
+    assert planned.oldest_verified_at is None
+
+
+def test_the_collector_keeps_the_first_email_domains_of_the_listing_up_to_the_limit():
+    from lapsewatch.sweep.records import EMAIL_DOMAIN_LIMIT
+
+    collector = DomainCollector()
+    names = [f"h{i:02d}.example.com" for i in range(EMAIL_DOMAIN_LIMIT + 5)]
+    collector.add_all(EmailDomain(name, 1, None) for name in reversed(names))
+    (planned,) = collector.planned()
+    assert planned.email_domains == tuple(sorted(names[-EMAIL_DOMAIN_LIMIT:]))
+    assert planned.addresses == len(names)
+
+
+def test_a_rendered_shard_sends_the_body_and_digest_the_checker_recomputes():
+    from lapsewatch.sweep.dispatch import RenderedShard
+
+    domains = (
+        PlannedDomain("xn--bcher-kva.de", NOW, ("Bücher.de", "mail.bücher.de"), 3),
+        PlannedDomain("example.com", None, ("\texample.com",), 1),
+    )
+    shard = Shard("run-1", 7, domains)
+    rendered = RenderedShard.of(shard)
+    received = Shard.from_body(rendered.to_body())
+    assert rendered.to_body() == shard.to_body() == received.to_body()
+    assert rendered.digest() == received.digest()

@@ -3,129 +3,57 @@ registrable domains, and send the due ones to the checkers in shards."""
 
 from __future__ import annotations
 
-import json
-import zlib
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import batched, islice
+from typing import NotRequired, TypedDict
 
-from lapsewatch.domains import InvalidDomain, registrable_domain
 from lapsewatch.registry import EmailDomain, RegistryClient
 from lapsewatch.registry.client import DEFAULT_MAX_PAGES
+from lapsewatch.sweep.collector import DomainCollector
 from lapsewatch.sweep.messages import PlannedDomain, Shard
 from lapsewatch.sweep.progress import finish_if_complete
 from lapsewatch.sweep.queues import CheckQueue
-from lapsewatch.sweep.records import DISPATCH_LEASE, EMAIL_DOMAIN_LIMIT, RunRecord, RunStatus, run_pk
-from lapsewatch.sweep.schedule import is_due
+from lapsewatch.sweep.records import DISPATCH_LEASE, RunRecord, RunStatus, run_pk
 from lapsewatch.sweep.store import RunStore
-from lapsewatch.timefmt import parse_time_or_none, rfc3339
-
-_EARLIEST = 0
-_EMAIL_DOMAINS = 1
-_ADDRESSES = 2
 
 
-@dataclass
-class DomainCollector:
-    """Distinct registrable domains from the registry's listing.
+class DispatchResult(TypedDict):
+    """What the dispatcher answers: a run started (its counts), handed over to another
+    invocation (`continuing`, with its checkpoint's generation), or a duplicate left alone."""
 
-    Memory grows with the number of distinct domains, never with the number of addresses:
-    each domain keeps its earliest verification time, a few of its raw email domains and how
-    many verified addresses it has.
-    """
-
-    listed: int = 0
-    invalid: Counter = field(default_factory=Counter)
-    # Listing pages read so far, across the invocations of a run: the budget that stops a
-    # registry whose listing never ends.
-    pages: int = 0
-    _domains: dict[str, list] = field(default_factory=dict)
-
-    def add(self, item: EmailDomain) -> None:
-        self.listed += 1
-        try:
-            registrable = registrable_domain(item.domain)
-        except InvalidDomain as exc:
-            self.invalid[exc.kind] += 1
-            return
-        entry = self._domains.get(registrable)
-        if entry is None:
-            # Lists, not sets: at a million addresses the per-domain overhead is the dispatcher's
-            # memory, and a list of a few names costs a third of a set.
-            self._domains[registrable] = [item.oldest_verified_at, [item.domain], item.verified_emails]
-            return
-        entry[_ADDRESSES] += item.verified_emails
-        earliest = entry[_EARLIEST]
-        if item.oldest_verified_at and (earliest is None or item.oldest_verified_at < earliest):
-            entry[_EARLIEST] = item.oldest_verified_at
-        email_domains = entry[_EMAIL_DOMAINS]
-        if len(email_domains) < EMAIL_DOMAIN_LIMIT and item.domain not in email_domains:
-            email_domains.append(item.domain)
-
-    def add_all(self, items: Iterable[EmailDomain]) -> None:
-        for item in items:
-            self.add(item)
-
-    @property
-    def distinct(self) -> int:
-        return len(self._domains)
-
-    @property
-    def invalid_count(self) -> int:
-        return sum(self.invalid.values())
-
-    def planned(self) -> Iterator[PlannedDomain]:
-        for domain in sorted(self._domains):
-            earliest, email_domains, addresses = self._domains[domain]
-            yield PlannedDomain(domain, earliest, tuple(sorted(email_domains)), addresses)
-
-    def keep_due(self, schedule: Iterable[tuple[str, datetime | None]], run_at: datetime) -> int:
-        """Drop the domains that `schedule` (domain, next check) says are not due by `run_at`;
-        returns how many were dropped. Domains it does not name are new, and due."""
-        dropped = 0
-        for domain, next_check in schedule:
-            if not is_due(next_check, run_at) and self._domains.pop(domain, None) is not None:
-                dropped += 1
-        return dropped
-
-    def to_bytes(self) -> bytes:
-        """The collector's state, compressed, for a dispatcher that continues in a new invocation.
-
-        Written a line of a thousand domains at a time through a streaming compressor, so that
-        saving it never holds a second, uncompressed copy of every domain."""
-        compressor = zlib.compressobj(6)
-        header = {"listed": self.listed, "invalid": dict(self.invalid), "pages": self.pages}
-        parts = [compressor.compress(_json_line(header))]
-        entries = (
-            [domain, rfc3339(earliest), names, addresses]
-            for domain, (earliest, names, addresses) in self._domains.items()
-        )
-        for batch in batched(entries, 1000, strict=False):
-            parts.append(compressor.compress(_json_line(batch)))
-        parts.append(compressor.flush())
-        return b"".join(parts)
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> DomainCollector:
-        lines = iter(zlib.decompress(data).splitlines())
-        header = json.loads(next(lines))
-        collector = cls(listed=header["listed"], invalid=Counter(header["invalid"]), pages=header["pages"])
-        for line in lines:
-            for domain, earliest, email_domains, addresses in json.loads(line):
-                collector._domains[domain] = [parse_time_or_none(earliest), email_domains, addresses]
-        return collector
-
-
-def _json_line(value: object) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode() + b"\n"
+    run_id: str
+    status: str | None
+    duplicate: NotRequired[bool]
+    listed: NotRequired[int]
+    generation: NotRequired[int]
+    invalid: NotRequired[int]
+    distinct: NotRequired[int]
+    dispatched: NotRequired[int]
+    skipped_not_due: NotRequired[int]
+    shards: NotRequired[int]
 
 
 def plan_shards(run_id: str, domains: Iterable[PlannedDomain], *, shard_size: int) -> Iterator[Shard]:
     """Cut domains into numbered shards; the same domains always give the same shards."""
     for number, batch in enumerate(batched(domains, shard_size, strict=False)):
         yield Shard(run_id, number, tuple(batch))
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedShard(Shard):
+    """A shard with its message body made once: the body sent and the digest recorded of it
+    are the same text, and a million shards are not serialised twice."""
+
+    body: str = ""
+
+    @classmethod
+    def of(cls, shard: Shard) -> RenderedShard:
+        return cls(shard.run_id, shard.number, shard.domains, Shard.to_body(shard))
+
+    def to_body(self) -> str:
+        return self.body
 
 
 # Leave this much of an invocation's time for saving a checkpoint and handing over.
@@ -140,7 +68,8 @@ class Dispatcher:
     A very large registry may not fit one invocation. When `time_left()` falls below the
     reserve, the dispatcher saves what it has (the distinct domains so far, the registry's
     cursor, the shards already sent) and hands over to a new invocation through
-    `dispatch_later`. The domains due are settled, and saved, before the first shard is sent:
+    `dispatch_later`. The domains due are settled, and saved (the listing and the names not
+    due, from which the shards are cut), before the first shard is sent:
     whoever sends the rest (a continuation, or a retry after a crash) cuts exactly the same
     shards, and the checkers count a shard sent twice once.
     """
@@ -181,7 +110,7 @@ class Dispatcher:
         check_all: bool = False,
         domains: list[str] | None = None,
         time_left: Callable[[], float] = lambda: float("inf"),
-    ) -> dict:
+    ) -> DispatchResult:
         """Start run `run_id`. `dry_run` can make it dry, never live: a stack deployed dry stays dry."""
         run = RunRecord(
             run_pk(run_id),
@@ -217,7 +146,7 @@ class Dispatcher:
 
     def resume(
         self, run_id: str, generation: int, *, time_left: Callable[[], float] = lambda: float("inf")
-    ) -> dict:
+    ) -> DispatchResult:
         """Continue a run from its checkpoint `generation` (once, however often it is asked)."""
         run = self.store.get_run(run_id)
         if (
@@ -239,7 +168,7 @@ class Dispatcher:
         *,
         listing_done: bool,
         time_left: Callable[[], float],
-    ) -> dict:
+    ) -> DispatchResult:
         # Resuming a checkpoint saved after the listing: the domains to send are settled already.
         settled = listing_done and bool(run.checkpoint_generation)
         if not listing_done:
@@ -252,14 +181,15 @@ class Dispatcher:
                 if page.next_cursor is not None and time_left() < self.reserve_seconds:
                     return self._hand_over(run, collector, page.next_cursor)
             if not run.check_all:
-                run.skipped_not_due = collector.keep_due(self.store.schedule(), run.created_at)
+                collector.leave_out(self.store.not_due(run.created_at))
         if not settled:
             self._save(run, collector, cursor=None, claim=True)
 
         listed = run.trigger != "manual"
         shards = plan_shards(run.run_id, collector.planned(), shard_size=self.shard_size)
         resumed_at = sent = int(run.next_shard or 0)
-        for chunk in batched(islice(shards, sent, None), HAND_OVER_EVERY, strict=False):
+        rendered = map(RenderedShard.of, islice(shards, sent, None))
+        for chunk in batched(rendered, HAND_OVER_EVERY, strict=False):
             # Each invocation sends at least one chunk, so a run always moves forward.
             if sent > resumed_at and time_left() < self.reserve_seconds:
                 run.next_shard = sent
@@ -284,7 +214,7 @@ class Dispatcher:
         run.checkpoint_generation = generation
         return generation
 
-    def _hand_over(self, run: RunRecord, collector: DomainCollector, cursor: str | None) -> dict:
+    def _hand_over(self, run: RunRecord, collector: DomainCollector, cursor: str | None) -> DispatchResult:
         generation = self._save(run, collector, cursor=cursor, claim=False)
         self.dispatch_later(run.run_id, generation)
         return {
@@ -294,7 +224,11 @@ class Dispatcher:
             "generation": generation,
         }
 
-    def _finish_dispatch(self, run: RunRecord, collector: DomainCollector, shard_count: int) -> dict:
+    def _finish_dispatch(
+        self, run: RunRecord, collector: DomainCollector, shard_count: int
+    ) -> DispatchResult:
+        # The collector counted every domain as it planned them, those of the shards sent
+        # before a hand-over included.
         self.store.transition(
             run,
             (RunStatus.DISPATCHING,),
@@ -303,8 +237,8 @@ class Dispatcher:
             listed=collector.listed,
             invalid=collector.invalid_count,
             invalid_reasons=dict(collector.invalid),
-            distinct=collector.distinct + int(run.skipped_not_due or 0),
-            skipped_not_due=int(run.skipped_not_due or 0),
+            distinct=collector.distinct,
+            skipped_not_due=collector.skipped_not_due,
         )
         current = self.store.get_run(run.run_id)
         if current is not None:
@@ -314,12 +248,12 @@ class Dispatcher:
             "status": RunStatus.CHECKING,
             "listed": collector.listed,
             "invalid": collector.invalid_count,
-            "distinct": collector.distinct + int(run.skipped_not_due or 0),
-            "dispatched": collector.distinct,
-            "skipped_not_due": int(run.skipped_not_due or 0),
+            "distinct": collector.distinct,
+            "dispatched": collector.distinct - collector.skipped_not_due,
+            "skipped_not_due": collector.skipped_not_due,
             "shards": shard_count,
         }
 
 
-def _duplicate(run_id: str, run: RunRecord | None) -> dict:
+def _duplicate(run_id: str, run: RunRecord | None) -> DispatchResult:
     return {"run_id": run_id, "status": run.status if run else None, "duplicate": True}

@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lapsewatch.sweep.batch import WholeBatchProcessor
+from lapsewatch.sweep.dispatch import DispatchResult
 from lapsewatch.sweep.events import (
     ApproveRun,
     BadEvent,
@@ -32,7 +33,9 @@ from lapsewatch.sweep.summary import RunSummary
 __all__ = ["BadEvent", "check_batch", "dispatch", "finalize", "manual"]
 
 
-def dispatch(event: dict, runtime: Runtime, context: LambdaContext | None = None) -> dict | list[dict]:
+def dispatch(
+    event: dict, runtime: Runtime, context: LambdaContext | None = None
+) -> DispatchResult | list[DispatchResult]:
     """A schedule event (`time`), or an operator's `{"domains": [...]}`; both may carry
     `"dry_run": true` and `"check_all": true`. From SQS: a run to continue, handed over by an
     invocation that ran out of time."""
@@ -68,7 +71,7 @@ def _time_left(context: LambdaContext | None) -> Callable[[], float]:
     return lambda: context.get_remaining_time_in_millis() / 1000
 
 
-def _started(started: dict) -> dict:
+def _started(started: DispatchResult) -> DispatchResult:
     metrics.add_metric("RunsStarted", MetricUnit.Count, 0 if started.get("duplicate") else 1)
     metrics.add_metric("DomainsListed", MetricUnit.Count, started.get("listed", 0))
     metrics.add_metric("ShardsSent", MetricUnit.Count, started.get("shards", 0))

@@ -1,4 +1,4 @@
-"""What the sweep keeps in DynamoDB: the items, their keys, and the bounds on what they hold.
+"""What the sweep keeps in DynamoDB: the items, their keys and their limits.
 
 Two tables, both keyed as template.yaml defines them:
 
@@ -13,15 +13,14 @@ Two tables, both keyed as template.yaml defines them:
   and the `outstanding` index finds those across runs.
 
 Items are at most 400 KB. What comes from outside (a provider's statuses, reasons and errors,
-and the evidence built from them) is bounded here before it is saved, whatever the providers let
-through: one domain's answer can never make an item too large to store.
+and the evidence built from them) is bounded before it is saved (`lapsewatch.sweep.bounds`):
+one domain's answer can never make an item too large to store.
 
 No email address is ever stored: the registry keeps those.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
@@ -49,13 +48,6 @@ CHECKPOINT_PREFIX = "CHECKPOINT#"
 
 HISTORY_LIMIT = 20
 EMAIL_DOMAIN_LIMIT = 10
-# The bounds on what comes from outside, as it is saved: status tokens (and any list in the
-# evidence), and the length of a token and of any other text. With them a domain's state or a
-# decision stays far below DynamoDB's 400 KB, whatever a provider answered.
-MAX_TOKENS = 32
-MAX_TOKEN_CHARS = 100
-MAX_TEXT_CHARS = 2000
-MAX_EVIDENCE_KEYS = 32
 # The run summary is one item (400 KB at most), so its per-domain lists are bounded: at most
 # this many domains in `held_domains` and `unsafe`, this many groups in `held_groups` with this
 # many domains each; `held_count` and `unsafe_count` count them all, and the decisions (one item
@@ -375,41 +367,3 @@ def shard_sk(shard: int) -> str:
 
 def plan_sk(shard: int) -> str:
     return f"{PLAN_PREFIX}{shard:06d}"
-
-
-def bounded_text(value: str | None, limit: int = MAX_TEXT_CHARS) -> str | None:
-    if value is None or len(value) <= limit:
-        return value
-    return value[: limit - 12] + " [truncated]"
-
-
-def bounded_tokens(values: Iterable[str] | None) -> list[str]:
-    return [str(bounded_text(str(v), MAX_TOKEN_CHARS)) for v in list(values or [])[:MAX_TOKENS]]
-
-
-def bounded_json(value: object) -> object:
-    """JSON from outside, bounded: strings, lists and objects cut to the limits above."""
-    if isinstance(value, str):
-        return bounded_text(value)
-    if isinstance(value, list | tuple):
-        return [bounded_json(item) for item in list(value)[:MAX_TOKENS]]
-    if isinstance(value, dict):
-        items = list(value.items())[:MAX_EVIDENCE_KEYS]
-        return {str(bounded_text(str(key), MAX_TOKEN_CHARS)): bounded_json(item) for key, item in items}
-    return value
-
-
-def bound_state(state: DomainState) -> None:
-    state.statuses = bounded_tokens(state.statuses)
-    for name in ("reason", "provider", "service", "error"):
-        setattr(state, name, bounded_text(getattr(state, name)))
-    state.email_domains = [
-        str(bounded_text(d, 253)) for d in list(state.email_domains or [])[:EMAIL_DOMAIN_LIMIT]
-    ]
-    state.history = list(state.history or [])[-HISTORY_LIMIT:]
-
-
-def bound_decision(decision: Decision) -> None:
-    decision.evidence = bounded_json(decision.evidence or {})
-    for name in ("service", "error", "hold_reason", "operator"):
-        setattr(decision, name, bounded_text(getattr(decision, name)))

@@ -23,8 +23,9 @@ from lapsewatch.registry.client import DEFAULT_MAX_PAGES
 from lapsewatch.registry.contract import DEFAULT_LIMIT, MAX_LIMIT, NOTICE_STAGES
 from lapsewatch.secrets import SECRET_MAX_AGE
 from lapsewatch.setting import IN_LAMBDA, setting
+from lapsewatch.sweep.bounds import MAX_TEXT_CHARS, MAX_TOKEN_CHARS, MAX_TOKENS
 from lapsewatch.sweep.notices import EVIDENCE_LIST_LIMIT, EVIDENCE_TEXT_LIMIT, NOTICE_INTERVAL
-from lapsewatch.sweep.records import MAX_TEXT_CHARS, MAX_TOKEN_CHARS, MAX_TOKENS, SUMMARY_DOMAINS
+from lapsewatch.sweep.records import SUMMARY_DOMAINS
 from lapsewatch.timefmt import parse_time, rfc3339
 
 # Local runs only: settings that a deployed function refuses.

@@ -3,16 +3,17 @@ it is built. The items and their bounds are `lapsewatch.sweep.records`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from pynamodb.attributes import UTCDateTimeAttribute
 from pynamodb.constants import NONE
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
+from lapsewatch.sweep.bounds import bound_decision, bound_state, bounded_json, bounded_text
 from lapsewatch.sweep.records import (
     APPROVAL_PREFIX,
     CHECKPOINT_CHUNK,
@@ -36,19 +37,14 @@ from lapsewatch.sweep.records import (
     RunStatus,
     ShardPlan,
     ShardRecord,
-    bound_decision,
-    bound_state,
-    bounded_json,
-    bounded_text,
     plan_sk,
     run_pk,
 )
+from lapsewatch.sweep.segments import parallel_pages
+from lapsewatch.sweep.tables import bound_model, if_condition_holds, transaction_cancelled_by_condition
 
-
-def _bound[M: Model](model: type[M], table_name: str) -> type[M]:
-    """`model` on the table `table_name`: a subclass of its own, so that two stores on two pairs of
-    tables (a function's, a test's) never share a binding."""
-    return type(model.__name__, (model,), {"Meta": type("Meta", (), {"table_name": table_name})})
+# Segments of the domain table's Scan read at once: each a thread waiting on its pages.
+SCHEDULE_SEGMENTS = 4
 
 
 class RunStore:
@@ -59,14 +55,14 @@ class RunStore:
 
     def __init__(self, *, domains_table: str, runs_table: str, clock=lambda: datetime.now(UTC)) -> None:
         self._clock = clock
-        self._domains = _bound(DomainState, domains_table)
-        self._runs = _bound(RunRecord, runs_table)
-        self._shards = _bound(ShardRecord, runs_table)
-        self._chunks = _bound(CheckpointChunk, runs_table)
-        self._decisions = _bound(Decision, runs_table)
-        self._notices = _bound(NoticeRecord, runs_table)
-        self._plans = _bound(ShardPlan, runs_table)
-        self._approvals = _bound(Approval, runs_table)
+        self._domains = bound_model(DomainState, domains_table)
+        self._runs = bound_model(RunRecord, runs_table)
+        self._shards = bound_model(ShardRecord, runs_table)
+        self._chunks = bound_model(CheckpointChunk, runs_table)
+        self._decisions = bound_model(Decision, runs_table)
+        self._notices = bound_model(NoticeRecord, runs_table)
+        self._plans = bound_model(ShardPlan, runs_table)
+        self._approvals = bound_model(Approval, runs_table)
 
     def _on_table[M: Model](self, item: M, bound: type[M]) -> M:
         """`item` as an item of this store's tables: itself when it was read from them."""
@@ -76,7 +72,7 @@ class RunStore:
     def create_run(self, run: RunRecord) -> bool:
         """Save a new run; False when a run with that id exists already."""
         item = self._on_table(run, self._runs)
-        return _if_condition_holds(lambda: item.save(condition=RunRecord.pk.does_not_exist()))
+        return if_condition_holds(lambda: item.save(condition=RunRecord.pk.does_not_exist()))
 
     def get_run(self, run_id: str) -> RunRecord | None:
         try:
@@ -100,7 +96,7 @@ class RunStore:
         # The model's own connection: PynamoDB offers none other that knows the table's keys
         # without a DescribeTable call, which no function's role may make.
         connection = self._runs._get_connection()
-        moved = _if_condition_holds(
+        moved = if_condition_holds(
             lambda: connection.update_item(
                 run.pk,
                 range_key=run.sk,
@@ -141,7 +137,7 @@ class RunStore:
                 transaction.save(shard, condition=ShardRecord.sk.does_not_exist())
                 transaction.update(run, actions=[counter.add(1)], condition=RunRecord.pk.exists())
         except TransactWriteError as exc:
-            if _transaction_cancelled_by_condition(exc):
+            if transaction_cancelled_by_condition(exc):
                 return None
             raise
         return self.get_run(run_id)
@@ -175,7 +171,7 @@ class RunStore:
         one's lease runs (a repeated schedule event), True once it has run out (it died)."""
         now = self._clock()
         item = self._on_table(run, self._runs)
-        return _if_condition_holds(
+        return if_condition_holds(
             lambda: item.update(
                 actions=[RunRecord.claimed_until.set(now + DISPATCH_LEASE)],
                 condition=(RunRecord.status == RunStatus.DISPATCHING)
@@ -189,7 +185,7 @@ class RunStore:
         repeated message), True again once that one's lease has run out (it died)."""
         now = self._clock()
         item = self._on_table(run, self._runs)
-        return _if_condition_holds(
+        return if_condition_holds(
             lambda: item.update(
                 actions=[
                     RunRecord.resumed_generation.set(generation),
@@ -365,42 +361,33 @@ class RunStore:
         bound_state(state)
         self._on_table(state, self._domains).save()
 
-    def schedule(self) -> Iterator[tuple[str, datetime | None]]:
-        """Every known domain and when it is next due, in one scan (no per-domain reads).
+    def not_due(self, run_at: datetime, *, segments: int = SCHEDULE_SEGMENTS) -> Iterator[str]:
+        """The known domains not due by `run_at`, from one parallel Scan of the domain table
+        (no per-domain reads).
 
-        Read as raw items, page by page: at a quarter of a million domains, building a model
-        object for each costs the dispatcher more time than everything else it does."""
+        DynamoDB leaves out the due ones and sends the names alone (a filter and a projection:
+        the read units are those of the whole table either way), and the names come as raw
+        items: at millions of domains a model object, or even a parsed time, for each would
+        cost the dispatcher more than everything else it does."""
         connection = self._domains._get_connection()
-        parse = UTCDateTimeAttribute().deserialize
-        start_key = None
-        while True:
+        not_due = DomainState.next_check_at > run_at
+
+        def read_page(segment: int, start_key: Any) -> tuple[list[str], Any]:
             page = connection.scan(
-                attributes_to_get=["domain", "next_check_at"], exclusive_start_key=start_key
+                filter_condition=not_due,
+                attributes_to_get=["domain"],
+                segment=segment,
+                total_segments=segments,
+                exclusive_start_key=start_key,
             )
-            for item in page.get("Items", []):
-                next_check = item.get("next_check_at", {}).get("S")
-                yield item["domain"]["S"], parse(next_check) if next_check else None
-            start_key = page.get("LastEvaluatedKey")
-            if not start_key:
-                return
+            return [item["domain"]["S"] for item in page.get("Items", [])], page.get(
+                "LastEvaluatedKey"
+            ) or None
+
+        for names in parallel_pages(read_page, segments):
+            yield from names
 
 
 def _plan_addresses(plan: ShardPlan | None) -> dict:
     addresses = plan.domain_addresses if plan is not None else None
     return addresses if isinstance(addresses, dict) else {}
-
-
-def _if_condition_holds(write: Callable[[], object]) -> bool:
-    """Make a conditional write: True when it was made, False when its condition failed."""
-    try:
-        write()
-    except (PutError, UpdateError) as exc:
-        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
-
-
-def _transaction_cancelled_by_condition(exc: TransactWriteError) -> bool:
-    reasons = getattr(exc, "cancellation_reasons", None) or []
-    return any(reason is not None and reason.code == "ConditionalCheckFailed" for reason in reasons)
