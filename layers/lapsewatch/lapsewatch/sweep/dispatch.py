@@ -10,7 +10,6 @@ from itertools import batched, islice
 from typing import NotRequired, TypedDict
 
 from lapsewatch.registry import EmailDomain, RegistryClient
-from lapsewatch.registry.client import DEFAULT_MAX_PAGES
 from lapsewatch.sweep.collector import DomainCollector
 from lapsewatch.sweep.messages import PlannedDomain, Shard
 from lapsewatch.sweep.progress import finish_if_complete
@@ -56,8 +55,6 @@ class RenderedShard(Shard):
         return self.body
 
 
-# Leave this much of an invocation's time for saving a checkpoint and handing over.
-DEFAULT_RESERVE_SECONDS = 60.0
 # Shards sent between two looks at the time left.
 HAND_OVER_EVERY = 100
 
@@ -86,8 +83,8 @@ class Dispatcher:
         shard_size: int,
         page_size: int,
         dry_run: bool,
-        max_pages: int = DEFAULT_MAX_PAGES,
-        reserve_seconds: float = DEFAULT_RESERVE_SECONDS,
+        max_pages: int,
+        reserve_seconds: float,
     ) -> None:
         self._registry = registry
         self.store = store
