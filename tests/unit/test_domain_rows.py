@@ -108,3 +108,15 @@ def test_sections_put_what_waits_for_an_operator_first_and_notices_last():
     assert text.index("other decisions (1):") < text.index("early warnings (notices) (1):")
     # Why it is held is told once under its table, by number: a breaker holds many for one reason.
     assert "HELD [1]" in text and "  [1] held: the whole run" in text and "warned" in text
+
+
+def test_a_registrys_control_characters_reach_the_terminal_escaped_never_acted_on():
+    hostile = decision(lifecycle="redemption")
+    hostile.evidence = {
+        **hostile.evidence,
+        "statuses": ["redemption period\x1b[2J\x1b]0;owned\x07", "pending\u202edelete"],
+    }
+    text = domains_table([decision_row(hostile, None)])
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert "redemption period\\x1b[2J\\x1b]0;owned\\x07" in text
+    assert "pending\\u202edelete" in text

@@ -20,7 +20,8 @@ from lapsewatch.registry import (
 )
 from lapsewatch.registry.answers import parse_page as _parse_page
 from lapsewatch.registry.answers import parse_unverify_result as _parse_unverify_result
-from lapsewatch.registry.client import DEFAULT_MAX_PAGES, MAX_LIMIT, CappedRetry
+from lapsewatch.registry.client import DEFAULT_MAX_PAGES, MAX_LIMIT
+from lapsewatch.registry.retry import CappedRetry
 from lapsewatch.secrets import RegistryTokenError, registry_token
 
 REGISTERED = datetime(2026, 9, 1, tzinfo=UTC)

@@ -42,7 +42,8 @@ from requests.auth import AuthBase
 
 from lapsewatch.domains import InvalidDomain, registrable_domain, to_ascii
 from lapsewatch.net.urls import url_allowed
-from lapsewatch.registry.client import DEFAULT_MAX_PAGES, RETRY_STATUSES, CappedRetry
+from lapsewatch.registry.client import DEFAULT_MAX_PAGES
+from lapsewatch.registry.retry import RETRY_STATUSES, CappedRetry
 from lapsewatch_tools.bundled import bundled
 from lapsewatch_tools.errors import UsageError
 

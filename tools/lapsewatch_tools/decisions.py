@@ -126,10 +126,8 @@ def evidence_text(lifecycle: str, evidence: dict) -> str:
 
 def email_domains(state: DomainState | None) -> list[str]:
     """The email domains the domain's addresses sit at, as listed (a few of them, each once)."""
-    seen: dict[str, str] = {}
-    for name in (state.email_domains if state is not None else None) or []:
-        seen.setdefault(str(name).lower(), str(name).lower())
-    return list(seen.values())
+    names = (state.email_domains if state is not None else None) or []
+    return list(dict.fromkeys(str(name).lower() for name in names))
 
 
 def u_label(domain: str) -> str | None:

@@ -25,8 +25,18 @@ def for_terminal(text: str, stream: TextIO) -> str:
     return _LOUD.sub(lambda match: f"{_COLOURS[match[1]]}{match[1]}{_RESET}", text)
 
 
+def shown(value: object) -> str:
+    """`value` as text fit for a terminal: a registry's statuses and errors are its own words,
+    so a control or formatting character in them (an escape sequence, a bidi override) is shown
+    escaped, never sent to the terminal to act on."""
+    text = "" if value is None else str(value)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
 def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
+    cells = [[shown(h) for h in headers]] + [[shown(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -37,7 +47,7 @@ def key_values(rows: Iterable[tuple[str, object]]) -> str:
     """Two aligned columns, for a summary of named figures."""
     rows = list(rows)
     width = max(len(key) for key, _ in rows)
-    return "\n".join(f"{key.ljust(width)}  {value}" for key, value in rows)
+    return "\n".join(f"{key.ljust(width)}  {shown(value)}" for key, value in rows)
 
 
 def check_table(results: Iterable[CheckResult]) -> str:
